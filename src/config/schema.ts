@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { BronzeWriterSchema } from '../consumers/bronze/config.js';
+import { HttpSourceSchema } from '../pollers/http/config.js';
+import { KinesisSinkSchema } from '../producers/kinesis/config.js';
+
+/**
+ * The service's configuration file: one YAML document of sources, sinks and consumers. Each
+ * component's own schema lives in its folder (`config.ts`); this file composes them. The README's
+ * config reference is generated from these schemas (`npm run docs:config`).
+ */
+export const SourceSchema = z.discriminatedUnion('type', [HttpSourceSchema]);
+export const SinkSchema = z.discriminatedUnion('type', [KinesisSinkSchema]);
+export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema]);
+
+export const StateSchema = z
+  .discriminatedUnion('type', [
+    z.object({
+      type: z.literal('file'),
+      path: z.string().default('./data/state').describe('Directory of the local state files.'),
+    }),
+  ])
+  .default({ type: 'file', path: './data/state' })
+  .describe('Where cursors, change-detection state and checkpoints live.');
+
+export const ConfigSchema = z
+  .object({
+    sources: z.array(SourceSchema).default([]).describe('APIs to poll (role `run`).'),
+    sinks: z.array(SinkSchema).default([]).describe('Where polled records go (role `run`).'),
+    consumers: z.array(ConsumerSchema).default([]).describe('Stream consumers (role `consume`).'),
+    state: StateSchema,
+    deadLetter: z
+      .object({
+        uri: z
+          .string()
+          .default('file://./data/lake')
+          .describe('Lake URI whose `dead-letter/` prefix receives undeliverable records.'),
+      })
+      .default({ uri: 'file://./data/lake' }),
+    telemetry: z
+      .object({
+        host: z.string().default('0.0.0.0').describe('Address the telemetry server binds.'),
+        runPort: z.number().int().min(0).max(65535).default(9464).describe('`/metrics` port of role `run`.'),
+        consumePort: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .default(9465)
+          .describe('`/metrics` port of role `consume`.'),
+      })
+      .default({ host: '0.0.0.0', runPort: 9464, consumePort: 9465 }),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+        redactFields: z.array(z.string()).default([]).describe('Extra field names to redact from logs.'),
+      })
+      .default({ level: 'info', redactFields: [] }),
+    shutdownTimeoutSecs: z
+      .number()
+      .positive()
+      .default(20)
+      .describe('Time allowed to flush and checkpoint on SIGTERM (ECS stopTimeout defaults to 30 s).'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.sources.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
+      seen.add(s.name);
+      const sinkNames = cfg.sinks.map((k) => k.name);
+      if (s.sink !== undefined && !sinkNames.includes(s.sink)) {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'sink'], message: `no sink named "${s.sink}" (have: ${sinkNames.join(', ') || 'none'})` });
+      }
+      if (s.sink === undefined && cfg.sinks.length > 1) {
+        ctx.addIssue({ code: 'custom', path: ['sources', i, 'sink'], message: 'several sinks are configured: name one' });
+      }
+    });
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type SourceConfig = z.infer<typeof SourceSchema>;
+export type SinkConfig = z.infer<typeof SinkSchema>;
+export type ConsumerConfig = z.infer<typeof ConsumerSchema>;

@@ -1,0 +1,40 @@
+import { z } from 'zod';
+
+export const BronzeWriterSchema = z
+  .object({
+    name: z.string().default('bronze').describe('Consumer name (also the checkpoint namespace).'),
+    type: z.literal('bronze').describe('Reads every shard of a stream and lands gzip NDJSON in bronze.'),
+    streamName: z.string().min(1).describe('Kinesis stream to read.'),
+    region: z.string().optional().describe('AWS region. @default AWS_REGION'),
+    lakeUri: z
+      .string()
+      .default('file://./data/lake')
+      .describe('Lake root: `file://path` or `s3://bucket/prefix`. Objects go under `bronze/`.'),
+    bufferMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(128 * 1024 * 1024)
+      .default(5 * 1024 * 1024)
+      .describe("Uncompressed bytes buffered per shard before an object is written (Firehose's SizeInMBs, 1-128 MiB)."),
+    bufferIntervalSecs: z
+      .number()
+      .min(0)
+      .max(900)
+      .default(60)
+      .describe("Seconds a shard's buffer may wait before an object is written (Firehose's IntervalInSeconds, 0-900)."),
+    pollIntervalMs: z
+      .number()
+      .int()
+      .positive()
+      .default(1_000)
+      .describe('Pause between GetRecords calls on a shard that returned nothing (AWS: at most 5 calls/s/shard).'),
+    maxRecordsPerGet: z.number().int().min(1).max(10_000).default(10_000).describe('GetRecords Limit.'),
+    initialPosition: z
+      .enum(['TRIM_HORIZON', 'LATEST'])
+      .default('TRIM_HORIZON')
+      .describe('Where a shard with no checkpoint starts.'),
+  })
+  .describe('The bronze writer: Kinesis → gzip NDJSON under bronze/source=…/dt=…/hour=…/.');
+
+export type BronzeWriterConfig = z.infer<typeof BronzeWriterSchema>;

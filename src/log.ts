@@ -1,0 +1,31 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Header and field names always redacted from logs, wherever they appear (two levels deep). */
+export const ALWAYS_REDACTED = ['authorization', 'Authorization', 'token', 'password', 'secret', 'apiKey'];
+
+/**
+ * Builds the service's JSON logger (pino): one line per event that matters, never one per record at
+ * info level. `Authorization`, tokens and the configured secret fields are redacted.
+ *
+ * @param options.level - pino level. @default process.env.LOG_LEVEL ?? 'info'
+ * @param options.redact - extra field names to redact (from `logging.redactFields` in config).
+ */
+export function createLogger(options: { level?: string; redact?: string[]; destination?: number } = {}): Logger {
+  const names = [...new Set([...ALWAYS_REDACTED, ...(options.redact ?? [])])];
+  const paths = names.flatMap((n) => [n, `*.${n}`, `*.*.${n}`, `headers.${n.toLowerCase()}`]);
+  return pino(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: { service: 'ingest' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: [...new Set(paths)], censor: '[REDACTED]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pino.destination({ dest: options.destination ?? 2, sync: true }),
+  );
+}
+
+/** A logger that writes nothing, for unit tests. */
+export const silentLogger: Logger = pino({ level: 'silent' });

@@ -1,0 +1,91 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StateConflictError, StorageError } from '../errors.js';
+import type { PutOptions, StateStore, Versioned } from './index.js';
+
+/**
+ * State store on a local directory: one JSON file per key, written to a temporary file, fsynced and
+ * renamed into place so a crash never leaves a half-written value. Conditional writes are atomic
+ * within one process (writes to one key are serialised); across processes a lock file created with
+ * `O_EXCL` guards the compare-and-set.
+ */
+export class FileStateStore implements StateStore {
+  private readonly chains = new Map<string, Promise<unknown>>();
+
+  /** @param dir - directory holding the state files; created when missing. */
+  constructor(private readonly dir: string) {}
+
+  private file(key: string): string {
+    const safe = key.replace(/[^A-Za-z0-9._=-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    return join(this.dir, `${safe}.json`);
+  }
+
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    try {
+      return JSON.parse(await readFile(this.file(key), 'utf8')) as Versioned<T>;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new StorageError(`state: cannot read ${key}`, { cause: err });
+    }
+  }
+
+  put<T>(key: string, value: T, options: PutOptions = {}): Promise<number> {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(() => this.putNow(key, value, options));
+    this.chains.set(key, next);
+    void next.finally(() => {
+      if (this.chains.get(key) === next) this.chains.delete(key);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  private async putNow<T>(key: string, value: T, options: PutOptions): Promise<number> {
+    const path = this.file(key);
+    await mkdir(dirname(path), { recursive: true });
+    const lock = `${path}.lock`;
+    let lockHandle: Awaited<ReturnType<typeof open>> | undefined;
+    if (options.expectedVersion !== undefined) {
+      try {
+        lockHandle = await open(lock, 'wx');
+      } catch (err) {
+        throw new StateConflictError(`state: ${key} is being written by another process`, { cause: err });
+      }
+    }
+    try {
+      const current = await this.get<T>(key);
+      const currentVersion = current?.version ?? 0;
+      if (options.expectedVersion !== undefined && options.expectedVersion !== currentVersion) {
+        throw new StateConflictError(
+          `state: ${key} is at version ${currentVersion}, expected ${options.expectedVersion}`,
+        );
+      }
+      const version = currentVersion + 1;
+      const tmp = `${path}.${process.pid}.tmp`;
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(JSON.stringify({ value, version } satisfies Versioned<T>));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      return version;
+    } catch (err) {
+      if (err instanceof StateConflictError) throw err;
+      throw new StorageError(`state: cannot write ${key}`, { cause: err });
+    } finally {
+      if (lockHandle) {
+        await lockHandle.close();
+        await rm(lock, { force: true });
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.chains.values()]);
+  }
+}

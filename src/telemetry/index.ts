@@ -1,0 +1,107 @@
+/**
+ * Shared telemetry: the process's Prometheus registry (prom-client's default registry, with Node
+ * process metrics prefixed `ingest_`), the metrics common to several components, and the HTTP server
+ * that serves `/metrics`, `/healthz` and `/readyz` on one port per role.
+ * Each component declares its own metrics in its `telemetry.ts`; this file holds only shared ones.
+ */
+import { createServer, type Server } from 'node:http';
+import client from 'prom-client';
+
+export const registry = client.register;
+
+let defaultsCollected = false;
+/** Starts collecting Node.js process metrics (`ingest_process_*`, `ingest_nodejs_*`) once per process. */
+export function collectProcessMetrics(): void {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  client.collectDefaultMetrics({ prefix: 'ingest_' });
+}
+
+/** Gets or creates a metric so tests and several instances of a component share one series set. */
+function getOrCreate<T>(name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+export function counter(name: string, help: string, labelNames: string[] = []): client.Counter<string> {
+  return getOrCreate(name, () => new client.Counter({ name, help, labelNames }));
+}
+
+export function gauge(name: string, help: string, labelNames: string[] = []): client.Gauge<string> {
+  return getOrCreate(name, () => new client.Gauge({ name, help, labelNames }));
+}
+
+export function histogram(
+  name: string,
+  help: string,
+  labelNames: string[] = [],
+  buckets: number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+): client.Histogram<string> {
+  return getOrCreate(name, () => new client.Histogram({ name, help, labelNames, buckets }));
+}
+
+/** Records that went to the dead-letter location, by component, source and failure class. */
+export const deadLetterRecordsTotal = counter(
+  'ingest_dead_letter_records_total',
+  'Records written to the dead-letter location instead of being delivered.',
+  ['component', 'source', 'class'],
+);
+
+export interface TelemetryServerOptions {
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** @default '0.0.0.0' */
+  host?: string;
+  /** Readiness check: resolves true when every sink/dependency answers. */
+  ready: () => Promise<boolean>;
+}
+
+/**
+ * Serves `/metrics` (Prometheus text exposition), `/healthz` (200 while the process runs) and
+ * `/readyz` (200 only when `ready()` resolves true, else 503).
+ */
+export async function startTelemetryServer(options: TelemetryServerOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        })
+        .catch((err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        });
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"status":"ok"}');
+    } else if (path === '/readyz') {
+      options
+        .ready()
+        .catch(() => false)
+        .then((ok) => {
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready' }));
+        });
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : options.port;
+  return {
+    server,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
