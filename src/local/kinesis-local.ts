@@ -1,0 +1,115 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** Finds a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Builds a Kinesis client for an emulator endpoint: plain HTTP/1.1 (NodeHttpHandler), dummy credentials. */
+export function emulatorKinesisClient(endpoint: string, region = 'us-east-1'): KinesisClient {
+  return new KinesisClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
+    maxAttempts: 1,
+  });
+}
+
+export interface KinesisLocal {
+  /** `http://127.0.0.1:PORT`, the emulator's plain HTTP port. */
+  endpoint: string;
+  process: ChildProcess;
+  /** Pauses the emulator process (SIGSTOP): calls hang, as with a stalled service. */
+  pause(): void;
+  /** Resumes a paused emulator (SIGCONT). */
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts kinesis-mock from the npm package `kinesis-local` (the emulator LocalStack itself runs) on a
+ * free plain-HTTP port and waits until it answers. Streams listed in `streams` (`name:shards`) are
+ * created and waited for until ACTIVE.
+ */
+export async function startKinesisLocal(
+  options: { streams?: { name: string; shards: number }[]; port?: number; log?: (line: string) => void } = {},
+): Promise<KinesisLocal> {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('kinesis-local/main.js');
+  const port = options.port ?? (await freePort());
+  const tlsPort = await freePort();
+  const child = spawn(process.execPath, [main], {
+    env: {
+      ...process.env,
+      KINESIS_MOCK_PLAIN_PORT: String(port),
+      KINESIS_MOCK_TLS_PORT: String(tlsPort),
+      KINESIS_MOCK_CERT_PATH: join(dirname(main), 'server.json'),
+      CREATE_STREAM_DURATION: '0ms',
+      LOG_LEVEL: 'WARN',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const collect = (b: Buffer) => {
+    const line = b.toString();
+    output.push(line);
+    if (output.length > 50) output.shift();
+    options.log?.(line);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = emulatorKinesisClient(endpoint);
+  const deadline = Date.now() + 60_000;
+  let up = false;
+  while (!up) {
+    if (child.exitCode !== null) throw new Error(`kinesis-local exited (${child.exitCode}): ${output.join('')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`kinesis-local did not answer on ${endpoint} within 60 s: ${output.join('')}`);
+    }
+    try {
+      await client.send(new DescribeStreamSummaryCommand({ StreamName: '__probe__' }));
+      up = true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ResourceNotFoundException') up = true;
+      else await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  for (const s of options.streams ?? []) {
+    await client.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shards }));
+    for (;;) {
+      const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: s.name }));
+      if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  client.destroy();
+  return {
+    endpoint,
+    process: child,
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // The emulator keeps everything in memory and has nothing to flush: kill it outright.
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
