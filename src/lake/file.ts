@@ -1,7 +1,9 @@
-import { access, mkdir, open, readdir, readFile, rename } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { StorageError } from '../errors.js';
 import type { Lake } from './index.js';
+
+let tmpSeq = 0;
 
 /** A lake on the local file system. Writes are atomic: temp file, fsync, rename. */
 export class FileLake implements Lake {
@@ -12,7 +14,8 @@ export class FileLake implements Lake {
 
   async put(key: string, body: Uint8Array): Promise<void> {
     const path = join(this.root, key);
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    // Unique per call: two writes of one key in the same millisecond must not share a temp file.
+    const tmp = `${path}.${process.pid}.${Date.now()}.${++tmpSeq}.tmp`;
     try {
       await mkdir(dirname(path), { recursive: true });
       const fh = await open(tmp, 'w');
@@ -24,6 +27,7 @@ export class FileLake implements Lake {
       }
       await rename(tmp, path);
     } catch (err) {
+      await rm(tmp, { force: true }).catch(() => undefined);
       throw new StorageError(`lake ${this.uri}: cannot write ${key}`, { cause: err, retriable: true });
     }
   }

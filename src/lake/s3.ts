@@ -1,4 +1,10 @@
-import { GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { StorageError } from '../errors.js';
 import type { Lake } from './index.js';
 
@@ -18,7 +24,11 @@ export class S3Lake implements Lake {
     options: S3LakeOptions = {},
   ) {
     // Emulators (moto, LocalStack) answer path-style requests on their endpoint.
-    this.client = options.client ?? new S3Client({ forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL) });
+    this.client =
+      options.client ??
+      new S3Client({
+        forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
+      });
   }
 
   private key(key: string): string {
@@ -28,7 +38,12 @@ export class S3Lake implements Lake {
   async put(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: contentType }),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.key(key),
+          Body: body,
+          ContentType: contentType,
+        }),
       );
     } catch (err) {
       throw new StorageError(`lake ${this.uri}: PutObject ${key} failed`, { cause: err, retriable: true });
@@ -52,7 +67,11 @@ export class S3Lake implements Lake {
     try {
       do {
         const res = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.key(prefix),
+            ContinuationToken: token,
+          }),
         );
         for (const o of res.Contents ?? []) if (o.Key) out.push(o.Key.slice(strip));
         token = res.IsTruncated ? res.NextContinuationToken : undefined;

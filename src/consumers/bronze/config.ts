@@ -16,24 +16,53 @@ export const BronzeWriterSchema = z
       .min(1024)
       .max(128 * 1024 * 1024)
       .default(5 * 1024 * 1024)
-      .describe("Uncompressed bytes buffered per shard before an object is written (Firehose's SizeInMBs, 1-128 MiB)."),
+      .describe(
+        "Uncompressed bytes buffered per shard before an object is written (Firehose's SizeInMBs, 1-128 MiB).",
+      ),
     bufferIntervalSecs: z
       .number()
       .min(0)
       .max(900)
       .default(60)
-      .describe("Seconds a shard's buffer may wait before an object is written (Firehose's IntervalInSeconds, 0-900)."),
+      .describe(
+        "Seconds a shard's buffer may wait before an object is written (Firehose's IntervalInSeconds, 0-900).",
+      ),
     pollIntervalMs: z
       .number()
       .int()
       .positive()
       .default(1_000)
-      .describe('Pause between GetRecords calls on a shard that returned nothing (AWS: at most 5 calls/s/shard).'),
+      .describe(
+        'Pause between GetRecords calls on a shard that returned nothing (AWS: at most 5 calls/s/shard).',
+      ),
     maxRecordsPerGet: z.number().int().min(1).max(10_000).default(10_000).describe('GetRecords Limit.'),
     initialPosition: z
       .enum(['TRIM_HORIZON', 'LATEST'])
       .default('TRIM_HORIZON')
       .describe('Where a shard with no checkpoint starts.'),
+    shutdownTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(60_000)
+      .default(10_000)
+      .describe(
+        'Time `stop()` may take to flush, write and checkpoint every shard buffer; what is not written by then is not checkpointed and is read again on the next start (keep well below ECS stopTimeout, 30 s).',
+      ),
+    retryBaseDelayMs: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .describe(
+        'First backoff delay of a retried Kinesis read, lake write or checkpoint (exponential, full jitter).',
+      ),
+    retryMaxDelayMs: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Longest backoff delay; retriable writes are retried without limit (never dropped).'),
   })
   .describe('The bronze writer: Kinesis → gzip NDJSON under bronze/source=…/dt=…/hour=…/.');
 

@@ -1,0 +1,379 @@
+/**
+ * The writer's control flow against an in-memory Kinesis (a fake client) and an in-memory lake:
+ * stop() flushing, throttling and expired iterators, GetRecords pacing, parent/child shards, write
+ * retries and checkpoint ownership. The real emulators are exercised in test/integration.
+ */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DeadLetterQueue } from '../../deadletter/index.js';
+import { StateConflictError, StorageError } from '../../errors.js';
+import type { Lake } from '../../lake/index.js';
+import { silentLogger } from '../../log.js';
+import type { PutOptions, StateStore, Versioned } from '../../state/index.js';
+import {
+  type BronzeWriter,
+  BronzeWriterSchema,
+  checkpointKey,
+  createBronzeWriter,
+  type ShardCheckpoint,
+} from './index.js';
+import { gunzipNdjson } from './objects.js';
+
+/** A global order of fake calls and state writes (timestamps can tie). */
+let tick = 0;
+
+interface FakeShard {
+  id: string;
+  parent?: string;
+  closed: boolean;
+  records: {
+    SequenceNumber: string;
+    Data: Uint8Array;
+    PartitionKey: string;
+    ApproximateArrivalTimestamp: Date;
+  }[];
+}
+
+/** Enough of Kinesis for the writer: ListShards, GetShardIterator, GetRecords, DescribeStreamSummary. */
+class FakeKinesis {
+  readonly shards = new Map<string, FakeShard>();
+  readonly calls: { op: string; shard?: string; at: number; n: number; type?: string; after?: string }[] = [];
+  /** Errors GetRecords throws next, in order. */
+  readonly getRecordsErrors: Error[] = [];
+  private seq = 1000;
+
+  addShard(id: string, options: { parent?: string; closed?: boolean } = {}): void {
+    this.shards.set(id, { id, parent: options.parent, closed: options.closed ?? false, records: [] });
+  }
+
+  put(shardId: string, data: unknown): string {
+    const seq = String(this.seq++);
+    const text = typeof data === 'string' ? data : JSON.stringify(data);
+    this.shards.get(shardId)?.records.push({
+      SequenceNumber: seq,
+      Data: new TextEncoder().encode(text),
+      PartitionKey: 'pk',
+      ApproximateArrivalTimestamp: new Date(),
+    });
+    return seq;
+  }
+
+  async send(command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> {
+    const op = command.constructor.name.replace(/Command$/, '');
+    const input = command.input;
+    switch (op) {
+      case 'ListShards':
+        this.calls.push({ op, at: Date.now(), n: tick++ });
+        return {
+          Shards: [...this.shards.values()].map((s) => ({ ShardId: s.id, ParentShardId: s.parent })),
+        };
+      case 'DescribeStreamSummary':
+        return { StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } };
+      case 'GetShardIterator': {
+        const shard = this.shards.get(input.ShardId as string);
+        if (!shard) throw Object.assign(new Error('no shard'), { name: 'ResourceNotFoundException' });
+        const type = input.ShardIteratorType as string;
+        this.calls.push({
+          op,
+          shard: shard.id,
+          at: Date.now(),
+          n: tick++,
+          type,
+          after: input.StartingSequenceNumber as string,
+        });
+        let pos = 0;
+        if (type === 'LATEST') pos = shard.records.length;
+        if (type === 'AFTER_SEQUENCE_NUMBER') {
+          pos = shard.records.findIndex((r) => r.SequenceNumber === input.StartingSequenceNumber) + 1;
+        }
+        return { ShardIterator: `${shard.id}|${pos}` };
+      }
+      case 'GetRecords': {
+        const [id, p] = (input.ShardIterator as string).split('|');
+        this.calls.push({ op, shard: id, at: Date.now(), n: tick++ });
+        const err = this.getRecordsErrors.shift();
+        if (err) throw err;
+        const shard = this.shards.get(id ?? '') as FakeShard;
+        const pos = Number(p);
+        const records = shard.records.slice(pos, pos + (input.Limit as number));
+        const next = pos + records.length;
+        const atEnd = next >= shard.records.length;
+        return {
+          Records: records,
+          MillisBehindLatest: atEnd ? 0 : 1000,
+          NextShardIterator: atEnd && shard.closed ? undefined : `${id}|${next}`,
+        };
+      }
+      default:
+        throw new Error(`fake Kinesis: ${op} not implemented`);
+    }
+  }
+
+  destroy(): void {}
+}
+
+class MemoryLake implements Lake {
+  readonly uri = 'memory://';
+  readonly objects = new Map<string, Uint8Array>();
+  /** Errors `put` throws next, in order. */
+  readonly putErrors: Error[] = [];
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const err = this.putErrors.shift();
+    if (err) throw err;
+    this.objects.set(key, body);
+  }
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.objects.get(key);
+  }
+  async list(prefix: string): Promise<string[]> {
+    return [...this.objects.keys()].filter((k) => k.startsWith(prefix)).sort();
+  }
+  async ping(): Promise<boolean> {
+    return true;
+  }
+}
+
+class MemoryState implements StateStore {
+  readonly data = new Map<string, Versioned<unknown>>();
+  readonly puts: { key: string; n: number; value: unknown }[] = [];
+  async get<T>(key: string): Promise<Versioned<T> | undefined> {
+    return this.data.get(key) as Versioned<T> | undefined;
+  }
+  async put<T>(key: string, value: T, options: PutOptions = {}): Promise<number> {
+    const current = this.data.get(key)?.version ?? 0;
+    if (options.expectedVersion !== undefined && options.expectedVersion !== current) {
+      throw new StateConflictError(`${key} is at ${current}, expected ${options.expectedVersion}`);
+    }
+    this.data.set(key, { value, version: current + 1 });
+    this.puts.push({ key, n: tick++, value });
+    return current + 1;
+  }
+  async delete(key: string): Promise<void> {
+    this.data.delete(key);
+  }
+  async close(): Promise<void> {}
+}
+
+const env = (id: string, hour = '10') => ({
+  source: 'src.a',
+  id,
+  ingested_at: `2024-03-05T${hour}:00:00.000Z`,
+  payload: { id },
+});
+
+const writers: BronzeWriter[] = [];
+afterEach(async () => {
+  await Promise.all(writers.splice(0).map((w) => w.stop()));
+});
+
+function setup(overrides: Record<string, unknown> = {}) {
+  const kinesis = new FakeKinesis();
+  const lake = new MemoryLake();
+  const dlqLake = new MemoryLake();
+  const state = new MemoryState();
+  const make = () => {
+    const w = createBronzeWriter(
+      BronzeWriterSchema.parse({
+        type: 'bronze',
+        name: 'unit',
+        streamName: 's',
+        pollIntervalMs: 20,
+        bufferIntervalSecs: 0,
+        retryBaseDelayMs: 5,
+        retryMaxDelayMs: 20,
+        ...overrides,
+      }),
+      {
+        state,
+        deadLetters: new DeadLetterQueue(dlqLake),
+        logger: silentLogger,
+        kinesis: kinesis as unknown as KinesisClient,
+        lake,
+      },
+    );
+    writers.push(w);
+    return w;
+  };
+  return { kinesis, lake, dlqLake, state, make };
+}
+
+async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function landedIds(lake: MemoryLake): Promise<string[]> {
+  const ids: string[] = [];
+  for (const body of lake.objects.values()) {
+    for (const line of await gunzipNdjson(body)) ids.push((JSON.parse(line) as { id: string }).id);
+  }
+  return ids.sort();
+}
+
+describe('bronze writer (fake Kinesis)', () => {
+  it('holds records under its thresholds, and stop() flushes and checkpoints them quickly', async () => {
+    const { kinesis, lake, state, make } = setup({ bufferIntervalSecs: 900, bufferMaxBytes: 1024 * 1024 });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const last = kinesis.put('shard-0', env('b', '11'));
+    const w = make();
+    await w.start();
+    await waitFor('records buffered', () => w.stats().recordsBuffered === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lake.objects.size).toBe(0);
+    const t0 = Date.now();
+    await w.stop();
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect([...lake.objects.keys()]).toEqual([
+      'bronze/source=src.a/dt=2024-03-05/hour=10/s-shard-0-1000.json.gz',
+      'bronze/source=src.a/dt=2024-03-05/hour=11/s-shard-0-1001.json.gz',
+    ]);
+    expect(
+      (await state.get<ShardCheckpoint>(checkpointKey('unit', 's', 'shard-0')))?.value.sequenceNumber,
+    ).toBe(last);
+    expect(w.stats()).toMatchObject({
+      recordsBuffered: 0,
+      recordsLanded: 2,
+      objectsWritten: 2,
+      checkpointsWritten: 1,
+    });
+  });
+
+  it('cuts buffers by size, checkpointing each at its last record', async () => {
+    const { kinesis, lake, state, make } = setup({ bufferMaxBytes: 1024, bufferIntervalSecs: 900 });
+    kinesis.addShard('shard-0');
+    const seqs = Array.from({ length: 20 }, (_, i) =>
+      kinesis.put('shard-0', { ...env(`r${i}`), pad: 'x'.repeat(100) }),
+    );
+    const w = make();
+    await w.start();
+    await waitFor('some flushes', () => w.stats().objectsWritten >= 2);
+    const cps = state.puts.map((p) => (p.value as ShardCheckpoint).sequenceNumber);
+    expect(cps.length).toBeGreaterThanOrEqual(2);
+    // Each object starts right after the previous checkpoint.
+    const firsts = [...lake.objects.keys()].map((k) => /-(\d+)\.json\.gz$/.exec(k)?.[1]).sort();
+    expect(firsts[0]).toBe(seqs[0]);
+    for (const cp of cps.slice(0, -1)) expect(firsts).toContain(String(Number(cp) + 1));
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(Array.from({ length: 20 }, (_, i) => `r${i}`).sort());
+  });
+
+  it('backs off on throttling, replaces an expired iterator after the last record read, and spaces GetRecords by 200 ms', async () => {
+    const { kinesis, lake, make } = setup({ maxRecordsPerGet: 2, bufferIntervalSecs: 900 });
+    kinesis.addShard('shard-0');
+    for (let i = 0; i < 5; i++) kinesis.put('shard-0', env(`r${i}`));
+    kinesis.getRecordsErrors.push(
+      Object.assign(new Error('slow down'), { name: 'ProvisionedThroughputExceededException' }),
+    );
+    const w = make();
+    await w.start();
+    await waitFor('first batch', () => w.stats().kinesisRecordsRead === 2);
+    kinesis.getRecordsErrors.push(Object.assign(new Error('expired'), { name: 'ExpiredIteratorException' }));
+    await waitFor('all read', () => w.stats().kinesisRecordsRead === 5, 10_000);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(w.stats().errors).toBe(2);
+    const iters = kinesis.calls.filter((c) => c.op === 'GetShardIterator');
+    expect(iters.map((c) => c.type)).toEqual(['TRIM_HORIZON', 'AFTER_SEQUENCE_NUMBER']);
+    expect(iters[1]?.after).toBe('1001');
+    const gets = kinesis.calls.filter((c) => c.op === 'GetRecords').map((c) => c.at);
+    for (let i = 1; i < gets.length; i++)
+      expect((gets[i] ?? 0) - (gets[i - 1] ?? 0)).toBeGreaterThanOrEqual(195);
+  });
+
+  it('reads a closed parent shard to its end before its child, and never again after a restart', async () => {
+    // One record per call: the parent takes several paced GetRecords calls to reach its end.
+    const { kinesis, lake, state, make } = setup({ maxRecordsPerGet: 1 });
+    kinesis.addShard('parent', { closed: true });
+    kinesis.addShard('child', { parent: 'parent' });
+    kinesis.put('parent', env('p0'));
+    kinesis.put('parent', env('p1'));
+    kinesis.put('child', env('c0'));
+    const w = make();
+    await w.start();
+    await waitFor('all landed', () => w.stats().recordsLanded === 3);
+    const parentEnd = state.puts.find(
+      (p) => p.key.endsWith('/parent') && (p.value as ShardCheckpoint).shardEnd,
+    );
+    const firstChildRead = kinesis.calls.find((c) => c.op === 'GetShardIterator' && c.shard === 'child');
+    expect(parentEnd).toBeDefined();
+    expect(firstChildRead?.type).toBe('TRIM_HORIZON');
+    expect(firstChildRead?.n ?? 0).toBeGreaterThan(parentEnd?.n ?? Number.POSITIVE_INFINITY);
+    await w.stop();
+    expect(w.stats().shards.parent?.state).toBe('ended');
+    expect(await landedIds(lake)).toEqual(['c0', 'p0', 'p1']);
+
+    kinesis.calls.length = 0;
+    const again = make();
+    await again.start();
+    await waitFor('child reading', () => again.stats().shards.child?.state === 'reading');
+    await again.stop();
+    expect(kinesis.calls.some((c) => c.shard === 'parent')).toBe(false);
+    expect(again.stats().recordsLanded).toBe(0);
+  });
+
+  it('retries a retriable lake failure and checkpoints only after the write succeeded', async () => {
+    const { kinesis, lake, state, make } = setup();
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    lake.putErrors.push(new StorageError('boom 1'), new StorageError('boom 2'));
+    const w = make();
+    await w.start();
+    await waitFor('landed', () => w.stats().recordsLanded === 1);
+    await w.stop();
+    expect(w.stats().errors).toBe(2);
+    expect(state.puts).toHaveLength(1);
+    expect(await landedIds(lake)).toEqual(['a']);
+  });
+
+  it('gives up on a shard after a non-retriable write failure without checkpointing, and is not ready', async () => {
+    const { kinesis, lake, state, make } = setup();
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    lake.putErrors.push(new StorageError('denied', { retriable: false }));
+    const w = make();
+    await w.start();
+    await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
+    expect(w.stats().shards['shard-0']?.error).toMatch(/BronzeWriteError: cannot write bronze\//);
+    expect(state.puts).toHaveLength(0);
+    expect(await w.ready()).toBe(false);
+  });
+
+  it('stops reading a shard whose checkpoint another writer moved (conditional write)', async () => {
+    const { kinesis, state, make } = setup({ bufferIntervalSecs: 900 });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const w = make();
+    await w.start();
+    await waitFor('buffered', () => w.stats().recordsBuffered === 1);
+    await state.put(checkpointKey('unit', 's', 'shard-0'), { sequenceNumber: '999', updatedAt: '' });
+    await w.stop();
+    expect(w.stats().shards['shard-0']).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/ShardOwnershipError/),
+    });
+    expect(
+      (await state.get<ShardCheckpoint>(checkpointKey('unit', 's', 'shard-0')))?.value.sequenceNumber,
+    ).toBe('999');
+  });
+
+  it('dead-letters bad lines of an NDJSON record and lands the good ones', async () => {
+    const { kinesis, lake, dlqLake, make } = setup();
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', [JSON.stringify(env('a')), '{oops', JSON.stringify(env('b'))].join('\n'));
+    const w = make();
+    await w.start();
+    await waitFor('handled', () => w.stats().recordsLanded + w.stats().recordsDeadLettered === 3);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a', 'b']);
+    const [key] = await dlqLake.list('dead-letter/');
+    const [letter] = await gunzipNdjson((await dlqLake.get(key ?? '')) as Uint8Array);
+    expect(JSON.parse(letter ?? '{}')).toMatchObject({
+      data: '{oops',
+      reason: expect.stringMatching(/^line 2: not valid JSON/),
+    });
+  });
+});
