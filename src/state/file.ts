@@ -44,13 +44,7 @@ export class FileStateStore implements StateStore {
     await mkdir(dirname(path), { recursive: true });
     const lock = `${path}.lock`;
     let lockHandle: Awaited<ReturnType<typeof open>> | undefined;
-    if (options.expectedVersion !== undefined) {
-      try {
-        lockHandle = await open(lock, 'wx');
-      } catch (err) {
-        throw new StateConflictError(`state: ${key} is being written by another process`, { cause: err });
-      }
-    }
+    if (options.expectedVersion !== undefined) lockHandle = await this.lock(key, lock);
     try {
       const current = await this.get<T>(key);
       const currentVersion = current?.version ?? 0;
@@ -81,11 +75,44 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  /**
+   * Takes the cross-process lock of one key. A lock left behind by a process that died (SIGKILL in
+   * the middle of a write) is detected by its pid and taken over.
+   * @throws StateConflictError while a live process holds the lock.
+   */
+  private async lock(key: string, lock: string): Promise<Awaited<ReturnType<typeof open>>> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const handle = await open(lock, 'wx');
+        await handle.writeFile(String(process.pid));
+        return handle;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          throw new StateConflictError(`state: ${key} is being written by another process`, { cause: err });
+        }
+        const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+          throw new StateConflictError(`state: ${key} is being written by process ${holder}`, { cause: err });
+        }
+        await rm(lock, { force: true });
+      }
+    }
+  }
+
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
   }
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.chains.values()]);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
