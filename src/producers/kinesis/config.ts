@@ -13,6 +13,12 @@ export const KinesisSinkSchema = z
     type: z.literal('kinesis').describe('Kinesis Data Streams through PutRecords.'),
     streamName: z.string().min(1).max(128).describe('Kinesis stream name.'),
     region: z.string().optional().describe('AWS region. @default AWS_REGION'),
+    endpoint: z
+      .url()
+      .optional()
+      .describe(
+        'Kinesis endpoint URL (emulator, LocalStack, VPC endpoint); `http:` endpoints use HTTP/1.1. @default AWS_ENDPOINT_URL_KINESIS ?? AWS_ENDPOINT_URL ?? the AWS regional endpoint',
+      ),
     maxBatchRecords: z
       .number()
       .int()
@@ -33,7 +39,9 @@ export const KinesisSinkSchema = z
       .min(1)
       .max(KINESIS_LIMITS.maxRecordBytes)
       .default(KINESIS_LIMITS.maxRecordBytes)
-      .describe('Bytes per record, data plus partition key (AWS limit 1 MiB); larger records are dead-lettered.'),
+      .describe(
+        'Bytes per record, data plus partition key (AWS limit 1 MiB); larger records are dead-lettered.',
+      ),
     lingerMs: z
       .number()
       .int()
@@ -52,7 +60,12 @@ export const KinesisSinkSchema = z
       .positive()
       .default(32 * 1024 * 1024)
       .describe('Bytes held in memory before writers wait (backpressure).'),
-    maxInFlightBatches: z.number().int().positive().default(4).describe('PutRecords calls in flight at once.'),
+    maxInFlightBatches: z
+      .number()
+      .int()
+      .positive()
+      .default(4)
+      .describe('PutRecords calls in flight at once.'),
     retry: z
       .object({
         maxAttempts: z
@@ -61,12 +74,33 @@ export const KinesisSinkSchema = z
           .min(1)
           .default(10)
           .describe('Attempts per record before it is dead-lettered.'),
-        baseDelayMs: z.number().int().nonnegative().default(100),
-        maxDelayMs: z.number().int().positive().default(10_000),
+        baseDelayMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(100)
+          .describe(
+            'Base of the full-jitter exponential backoff: attempt n waits random(0, base * 2^(n-1)).',
+          ),
+        maxDelayMs: z.number().int().positive().default(10_000).describe('Cap of one backoff delay.'),
+        throttledBaseDelayMs: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(500)
+          .describe(
+            'Backoff base after ProvisionedThroughputExceededException / KMSThrottlingException (per-shard limits are per second, so throttling backs off longer).',
+          ),
       })
-      .default({ maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 10_000 })
+      .default({ maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
       .describe('Retries of failed entries (throttling, internal failures) with full-jitter backoff.'),
     requestTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one PutRecords call.'),
+    ordering: z
+      .enum(['strict', 'relaxed'])
+      .default('strict')
+      .describe(
+        "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
+      ),
   })
   .describe('Writes envelopes to a Kinesis Data Stream.');
 

@@ -1,0 +1,216 @@
+/**
+ * Against the real Kinesis emulator (kinesis-mock via kinesis-local): small on purpose, the emulator
+ * accepts a few hundred records per second.
+ */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { emulatorKinesisClient, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
+import { silentLogger } from '../../log.js';
+import type { Delivery, OutgoingRecord } from '../types.js';
+import { createKinesisClient, createKinesisSink, StreamNotFoundError, wrapKinesisClient } from './index.js';
+import { producerBufferBytes, producerBufferRecords } from './telemetry.js';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+let kinesis: KinesisLocal;
+let reader: KinesisClient;
+
+const noDeadLetters = {
+  put: async (letters: unknown[]) => {
+    throw new Error(`unexpected dead letters: ${JSON.stringify(letters).slice(0, 200)}`);
+  },
+};
+
+interface Read {
+  key: string;
+  n: number;
+  shardId: string;
+  sequenceNumber: string;
+}
+
+/** Reads every shard of a stream from TRIM_HORIZON to the tip. */
+async function readStream(stream: string): Promise<Read[]> {
+  const shards = (await reader.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const out: Read[] = [];
+  for (const shard of shards) {
+    let iterator = (
+      await reader.send(
+        new GetShardIteratorCommand({
+          StreamName: stream,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
+    for (let i = 0; iterator && i < 50; i++) {
+      const page = await reader.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      for (const r of page.Records ?? []) {
+        const body = JSON.parse(dec.decode(r.Data)) as { key: string; n: number };
+        out.push({ ...body, shardId: shard.ShardId!, sequenceNumber: r.SequenceNumber! });
+      }
+      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+function records(keys: string[], perKey: number, from = 0): OutgoingRecord[] {
+  const out: OutgoingRecord[] = [];
+  for (let n = from; n < from + perKey; n++) {
+    for (const key of keys)
+      out.push({ source: 'it', partitionKey: key, data: enc.encode(JSON.stringify({ key, n })) });
+  }
+  return out;
+}
+
+/** Asserts each (key, n) arrived exactly once and each key's records are in n order on their shard. */
+function assertExactlyOnceInOrder(read: Read[], written: OutgoingRecord[], deliveries: Delivery[]): void {
+  const ids = read.map((r) => `${r.key}/${r.n}`);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect([...ids].sort()).toEqual(
+    written
+      .map((w) => dec.decode(w.data))
+      .map((d) => {
+        const { key, n } = JSON.parse(d) as { key: string; n: number };
+        return `${key}/${n}`;
+      })
+      .sort(),
+  );
+  const byKey = new Map<string, Read[]>();
+  for (const r of read) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+  for (const [, rs] of byKey) {
+    expect(new Set(rs.map((r) => r.shardId)).size).toBe(1);
+    expect(rs.map((r) => r.n)).toEqual([...rs.map((r) => r.n)].sort((a, b) => a - b));
+  }
+  // Every delivery names where its record landed.
+  const where = new Map(read.map((r) => [`${r.key}/${r.n}`, r]));
+  written.forEach((w, i) => {
+    const { key, n } = JSON.parse(dec.decode(w.data)) as { key: string; n: number };
+    const landed = where.get(`${key}/${n}`)!;
+    expect(deliveries[i]).toEqual({
+      status: 'delivered',
+      shardId: landed.shardId,
+      sequenceNumber: landed.sequenceNumber,
+    });
+  });
+}
+
+beforeAll(async () => {
+  kinesis = await startKinesisLocal({
+    streams: [
+      { name: 'it-ordered', shards: 2 },
+      { name: 'it-stall', shards: 1 },
+    ],
+  });
+  reader = emulatorKinesisClient(kinesis.endpoint);
+});
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  reader?.destroy();
+  if (kinesis) {
+    kinesis.resume();
+    await kinesis.stop();
+  }
+});
+
+describe('kinesis sink against kinesis-mock', () => {
+  it('start() fails clearly for a missing stream and ready() answers', async () => {
+    const client = wrapKinesisClient(emulatorKinesisClient(kinesis.endpoint), {
+      endpoint: kinesis.endpoint,
+      ownsClient: true,
+    });
+    const missing = createKinesisSink(
+      { type: 'kinesis', name: 'it-missing', streamName: 'no-such-stream' },
+      { deadLetters: noDeadLetters, logger: silentLogger, client },
+    );
+    const err = await missing.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamNotFoundError);
+    expect((err as Error).message).toContain('no-such-stream');
+    expect((err as Error).message).toContain(kinesis.endpoint);
+    expect(await missing.ready()).toBe(false);
+    await missing.close();
+  });
+
+  it('delivers ~100 records across keys to a 2-shard stream exactly once, in order per key', async () => {
+    // The default client, configured the SDK way: endpoint from AWS_ENDPOINT_URL_KINESIS (http: → HTTP/1.1).
+    vi.stubEnv('AWS_ENDPOINT_URL_KINESIS', kinesis.endpoint);
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    const sink = createKinesisSink(
+      { type: 'kinesis', name: 'it-ordered', streamName: 'it-ordered', lingerMs: 5, maxBatchRecords: 25 },
+      { deadLetters: noDeadLetters, logger: silentLogger },
+    );
+    await sink.start();
+    expect(await sink.ready()).toBe(true);
+    const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
+    const first = records(keys, 4, 0);
+    const second = records(keys, 4, 4);
+    const [d1, d2] = await Promise.all([sink.write(first), sink.write(second)]);
+    await sink.close();
+    const read = await readStream('it-ordered');
+    expect(read).toHaveLength(96);
+    assertExactlyOnceInOrder(read, [...first, ...second], [...d1, ...d2]);
+    expect(new Set(read.map((r) => r.shardId)).size).toBe(2);
+  });
+
+  it('blocks writers while Kinesis stalls, stays within the buffer cap, then delivers everything once', async () => {
+    const client = createKinesisClient({
+      endpoint: kinesis.endpoint,
+      region: 'us-east-1',
+      requestTimeoutMs: 60_000,
+    });
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    const bufferMaxRecords = 6;
+    const sink = createKinesisSink(
+      {
+        type: 'kinesis',
+        name: 'it-stall',
+        streamName: 'it-stall',
+        lingerMs: 5,
+        bufferMaxRecords,
+        bufferMaxBytes: 4096,
+      },
+      { deadLetters: noDeadLetters, logger: silentLogger, client },
+    );
+    await sink.start();
+    kinesis.pause();
+    const keys = ['s-a', 's-b', 's-c'];
+    const writes = Array.from({ length: 5 }, (_, i) => records(keys, 2, i * 2));
+    const settled = writes.map(() => false);
+    const pending = writes.map((w, i) =>
+      sink.write(w).then((d) => {
+        settled[i] = true;
+        return d;
+      }),
+    );
+    const gauge = async (m: typeof producerBufferRecords) =>
+      (await m.get()).values.find((v) => v.labels.sink === 'it-stall')?.value ?? 0;
+    for (let i = 0; i < 15; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const s = sink.stats();
+      expect(s.bufferedRecords).toBeLessThanOrEqual(bufferMaxRecords);
+      expect(s.bufferedBytes).toBeLessThanOrEqual(4096);
+      expect(await gauge(producerBufferRecords)).toBeLessThanOrEqual(bufferMaxRecords);
+      expect(await gauge(producerBufferBytes)).toBeLessThanOrEqual(4096);
+    }
+    expect(settled.every((s) => !s)).toBe(true);
+    expect(sink.stats().bufferedRecords).toBe(bufferMaxRecords);
+    expect(sink.stats().waitingRecords).toBeGreaterThan(0);
+    kinesis.resume();
+    const deliveries = await Promise.all(pending);
+    await sink.close();
+    const read = await readStream('it-stall');
+    expect(read).toHaveLength(30);
+    assertExactlyOnceInOrder(read, writes.flat(), deliveries.flat());
+  });
+});

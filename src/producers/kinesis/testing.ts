@@ -1,0 +1,66 @@
+/**
+ * Test support: an in-memory {@link PutRecordsClient} that records every call, answers with a
+ * scripted response, and keeps the accepted records per "shard" (one shard per partition key) in
+ * acceptance order, like Kinesis assigns sequence numbers.
+ */
+import type {
+  PutRecordsClient,
+  PutRecordsEntry,
+  PutRecordsInput,
+  PutRecordsOutputLike,
+  PutRecordsResultEntry,
+  StreamSummary,
+} from './client.js';
+
+/** What a scripted responder decides for one entry: accept it, or fail it with an error code. */
+export type EntryOutcome = 'ok' | { errorCode: string; errorMessage?: string };
+
+export class FakePutRecordsClient implements PutRecordsClient {
+  readonly endpoint = 'fake://kinesis';
+  /** Every call, with copies of its entries. */
+  readonly calls: PutRecordsInput[] = [];
+  /** Accepted entries in acceptance order. */
+  readonly accepted: (PutRecordsEntry & { SequenceNumber: string; ShardId: string })[] = [];
+  status = 'ACTIVE';
+  describeError: unknown;
+  private seq = 0;
+
+  /**
+   * @param respond - called per call; return per-entry outcomes, throw to fail the whole call, or
+   * return a promise to delay the answer. Defaults to accepting everything.
+   */
+  constructor(
+    public respond: (input: PutRecordsInput, call: number) => EntryOutcome[] | Promise<EntryOutcome[]> = (
+      i,
+    ) => i.Records.map(() => 'ok'),
+  ) {}
+
+  async putRecords(input: PutRecordsInput): Promise<PutRecordsOutputLike> {
+    const copy = { StreamName: input.StreamName, Records: input.Records.map((r) => ({ ...r })) };
+    this.calls.push(copy);
+    const outcomes = await this.respond(copy, this.calls.length - 1);
+    const Records: PutRecordsResultEntry[] = copy.Records.map((r, i) => {
+      const o = outcomes[i] ?? 'ok';
+      if (o !== 'ok') return { ErrorCode: o.errorCode, ErrorMessage: o.errorMessage ?? o.errorCode };
+      const ShardId = 'shardId-000000000000';
+      const SequenceNumber = String(++this.seq).padStart(20, '0');
+      this.accepted.push({ ...r, SequenceNumber, ShardId });
+      return { ShardId, SequenceNumber };
+    });
+    return { FailedRecordCount: Records.filter((r) => r.ErrorCode).length, Records };
+  }
+
+  async describeStream(): Promise<StreamSummary> {
+    if (this.describeError !== undefined) throw this.describeError;
+    return { status: this.status, openShardCount: 1 };
+  }
+}
+
+/** An error shaped like the SDK's service exceptions (`name`, `$fault`, `$metadata`). */
+export function awsError(name: string, httpStatusCode = 400): Error {
+  return Object.assign(new Error(`${name} (simulated)`), {
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: { httpStatusCode },
+  });
+}
