@@ -55,7 +55,10 @@ export const HttpSourceSchema = z
     type: z.literal('http').describe('HTTP JSON API polled on an interval.'),
     url: z.url().describe('Request URL of the first page.'),
     method: z.enum(['GET', 'POST']).default('GET'),
-    headers: z.record(z.string(), z.string()).default({}).describe('Extra request headers (no secrets here).'),
+    headers: z
+      .record(z.string(), z.string())
+      .default({})
+      .describe('Extra request headers (no secrets here).'),
     auth: z
       .discriminatedUnion('type', [
         z.object({
@@ -71,7 +74,11 @@ export const HttpSourceSchema = z
       .optional()
       .describe('Authentication. Secrets come only from environment variables named here.'),
     intervalSecs: z.number().positive().default(60).describe('Seconds between the starts of two polls.'),
-    jitterSecs: z.number().nonnegative().default(0).describe('Random delay up to this, added to each interval.'),
+    jitterSecs: z
+      .number()
+      .nonnegative()
+      .default(0)
+      .describe('Random delay up to this, added to each interval.'),
     recordsPath: z
       .string()
       .default('')
@@ -80,7 +87,9 @@ export const HttpSourceSchema = z
     versionField: z
       .string()
       .optional()
-      .describe('Dot path of the upstream version, e.g. `updated_at`; with `idField` it makes the record id.'),
+      .describe(
+        'Dot path of the upstream version, e.g. `updated_at`; with `idField` it makes the record id.',
+      ),
     eventTimeField: z
       .string()
       .optional()
@@ -109,15 +118,37 @@ export const HttpSourceSchema = z
     breaker: z
       .object({
         errorThresholdPercentage: z.number().min(1).max(100).default(50),
-        volumeThreshold: z.number().int().nonnegative().default(5).describe('Requests before the breaker may open.'),
-        resetTimeoutMs: z.number().int().positive().default(30_000).describe('Open time before a half-open trial.'),
+        volumeThreshold: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(5)
+          .describe(
+            'Polls within the rolling window (2 × volumeThreshold intervals, at least 10 s) before the breaker may open; the breaker wraps whole polls.',
+          ),
+        resetTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(30_000)
+          .describe('Open time before a half-open trial.'),
       })
       .default({ errorThresholdPercentage: 50, volumeThreshold: 5, resetTimeoutMs: 30_000 })
       .describe('Per-source circuit breaker (opossum) around each poll.'),
     retry: RetrySchema,
     connectTimeoutMs: z.number().int().positive().default(5_000).describe('TCP/TLS connect timeout.'),
-    headersTimeoutMs: z.number().int().positive().default(10_000).describe('Time to receive response headers.'),
-    bodyTimeoutMs: z.number().int().positive().default(30_000).describe('Idle time allowed between body chunks.'),
+    headersTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(10_000)
+      .describe('Time to receive response headers.'),
+    bodyTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(30_000)
+      .describe('Idle time allowed between body chunks.'),
     maxResponseBytes: z
       .number()
       .int()

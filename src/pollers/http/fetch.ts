@@ -1,0 +1,395 @@
+/**
+ * One HTTP request of a source, and the retry policy around it.
+ *
+ * - {@link fetchJson} sends one request with undici `request()` through a keep-alive dispatcher,
+ *   streams the body under a byte cap, and parses JSON with errors that say what came back.
+ * - {@link withRetry} retries a retriable failure with exponential backoff and full jitter
+ *   ({@link backoffDelayMs}), honouring `Retry-After` on 429 and 503 ({@link retryDelayMs}).
+ *
+ * @module
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { isRetriable } from '../../errors.js';
+import {
+  HttpStatusError,
+  MalformedResponseError,
+  NetworkError,
+  PollAbortedError,
+  PollerError,
+  RequestTimeoutError,
+  ResponseTooLargeError,
+} from './errors.js';
+
+/** Retry policy (the `retry` block of the source config). */
+export interface RetryPolicy {
+  /** Attempts per request, including the first (>= 1). */
+  maxAttempts: number;
+  /** Base of the exponential backoff, in milliseconds. */
+  baseDelayMs: number;
+  /** Cap on one delay, in milliseconds; also caps a `Retry-After`. */
+  maxDelayMs: number;
+}
+
+/** Waits `ms` milliseconds; rejects when `signal` aborts. Injectable so tests control time. */
+export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** The real {@link Sleep}: `timers/promises.setTimeout`. */
+export const defaultSleep: Sleep = async (ms, signal) => {
+  await delay(ms, undefined, signal ? { signal } : undefined);
+};
+
+/**
+ * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter",
+ * 2015): `random(0, min(maxDelayMs, baseDelayMs * 2^retryIndex))`.
+ *
+ * @param retryIndex - 0 for the delay before the first retry, 1 before the second, ...
+ * @param random - uniform source in [0, 1). @default Math.random
+ * @returns the delay in milliseconds, in `[0, min(maxDelayMs, baseDelayMs * 2^retryIndex)]`.
+ */
+export function backoffDelayMs(
+  retryIndex: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retryIndex));
+  const r = Math.min(Math.max(random(), 0), 1);
+  return Math.floor(r * ceiling);
+}
+
+/**
+ * Parses a `Retry-After` header (RFC 9110 §10.2.3): either `delay-seconds` (a non-negative
+ * integer) or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 / asctime forms `Date.parse`
+ * understands).
+ *
+ * @param value - the header value (the first one when repeated).
+ * @param nowMs - the current time in epoch milliseconds, for an HTTP-date.
+ * @returns the delay in milliseconds (0 for a date in the past), or `undefined` when absent or invalid.
+ */
+export function parseRetryAfter(
+  value: string | readonly string[] | undefined,
+  nowMs: number,
+): number | undefined {
+  const raw = (typeof value === 'string' ? value : value?.[0])?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  // Every HTTP-date form (IMF-fixdate, RFC 850, asctime) starts with a day name.
+  if (!/^[A-Za-z]{3}/.test(raw)) return undefined;
+  const at = Date.parse(raw);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - nowMs);
+}
+
+/**
+ * The delay before retrying after `err`:
+ * - a 429 or 503 {@link HttpStatusError} carrying `Retry-After`: that delay, capped at `maxDelayMs`
+ *   (RFC 6585 §4 and RFC 9110 §15.6.4 name `Retry-After` for exactly these two statuses);
+ * - otherwise {@link backoffDelayMs}.
+ */
+export function retryDelayMs(
+  err: unknown,
+  retryIndex: number,
+  policy: RetryPolicy,
+  random: () => number,
+): number {
+  if (
+    err instanceof HttpStatusError &&
+    (err.status === 429 || err.status === 503) &&
+    err.retryAfterMs !== undefined
+  ) {
+    return Math.min(err.retryAfterMs, policy.maxDelayMs);
+  }
+  return backoffDelayMs(retryIndex, policy, random);
+}
+
+/** Options of {@link withRetry}. */
+export interface RetryOptions {
+  policy: RetryPolicy;
+  /** @default defaultSleep */
+  sleep?: Sleep;
+  /** @default Math.random */
+  random?: () => number;
+  /** Aborts a pending backoff (the call then rejects with {@link PollAbortedError}). */
+  signal?: AbortSignal;
+  /** Called before each backoff: the error, the 1-based attempt that failed, and the chosen delay (ms). */
+  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+}
+
+/**
+ * Calls `fn` until it resolves, it throws a non-retriable error ({@link isRetriable}), or
+ * `policy.maxAttempts` attempts were made; then rethrows the last error.
+ *
+ * @param fn - one attempt; receives the 1-based attempt number.
+ * @throws the last error of `fn`, or {@link PollAbortedError} when `signal` aborted a backoff.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const maxAttempts = Math.max(1, options.policy.maxAttempts);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (err) {
+      if (attempt >= maxAttempts || !isRetriable(err) || options.signal?.aborted) throw err;
+      const ms = retryDelayMs(err, attempt - 1, options.policy, random);
+      options.onRetry?.(err, attempt, ms);
+      try {
+        await sleep(ms, options.signal);
+      } catch (sleepErr) {
+        throw new PollAbortedError('stopped during retry backoff', { cause: sleepErr });
+      }
+    }
+  }
+}
+
+const sharedAgents = new Map<number, Agent>();
+
+/**
+ * The process-wide keep-alive undici {@link Agent} for a connect timeout: sources with the same
+ * `connectTimeoutMs` share connections. Headers and body timeouts are set per request.
+ *
+ * @param connectTimeoutMs - TCP + TLS connect timeout, in milliseconds.
+ */
+export function sharedAgent(connectTimeoutMs: number): Agent {
+  let agent = sharedAgents.get(connectTimeoutMs);
+  if (agent === undefined) {
+    agent = new Agent({ connect: { timeout: connectTimeoutMs }, keepAliveTimeout: 4_000 });
+    sharedAgents.set(connectTimeoutMs, agent);
+  }
+  return agent;
+}
+
+/** Closes every shared agent (graceful: in-flight requests finish). Call at process shutdown. */
+export async function closeSharedAgents(): Promise<void> {
+  const agents = [...sharedAgents.values()];
+  sharedAgents.clear();
+  await Promise.allSettled(agents.map((a) => a.close()));
+}
+
+/** One request to send. */
+export interface RequestSpec {
+  url: string;
+  method: 'GET' | 'POST';
+  /** Request headers (auth included). */
+  headers: Record<string, string>;
+  /** Sent as `If-None-Match` (RFC 9110 §13.1.2) when set. */
+  etag?: string | undefined;
+}
+
+/** How to send it. */
+export interface FetchOptions {
+  /** The dispatcher (keep-alive agent, or a `MockAgent` in tests). */
+  dispatcher: Dispatcher;
+  /** Time allowed to receive the response headers, in milliseconds. */
+  headersTimeoutMs: number;
+  /** Idle time allowed between two body chunks, in milliseconds. */
+  bodyTimeoutMs: number;
+  /** Largest body accepted, in bytes. */
+  maxResponseBytes: number;
+  /** Aborts the request. */
+  signal?: AbortSignal;
+  /** Source name, attached to errors. */
+  source?: string;
+  /** Clock for `Retry-After` dates, epoch ms. @default Date.now */
+  now?: () => number;
+}
+
+/** A response the poller accepted: a parsed 2xx JSON body, or a 304. */
+export interface FetchedPage {
+  url: string;
+  status: number;
+  /** `true` for 304 Not Modified: `body` is `undefined`. */
+  notModified: boolean;
+  /** The parsed JSON body (`undefined` for 204 and 304). */
+  body: unknown;
+  /** Body size in bytes. */
+  bytes: number;
+  /** The response `ETag`, if any. */
+  etag: string | undefined;
+  /** The response `Link` header, if any. */
+  link: string | string[] | undefined;
+}
+
+const firstHeader = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h[0] : h);
+
+/** Quotes the first bytes of a body for an error message (at most `n` characters, JSON-escaped). */
+export function snippet(buf: Buffer, n = 120): string {
+  return JSON.stringify(buf.subarray(0, n).toString('utf8')) + (buf.length > n ? '…' : '');
+}
+
+/**
+ * Reads a body stream into memory, aborting it as soon as more than `limit` bytes arrived.
+ * @returns the bytes read, and whether the limit was crossed.
+ */
+async function readCapped(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+): Promise<{ buf: Buffer; over: boolean }> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const b = chunk as Buffer;
+    total += b.length;
+    if (total > limit) {
+      body.destroy();
+      return { buf: Buffer.concat(chunks), over: true };
+    }
+    chunks.push(b);
+  }
+  return { buf: Buffer.concat(chunks, total), over: false };
+}
+
+/** Maps an undici / system error to a {@link PollerError} (timeouts and network failures are retriable). */
+export function toPollerError(err: unknown, ctx: { url: string; source?: string | undefined }): PollerError {
+  if (err instanceof PollerError) return err;
+  const opts = { cause: err, url: ctx.url, source: ctx.source };
+  const where = `${ctx.url}`;
+  if (err instanceof undiciErrors.HeadersTimeoutError) {
+    return new RequestTimeoutError(
+      'headers',
+      `no response headers within headersTimeoutMs from ${where}`,
+      opts,
+    );
+  }
+  if (err instanceof undiciErrors.BodyTimeoutError) {
+    return new RequestTimeoutError(
+      'body',
+      `response body stalled longer than bodyTimeoutMs from ${where}`,
+      opts,
+    );
+  }
+  if (err instanceof undiciErrors.ConnectTimeoutError) {
+    return new RequestTimeoutError('connect', `connect timed out (connectTimeoutMs) to ${where}`, opts);
+  }
+  if (
+    err instanceof undiciErrors.RequestAbortedError ||
+    (err instanceof Error && err.name === 'AbortError')
+  ) {
+    return new PollAbortedError(`request aborted: ${where}`, opts);
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (
+    typeof code === 'string' &&
+    (/^UND_ERR_/.test(code) || /^(E[A-Z]+|ERR_SSL.*|ERR_TLS.*|CERT_.*|UNABLE_TO_.*)$/.test(code))
+  ) {
+    return new NetworkError(`${code}: ${message} (${where})`, opts);
+  }
+  return new PollerError(`request failed: ${message} (${where})`, 'internal', opts);
+}
+
+/**
+ * Sends one request and returns its parsed JSON body.
+ *
+ * - 2xx: the body is streamed (capped at `maxResponseBytes`) and parsed; 204 gives `body: undefined`.
+ * - 304 (RFC 9110 §15.4.5, after `If-None-Match`): `notModified: true`, no body.
+ * - anything else: {@link HttpStatusError}, with `retryAfterMs` from `Retry-After`.
+ *
+ * @throws ResponseTooLargeError when `Content-Length` announces, or the stream delivers, more than
+ *   `maxResponseBytes` (the body is aborted at once).
+ * @throws MalformedResponseError for an HTML body, an empty 200 body or invalid/truncated JSON; the
+ *   message names the content-type and quotes the first bytes.
+ * @throws RequestTimeoutError, NetworkError (retriable), PollAbortedError on `signal`.
+ */
+export async function fetchJson(spec: RequestSpec, options: FetchOptions): Promise<FetchedPage> {
+  const { url } = spec;
+  const ctx = { url, source: options.source };
+  const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
+  if (spec.etag !== undefined) headers['if-none-match'] = spec.etag;
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, {
+      dispatcher: options.dispatcher,
+      method: spec.method,
+      headers,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (err) {
+    throw toPollerError(err, ctx);
+  }
+  const { statusCode: status, body } = res;
+  const contentType = firstHeader(res.headers['content-type']) ?? '(none)';
+  const etag = firstHeader(res.headers.etag);
+  const link = res.headers.link;
+  try {
+    if (status === 304) {
+      await body.dump();
+      return { url, status, notModified: true, body: undefined, bytes: 0, etag, link };
+    }
+    if (status < 200 || status > 299) {
+      const { buf } = await readCapped(body, 512);
+      const nowMs = (options.now ?? Date.now)();
+      const retryAfterMs = parseRetryAfter(res.headers['retry-after'], nowMs);
+      throw new HttpStatusError(status, `HTTP ${status} from ${url}: ${snippet(buf, 200)}`, {
+        ...ctx,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      });
+    }
+    const declared = Number(firstHeader(res.headers['content-length']));
+    if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
+      body.destroy();
+      throw new ResponseTooLargeError(
+        `Content-Length ${declared} exceeds maxResponseBytes ${options.maxResponseBytes} (${url})`,
+        options.maxResponseBytes,
+        ctx,
+      );
+    }
+    const { buf, over } = await readCapped(body, options.maxResponseBytes);
+    if (over) {
+      throw new ResponseTooLargeError(
+        `response body exceeds maxResponseBytes ${options.maxResponseBytes} (${url}); aborted`,
+        options.maxResponseBytes,
+        ctx,
+      );
+    }
+    if (status === 204) return { url, status, notModified: false, body: undefined, bytes: 0, etag, link };
+    return {
+      url,
+      status,
+      notModified: false,
+      body: parseJson(buf, contentType, ctx),
+      bytes: buf.length,
+      etag,
+      link,
+    };
+  } catch (err) {
+    if (!body.destroyed) body.destroy();
+    throw toPollerError(err, ctx);
+  }
+}
+
+/**
+ * Parses a JSON body, or throws a {@link MalformedResponseError} that says why: HTML instead of JSON
+ * (by content-type or a leading `<`), an empty body, or a syntax error (usually truncation).
+ */
+export function parseJson(
+  buf: Buffer,
+  contentType: string,
+  ctx: { url: string; source?: string | undefined },
+): unknown {
+  const text = buf.toString('utf8');
+  const head = text.trimStart();
+  if (/html|xml/i.test(contentType) || head.startsWith('<')) {
+    throw new MalformedResponseError(
+      `expected JSON, got HTML/markup (content-type ${contentType}, ${buf.length} bytes): ${snippet(buf)} (${ctx.url})`,
+      ctx,
+    );
+  }
+  if (head === '') {
+    throw new MalformedResponseError(
+      `empty response body (content-type ${contentType}) from ${ctx.url}`,
+      ctx,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const tail = JSON.stringify(text.slice(-60));
+    throw new MalformedResponseError(
+      `invalid JSON (truncated?) from ${ctx.url}: ${(err as Error).message}; content-type ${contentType}, ${buf.length} bytes, starts ${snippet(buf, 60)}, ends ${tail}`,
+      { ...ctx, cause: err },
+    );
+  }
+}

@@ -1,0 +1,637 @@
+/**
+ * The HTTP source: polls a JSON API on an interval and hands new or changed records to a sink.
+ *
+ * One poll = every page (see `pagination.ts`), each request through the source's token-bucket
+ * limiter (bottleneck) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
+ * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
+ * detection, written to the sink page by page, and only once the sink acknowledged them is the
+ * state (seen-map, ETags) persisted: at-least-once from API to sink.
+ *
+ * State keys in the {@link StateStore}:
+ * - `source/<name>/seen`: `{ entries: [entity, id][] }`, least recently seen first (LRU of at most
+ *   `maxTrackedIds`);
+ * - `source/<name>/etag`: `{ [pageUrl]: { etag, next } }`, the `ETag` of each page and the URL of the
+ *   page after it (so a 304 page still leads to the next one).
+ *
+ * @module
+ */
+import Bottleneck from 'bottleneck';
+import CircuitBreaker from 'opossum';
+import type { Dispatcher } from 'undici';
+import type { DeadLetter } from '../../deadletter/index.js';
+import { getPath, wrap } from '../../envelope.js';
+import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { OutgoingRecord } from '../../producers/types.js';
+import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
+import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
+import {
+  CircuitOpenError,
+  HttpStatusError,
+  MalformedResponseError,
+  PollAbortedError,
+  PollerError,
+} from './errors.js';
+import { defaultSleep, type FetchedPage, fetchJson, type Sleep, sharedAgent, withRetry } from './fetch.js';
+import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js';
+import {
+  BREAKER_STATE,
+  sourceBreakerState,
+  sourceErrorsTotal,
+  sourceLastSuccessTimestampSeconds,
+  sourceLimiterQueued,
+  sourcePollDurationSeconds,
+  sourceRecordsTotal,
+  sourceRequestsTotal,
+  sourceResponseBytes,
+  sourceRetriesTotal,
+} from './telemetry.js';
+
+export type { HttpSourceConfig, PaginationConfig } from './config.js';
+export { HttpSourceSchema } from './config.js';
+export * from './errors.js';
+export { closeSharedAgents } from './fetch.js';
+
+/** Dependencies of an HTTP source: the common {@link SourceDeps} plus HTTP-specific injections. */
+export interface HttpSourceDeps extends SourceDeps {
+  /** undici dispatcher. @default the shared keep-alive agent for `connectTimeoutMs` */
+  dispatcher?: Dispatcher;
+  /** Backoff sleep (tests). @default timers/promises setTimeout */
+  sleep?: Sleep;
+  /** Uniform random in [0, 1) for backoff and interval jitter (tests). @default Math.random */
+  random?: () => number;
+  /** Where auth env vars are read. @default process.env */
+  env?: Record<string, string | undefined>;
+}
+
+/** Circuit breaker states, as reported by {@link HttpSource.breakerState}. */
+export type BreakerState = keyof typeof BREAKER_STATE;
+
+/** A {@link Source} polling an HTTP JSON API. */
+export interface HttpSource extends Source {
+  /** The circuit breaker's current state. */
+  breakerState(): BreakerState;
+}
+
+/** State-store key of the change-detection map of a source. */
+export const seenKey = (source: string): string => `source/${source}/seen`;
+/** State-store key of the per-page ETags of a source. */
+export const etagKey = (source: string): string => `source/${source}/etag`;
+
+/** Persisted shape of `source/<name>/seen`. */
+export interface SeenState {
+  /** `[entity, record id]` pairs, least recently seen first. */
+  entries: [string, string][];
+}
+
+/** Persisted shape of `source/<name>/etag`. */
+export type EtagState = Record<string, { etag: string; next: string | null }>;
+
+/**
+ * A bounded map with least-recently-used eviction (insertion order of a `Map` is the recency order).
+ * Used for change detection: entity key → last emitted record id.
+ */
+export class LruMap<K, V> {
+  private readonly map = new Map<K, V>();
+
+  /** @param max - capacity (>= 1); the least recently used entry is evicted beyond it. */
+  constructor(private readonly max: number) {}
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Reads a value and marks the key as most recently used. */
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+
+  /** Sets a value as most recently used, evicting the least recently used entries beyond `max`. */
+  set(key: K, value: V): void {
+    this.map.delete(key);
+    this.map.set(key, value);
+    while (this.map.size > this.max) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) break;
+      this.map.delete(oldest.value);
+    }
+  }
+
+  /** Entries, least recently used first. */
+  entries(): [K, V][] {
+    return [...this.map.entries()];
+  }
+}
+
+/**
+ * Reads the auth header of a source from the environment.
+ * @throws ConfigError when the named environment variable is unset or empty.
+ */
+export function authHeaders(
+  config: Pick<HttpSourceConfig, 'name' | 'auth'>,
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string> {
+  const { auth } = config;
+  if (auth === undefined) return {};
+  const envName = auth.type === 'bearer' ? auth.tokenEnv : auth.valueEnv;
+  const value = env[envName];
+  if (value === undefined || value === '') {
+    throw new ConfigError(`source ${config.name}: environment variable ${envName} (auth) is not set`);
+  }
+  return auth.type === 'bearer' ? { authorization: `Bearer ${value}` } : { [auth.header]: value };
+}
+
+/**
+ * The bottleneck options of a token bucket: `burst` tokens, refilled at `requestsPerSec`, at most
+ * `maxConcurrent` requests in flight. The refill runs on bottleneck's heartbeat, every
+ * `max(50, 1000 / requestsPerSec)` ms.
+ */
+export function limiterOptions(
+  rateLimit: HttpSourceConfig['rateLimit'],
+  id: string,
+): Bottleneck.ConstructorOptions {
+  const tickMs = Math.max(50, Math.round(1000 / rateLimit.requestsPerSec));
+  return {
+    id,
+    maxConcurrent: rateLimit.maxConcurrent,
+    reservoir: rateLimit.burst,
+    reservoirIncreaseAmount: (rateLimit.requestsPerSec * tickMs) / 1000,
+    reservoirIncreaseInterval: tickMs,
+    reservoirIncreaseMaximum: rateLimit.burst,
+    heartbeatInterval: tickMs,
+  };
+}
+
+/**
+ * The rolling window of the breaker, in ms. The breaker counts polls, not requests, so its window
+ * must hold `volumeThreshold` polls: twice `volumeThreshold` intervals (at least 10 s), rounded up
+ * to a multiple of the 10 buckets.
+ */
+export function breakerWindowMs(
+  config: Pick<HttpSourceConfig, 'intervalSecs' | 'jitterSecs' | 'breaker'>,
+): number {
+  const ms = Math.max(
+    10_000,
+    2 * Math.max(1, config.breaker.volumeThreshold) * (config.intervalSecs + config.jitterSecs) * 1000,
+  );
+  return Math.ceil(ms / 10) * 10;
+}
+
+const zeroStats = (): SourceStats => ({
+  polls: 0,
+  completedPolls: 0,
+  polled: 0,
+  emitted: 0,
+  unchanged: 0,
+  deadLettered: 0,
+  errors: 0,
+  failedPolls: 0,
+  notModifiedPages: 0,
+});
+
+class HttpSourceImpl implements HttpSource {
+  readonly name: string;
+  private readonly log: Logger;
+  private readonly dispatcher: Dispatcher;
+  private readonly headers: Record<string, string>;
+  private readonly limiter: Bottleneck;
+  private readonly breaker: CircuitBreaker<[], PollResult>;
+  private readonly abort = new AbortController();
+  private readonly now: () => Date;
+  private readonly sleep: Sleep;
+  private readonly random: () => number;
+  private readonly totals = zeroStats();
+  private readonly seen: LruMap<string, string>;
+  private etags: EtagState = {};
+  private stateLoaded = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  private running = false;
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: HttpSourceConfig,
+    private readonly deps: HttpSourceDeps,
+  ) {
+    this.name = config.name;
+    this.log = deps.logger.child({ component: 'poller', source: config.name });
+    this.headers = { ...config.headers, ...authHeaders(config, deps.env) };
+    this.dispatcher = deps.dispatcher ?? sharedAgent(config.connectTimeoutMs);
+    this.now = deps.now ?? (() => new Date());
+    this.sleep = deps.sleep ?? defaultSleep;
+    this.random = deps.random ?? Math.random;
+    this.seen = new LruMap(config.maxTrackedIds);
+
+    this.limiter = new Bottleneck(limiterOptions(config.rateLimit, `source:${config.name}`));
+    const updateQueued = (): void => {
+      sourceLimiterQueued.set({ source: this.name }, this.limiter.queued());
+    };
+    this.limiter.on('queued', updateQueued);
+    this.limiter.on('executing', updateQueued);
+    this.limiter.on('done', updateQueued);
+    this.limiter.on('error', (err: unknown) =>
+      this.log.error({ err: describeError(err) }, 'rate limiter error'),
+    );
+    updateQueued();
+
+    this.breaker = new CircuitBreaker(() => this.runPoll(), {
+      name: config.name,
+      timeout: false,
+      errorThresholdPercentage: config.breaker.errorThresholdPercentage,
+      volumeThreshold: config.breaker.volumeThreshold,
+      resetTimeout: config.breaker.resetTimeoutMs,
+      rollingCountTimeout: breakerWindowMs(config),
+      rollingCountBuckets: 10,
+      // A stop or a config problem says nothing about the upstream's health.
+      errorFilter: (err: unknown) => err instanceof PollAbortedError || err instanceof ConfigError,
+    });
+    const breakerGauge = (state: BreakerState): void => {
+      sourceBreakerState.set({ source: this.name }, BREAKER_STATE[state]);
+    };
+    this.breaker.on('open', () => {
+      breakerGauge('open');
+      this.log.warn(
+        { breaker: 'open', resetTimeoutMs: config.breaker.resetTimeoutMs },
+        'circuit breaker opened: polls fail fast until the reset timeout',
+      );
+    });
+    this.breaker.on('halfOpen', () => {
+      breakerGauge('halfOpen');
+      this.log.info({ breaker: 'halfOpen' }, 'circuit breaker half-open: next poll is a trial');
+    });
+    this.breaker.on('close', () => {
+      breakerGauge('closed');
+      this.log.info({ breaker: 'closed' }, 'circuit breaker closed');
+    });
+    breakerGauge('closed');
+  }
+
+  breakerState(): BreakerState {
+    if (this.breaker.opened) return 'open';
+    if (this.breaker.halfOpen) return 'halfOpen';
+    return 'closed';
+  }
+
+  stats(): SourceStats {
+    return { ...this.totals };
+  }
+
+  start(): void {
+    if (this.running || this.stopped) return;
+    this.running = true;
+    const loop = async (): Promise<void> => {
+      this.timer = undefined;
+      if (!this.running) return;
+      const startedAt = Date.now();
+      try {
+        await this.pollOnce();
+      } catch {
+        // Logged and counted by pollOnce; the loop goes on.
+      }
+      if (!this.running) return;
+      const jitterMs = this.random() * this.config.jitterSecs * 1000;
+      const waitMs = Math.max(0, startedAt + this.config.intervalSecs * 1000 + jitterMs - Date.now());
+      this.timer = setTimeout(() => void loop(), waitMs);
+    };
+    void loop();
+  }
+
+  pollOnce(): Promise<PollResult> {
+    if (this.stopped) {
+      return Promise.reject(
+        new PollerError(`source ${this.name} is stopped`, 'internal', { source: this.name }),
+      );
+    }
+    const run = this.chain.then(() => this.pollGuarded());
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.stopped) {
+      await this.chain;
+      return;
+    }
+    this.stopped = true;
+    this.abort.abort();
+    await this.chain;
+    this.breaker.shutdown();
+    await this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+  }
+
+  /** One poll through the breaker, with its log line and metrics. */
+  private async pollGuarded(): Promise<PollResult> {
+    const started = performance.now();
+    const source = this.name;
+    this.totals.polls++;
+    try {
+      const result = await this.breaker.fire();
+      const seconds = (performance.now() - started) / 1000;
+      sourcePollDurationSeconds.observe({ source }, seconds);
+      sourceLastSuccessTimestampSeconds.set({ source }, this.now().getTime() / 1000);
+      this.totals.completedPolls++;
+      result.durationMs = Math.round(seconds * 1000);
+      this.log.info(
+        {
+          pages: result.pages,
+          notModifiedPages: result.notModifiedPages,
+          polled: result.polled,
+          emitted: result.emitted,
+          unchanged: result.unchanged,
+          deadLettered: result.deadLettered,
+          durationMs: result.durationMs,
+        },
+        'poll completed',
+      );
+      return result;
+    } catch (raw) {
+      sourcePollDurationSeconds.observe({ source }, (performance.now() - started) / 1000);
+      const err =
+        (raw as { code?: unknown } | null)?.code === 'EOPENBREAKER'
+          ? new CircuitOpenError(`source ${source}: circuit breaker is open; poll skipped`, {
+              source,
+              cause: raw,
+            })
+          : raw;
+      if (err instanceof PollAbortedError) {
+        this.log.info({ class: err.failureClass, message: err.message }, 'poll abandoned: source stopping');
+        throw err;
+      }
+      const failureClass = failureClassOf(err);
+      this.totals.errors++;
+      this.totals.failedPolls++;
+      sourceErrorsTotal.inc({ source, class: failureClass });
+      const fields = {
+        class: failureClass,
+        message: err instanceof Error ? err.message : String(err),
+        retriable: isRetriable(err),
+        ...(err instanceof HttpStatusError ? { status: err.status } : {}),
+      };
+      if (err instanceof CircuitOpenError || isRetriable(err)) this.log.warn(fields, 'poll failed');
+      else this.log.error(fields, 'poll failed');
+      throw err;
+    }
+  }
+
+  /** Loads the seen-map and ETags once (on the first poll); a failed load is retried next poll. */
+  private async loadState(): Promise<void> {
+    if (this.stateLoaded) return;
+    const [seen, etags] = await Promise.all([
+      this.config.emit === 'changed' ? this.deps.state.get<SeenState>(seenKey(this.name)) : undefined,
+      this.config.conditionalRequests ? this.deps.state.get<EtagState>(etagKey(this.name)) : undefined,
+    ]);
+    for (const [entity, id] of seen?.value.entries ?? []) this.seen.set(entity, id);
+    this.etags = { ...(etags?.value ?? {}) };
+    this.stateLoaded = true;
+  }
+
+  private async runPoll(): Promise<PollResult> {
+    await this.loadState();
+    const { pagination, conditionalRequests } = this.config;
+    const result: PollResult = {
+      source: this.name,
+      pages: 0,
+      notModifiedPages: 0,
+      notModified: false,
+      polled: 0,
+      emitted: 0,
+      unchanged: 0,
+      deadLettered: 0,
+      durationMs: 0,
+    };
+    const maxPages = maxPagesOf(pagination);
+    const visited = new Set<string>();
+    let url = firstPageUrl(this.config.url, pagination);
+    for (let pageIndex = 0; ; pageIndex++) {
+      visited.add(url);
+      const cached = conditionalRequests ? this.etags[url] : undefined;
+      const page = await this.request(url, cached?.etag);
+      result.pages++;
+      let next: string | undefined;
+      if (page.notModified) {
+        result.notModifiedPages++;
+        this.totals.notModifiedPages++;
+        const linked = pagination.type === 'linkHeader' ? findLink(page.link, 'next', url) : undefined;
+        next = linked ?? cached?.next ?? undefined;
+      } else {
+        const records = this.selectRecords(page);
+        next = nextPageUrl(pagination, { url, pageIndex, recordCount: records.length, link: page.link });
+        await this.deliver(records, result);
+        // Only now, with the page's records acknowledged, may the page's ETag be remembered.
+        if (conditionalRequests) await this.rememberEtag(url, page.etag, next);
+      }
+      if (next === undefined) break;
+      if (visited.has(next)) {
+        this.log.warn({ url: next }, 'pagination loops back to a page already fetched; poll ends here');
+        break;
+      }
+      if (pageIndex + 1 >= maxPages) {
+        this.log.warn({ maxPages }, 'maxPages reached; remaining pages are not fetched this poll');
+        break;
+      }
+      url = next;
+    }
+    result.notModified = result.pages > 0 && result.notModifiedPages === result.pages;
+    if (conditionalRequests) await this.pruneEtags(visited);
+    return result;
+  }
+
+  /** One request: rate-limited, retried, counted. */
+  private request(url: string, etag: string | undefined): Promise<FetchedPage> {
+    const source = this.name;
+    return withRetry(
+      async () => {
+        try {
+          const page = await this.limiter.schedule(() =>
+            fetchJson(
+              { url, method: this.config.method, headers: this.headers, etag },
+              {
+                dispatcher: this.dispatcher,
+                headersTimeoutMs: this.config.headersTimeoutMs,
+                bodyTimeoutMs: this.config.bodyTimeoutMs,
+                maxResponseBytes: this.config.maxResponseBytes,
+                signal: this.abort.signal,
+                source,
+                now: () => this.now().getTime(),
+              },
+            ),
+          );
+          sourceRequestsTotal.inc({ source, status: String(page.status) });
+          if (!page.notModified) sourceResponseBytes.observe(page.bytes);
+          return page;
+        } catch (err) {
+          if (err instanceof PollAbortedError) throw err;
+          const status = err instanceof HttpStatusError ? String(err.status) : failureClassOf(err);
+          sourceRequestsTotal.inc({ source, status });
+          throw err;
+        }
+      },
+      {
+        policy: this.config.retry,
+        sleep: this.sleep,
+        random: this.random,
+        signal: this.abort.signal,
+        onRetry: (err, attempt, delayMs) => {
+          sourceRetriesTotal.inc({ source });
+          this.log.debug(
+            {
+              attempt,
+              delayMs,
+              class: failureClassOf(err),
+              message: err instanceof Error ? err.message : String(err),
+            },
+            'request failed; retrying',
+          );
+        },
+      },
+    );
+  }
+
+  /** The records array at `recordsPath`. @throws MalformedResponseError when it is not an array. */
+  private selectRecords(page: FetchedPage): unknown[] {
+    if (page.body === undefined) return [];
+    const { recordsPath } = this.config;
+    const value = getPath(page.body, recordsPath);
+    if (!Array.isArray(value)) {
+      const found = value === null ? 'null' : typeof value;
+      throw new MalformedResponseError(
+        `expected an array at recordsPath "${recordsPath}" but found ${found} (${page.url})`,
+        { source: this.name, url: page.url },
+      );
+    }
+    return value;
+  }
+
+  /**
+   * Wraps, filters and writes one page's records, waits for the sink's acknowledgement, then updates
+   * and persists the seen-map.
+   */
+  private async deliver(records: unknown[], result: PollResult): Promise<void> {
+    const source = this.name;
+    const { emit, idField, versionField, eventTimeField, partitionKeyField } = this.config;
+    const spec = { source, idField, versionField, eventTimeField, partitionKeyField };
+    result.polled += records.length;
+    this.totals.polled += records.length;
+    sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
+    const now = this.now();
+    const out: OutgoingRecord[] = [];
+    const keys: { entity: string; id: string }[] = [];
+    const inPage = new Map<string, string>();
+    const unwrappable: DeadLetter[] = [];
+    let unchanged = 0;
+    for (const payload of records) {
+      let wrapped: ReturnType<typeof wrap>;
+      let data: Uint8Array;
+      try {
+        wrapped = wrap(spec, payload, now);
+        data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
+      } catch (err) {
+        unwrappable.push({
+          component: source,
+          source,
+          failureClass: 'internal',
+          reason: `cannot wrap record: ${describeError(err)}`,
+          data: Buffer.from(safeStringify(payload), 'utf8'),
+        });
+        continue;
+      }
+      const { entity, envelope } = wrapped;
+      if (emit === 'changed') {
+        const known = inPage.get(entity) ?? this.seen.get(entity);
+        if (known === envelope.id) {
+          unchanged++;
+          continue;
+        }
+        inPage.set(entity, envelope.id);
+      }
+      out.push({ source, partitionKey: wrapped.partitionKey, data });
+      keys.push({ entity, id: envelope.id });
+    }
+    if (unwrappable.length > 0) await this.deps.deadLetters.put(unwrappable, now);
+    const deliveries = out.length > 0 ? await this.deps.sink.write(out) : [];
+    if (deliveries.length !== out.length) {
+      throw new PollerError(
+        `sink ${this.deps.sink.name} answered ${deliveries.length} deliveries for ${out.length} records`,
+        'sink',
+        { source },
+      );
+    }
+    let emitted = 0;
+    let deadLettered = unwrappable.length;
+    deliveries.forEach((d, i) => {
+      if (d.status === 'delivered') emitted++;
+      else deadLettered++;
+      const k = keys[i]!;
+      if (emit === 'changed') this.seen.set(k.entity, k.id);
+    });
+    result.emitted += emitted;
+    result.unchanged += unchanged;
+    result.deadLettered += deadLettered;
+    this.totals.emitted += emitted;
+    this.totals.unchanged += unchanged;
+    this.totals.deadLettered += deadLettered;
+    sourceRecordsTotal.inc({ source, outcome: 'emitted' }, emitted);
+    sourceRecordsTotal.inc({ source, outcome: 'unchanged' }, unchanged);
+    sourceRecordsTotal.inc({ source, outcome: 'dead_lettered' }, deadLettered);
+    if (emit === 'changed' && out.length > 0) {
+      await this.deps.state.put<SeenState>(seenKey(source), { entries: this.seen.entries() });
+    }
+  }
+
+  private async rememberEtag(url: string, etag: string | undefined, next: string | undefined): Promise<void> {
+    const prev = this.etags[url];
+    const nextOrNull = next ?? null;
+    if (etag === undefined) {
+      if (prev === undefined) return;
+      delete this.etags[url];
+    } else {
+      if (prev?.etag === etag && prev.next === nextOrNull) return;
+      this.etags[url] = { etag, next: nextOrNull };
+    }
+    await this.deps.state.put<EtagState>(etagKey(this.name), this.etags);
+  }
+
+  /** Forgets ETags of pages a complete poll no longer reached. */
+  private async pruneEtags(visited: Set<string>): Promise<void> {
+    const stale = Object.keys(this.etags).filter((u) => !visited.has(u));
+    if (stale.length === 0) return;
+    for (const u of stale) delete this.etags[u];
+    await this.deps.state.put<EtagState>(etagKey(this.name), this.etags);
+  }
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Builds an HTTP source from its parsed config (`HttpSourceSchema`). The source does nothing until
+ * `start()` or `pollOnce()`.
+ *
+ * @param config - the parsed source config (defaults applied).
+ * @param deps - sink, state store, dead-letter queue, logger; optionally a dispatcher, clock, sleep
+ *   and random source for tests.
+ * @throws ConfigError when an auth environment variable named in `config.auth` is unset.
+ */
+export function createHttpSource(config: HttpSourceConfig, deps: HttpSourceDeps): HttpSource {
+  return new HttpSourceImpl(config, deps);
+}
+
+/** Registry entry of the `http` source type. */
+export const http: SourceFactory<typeof HttpSourceSchema, HttpSourceDeps> = {
+  type: 'http',
+  schema: HttpSourceSchema,
+  create: createHttpSource,
+};
