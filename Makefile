@@ -47,6 +47,7 @@ typecheck: deps
 
 docs: build
 	node dist/cli.js docs config > docs/config-reference.md
+	node dist/cli.js docs metrics > docs/metrics-reference.md
 
 ## make test: install what is needed, lint, typecheck, build, run every test (unit, property, integration, end to end).
 test: install lint typecheck build

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -12,7 +12,9 @@ export const ALWAYS_REDACTED = ['authorization', 'Authorization', 'token', 'pass
  * @param options.level - pino level. @default process.env.LOG_LEVEL ?? 'info'
  * @param options.redact - extra field names to redact (from `logging.redactFields` in config).
  */
-export function createLogger(options: { level?: string; redact?: string[]; destination?: number } = {}): Logger {
+export function createLogger(
+  options: { level?: string; redact?: string[]; destination?: number } = {},
+): Logger {
   const names = [...new Set([...ALWAYS_REDACTED, ...(options.redact ?? [])])];
   const paths = names.flatMap((n) => [n, `*.${n}`, `*.*.${n}`, `headers.${n.toLowerCase()}`]);
   return pino(

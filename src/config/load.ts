@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { interpolateEnv } from './interpolate.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 function describeValue(v: unknown): string {
@@ -22,7 +23,12 @@ function valueAt(doc: unknown, path: PropertyKey[]): unknown {
 /** Formats zod issues as `path: expected ..., found ...` lines. */
 export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[] {
   return issues.map((i) => {
-    const path = i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
+    const path = i.path.length
+      ? i.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(root)';
     const found = describeValue(valueAt(raw, i.path));
     return `${path}: ${i.message} (found ${found})`;
   });
@@ -32,15 +38,17 @@ export function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string[]
  * Parses and validates a YAML config text.
  * @throws ConfigError naming each bad field's path, what was expected and what was found.
  */
-export function parseConfig(text: string, origin = 'config'): Config {
-  const doc = parseDocument(text, { prettyErrors: true });
+export function parseConfig(text: string, origin = 'config', env: NodeJS.ProcessEnv = process.env): Config {
+  const doc = parseDocument(interpolateEnv(text, env), { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(`${origin}: invalid YAML\n  ${doc.errors.map((e) => e.message).join('\n  ')}`);
   }
   const raw = doc.toJS() ?? {};
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(`${origin}: invalid configuration\n  ${formatIssues(result.error.issues, raw).join('\n  ')}`);
+    throw new ConfigError(
+      `${origin}: invalid configuration\n  ${formatIssues(result.error.issues, raw).join('\n  ')}`,
+    );
   }
   return result.data;
 }

@@ -65,14 +65,27 @@ export const ConfigSchema = z
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.sources.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `duplicate source name "${s.name}"` });
+      if (seen.has(s.name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'name'],
+          message: `duplicate source name "${s.name}"`,
+        });
       seen.add(s.name);
       const sinkNames = cfg.sinks.map((k) => k.name);
       if (s.sink !== undefined && !sinkNames.includes(s.sink)) {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'sink'], message: `no sink named "${s.sink}" (have: ${sinkNames.join(', ') || 'none'})` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'sink'],
+          message: `no sink named "${s.sink}" (have: ${sinkNames.join(', ') || 'none'})`,
+        });
       }
       if (s.sink === undefined && cfg.sinks.length > 1) {
-        ctx.addIssue({ code: 'custom', path: ['sources', i, 'sink'], message: 'several sinks are configured: name one' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'sink'],
+          message: 'several sinks are configured: name one',
+        });
       }
     });
   });

@@ -48,7 +48,8 @@ export class DeadLetterQueue {
       });
       const key = `dead-letter/component=${component}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${iso.replace(/[:.]/g, '')}-${process.pid}-${this.seq++}.json.gz`;
       await this.lake.put(key, gzipSync(`${lines.join('\n')}\n`), 'application/gzip');
-      for (const l of group) deadLetterRecordsTotal.inc({ component, source: l.source, class: l.failureClass });
+      for (const l of group)
+        deadLetterRecordsTotal.inc({ component, source: l.source, class: l.failureClass });
     }
   }
 }

@@ -46,7 +46,13 @@ export interface KinesisLocal {
  * created and waited for until ACTIVE.
  */
 export async function startKinesisLocal(
-  options: { streams?: { name: string; shards: number }[]; port?: number; log?: (line: string) => void } = {},
+  options: {
+    streams?: { name: string; shards: number }[];
+    port?: number;
+    /** Persist the emulator's data in this directory so a restart keeps streams, records and sequence numbers. */
+    persistDir?: string;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<KinesisLocal> {
   const require = createRequire(import.meta.url);
   const main = require.resolve('kinesis-local/main.js');
@@ -60,6 +66,14 @@ export async function startKinesisLocal(
       KINESIS_MOCK_CERT_PATH: join(dirname(main), 'server.json'),
       CREATE_STREAM_DURATION: '0ms',
       LOG_LEVEL: 'WARN',
+      ...(options.persistDir
+        ? {
+            SHOULD_PERSIST_DATA: 'true',
+            LOAD_DATA_IF_EXISTS: 'true',
+            PERSIST_PATH: options.persistDir,
+            PERSIST_INTERVAL: '500ms',
+          }
+        : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,7 +91,8 @@ export async function startKinesisLocal(
   const deadline = Date.now() + 60_000;
   let up = false;
   while (!up) {
-    if (child.exitCode !== null) throw new Error(`kinesis-local exited (${child.exitCode}): ${output.join('')}`);
+    if (child.exitCode !== null)
+      throw new Error(`kinesis-local exited (${child.exitCode}): ${output.join('')}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`kinesis-local did not answer on ${endpoint} within 60 s: ${output.join('')}`);
@@ -91,7 +106,12 @@ export async function startKinesisLocal(
     }
   }
   for (const s of options.streams ?? []) {
-    await client.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shards }));
+    try {
+      await client.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shards }));
+    } catch (err) {
+      // A persisted emulator already has its streams.
+      if ((err as { name?: string }).name !== 'ResourceInUseException') throw err;
+    }
     for (;;) {
       const d = await client.send(new DescribeStreamSummaryCommand({ StreamName: s.name }));
       if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') break;
@@ -106,8 +126,12 @@ export async function startKinesisLocal(
     resume: () => child.kill('SIGCONT'),
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
-      // The emulator keeps everything in memory and has nothing to flush: kill it outright.
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      if (options.persistDir) {
+        // Give the emulator one persist interval to write its data file, then stop it.
+        child.kill('SIGCONT');
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
       child.kill('SIGKILL');
       await exited;
     },

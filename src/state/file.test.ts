@@ -22,7 +22,10 @@ describe('FileStateStore', () => {
     expect(await s.put('k', 'a', { expectedVersion: 0 })).toBe(1);
     await expect(s.put('k', 'b', { expectedVersion: 0 })).rejects.toBeInstanceOf(StateConflictError);
     expect(await s.put('k', 'c', { expectedVersion: 1 })).toBe(2);
-    const results = await Promise.allSettled([s.put('k', 'd', { expectedVersion: 2 }), s.put('k', 'e', { expectedVersion: 2 })]);
+    const results = await Promise.allSettled([
+      s.put('k', 'd', { expectedVersion: 2 }),
+      s.put('k', 'e', { expectedVersion: 2 }),
+    ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
   });
@@ -31,7 +34,7 @@ describe('FileStateStore', () => {
     const d = dir();
     const s = new FileStateStore(d);
     await s.put('k', 1);
-    const lock = join(d, 'k.json.lock');
+    const lock = join(d, 'k.json.lock'); // key without '/'
     writeFileSync(lock, '999999999'); // no such process
     expect(await s.put('k', 2, { expectedVersion: 1 })).toBe(2);
     writeFileSync(lock, String(process.ppid)); // alive

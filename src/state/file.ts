@@ -15,9 +15,16 @@ export class FileStateStore implements StateStore {
   /** @param dir - directory holding the state files; created when missing. */
   constructor(private readonly dir: string) {}
 
+  /** `a/b/c` → `<dir>/a/b/c.json`; each segment escaped so no key can leave the directory. */
   private file(key: string): string {
-    const safe = key.replace(/[^A-Za-z0-9._=-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-    return join(this.dir, `${safe}.json`);
+    const segments = key
+      .split('/')
+      .map((seg) =>
+        seg === '' || seg === '.' || seg === '..'
+          ? `%${Buffer.from(seg).toString('hex')}`
+          : seg.replace(/[^A-Za-z0-9._=-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`),
+      );
+    return `${join(this.dir, ...segments)}.json`;
   }
 
   async get<T>(key: string): Promise<Versioned<T> | undefined> {
@@ -33,9 +40,11 @@ export class FileStateStore implements StateStore {
     const prev = this.chains.get(key) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(() => this.putNow(key, value, options));
     this.chains.set(key, next);
-    void next.finally(() => {
-      if (this.chains.get(key) === next) this.chains.delete(key);
-    }).catch(() => undefined);
+    void next
+      .finally(() => {
+        if (this.chains.get(key) === next) this.chains.delete(key);
+      })
+      .catch(() => undefined);
     return next;
   }
 

@@ -59,7 +59,9 @@ export interface TelemetryServerOptions {
  * Serves `/metrics` (Prometheus text exposition), `/healthz` (200 while the process runs) and
  * `/readyz` (200 only when `ready()` resolves true, else 503).
  */
-export async function startTelemetryServer(options: TelemetryServerOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function startTelemetryServer(
+  options: TelemetryServerOptions,
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

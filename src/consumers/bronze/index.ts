@@ -48,10 +48,10 @@ import {
 import { gzipNdjson, planObjects } from './objects.js';
 import { type ParsedEnvelope, parseRecord, type RejectedRecord } from './records.js';
 import {
+  bronzeBehindLatestSeconds,
   bronzeBytesWrittenTotal,
   bronzeCheckpointLagSeconds,
   bronzeErrorsTotal,
-  bronzeMillisBehindLatest,
   bronzeObjectsWrittenTotal,
   bronzeRecordsTotal,
   bronzeUncompressedBytesTotal,
@@ -353,7 +353,7 @@ class ShardWorker {
       attempt = 0;
       this.millisBehindLatest = res.MillisBehindLatest;
       if (res.MillisBehindLatest !== undefined) {
-        bronzeMillisBehindLatest.set(this.labels(), res.MillisBehindLatest);
+        bronzeBehindLatestSeconds.set(this.labels(), res.MillisBehindLatest / 1000);
       }
       const records = res.Records ?? [];
       for (const r of records) {

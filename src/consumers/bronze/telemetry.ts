@@ -45,10 +45,10 @@ export const bronzeCheckpointLagSeconds = gauge(
   ['consumer', 'shard'],
 );
 
-/** `MillisBehindLatest` from the last GetRecords answer of a shard. */
-export const bronzeMillisBehindLatest = gauge(
-  'ingest_bronze_millis_behind_latest',
-  'MillisBehindLatest of the last GetRecords call on the shard.',
+/** How far the shard's reader is behind the tip: `MillisBehindLatest` of the last GetRecords answer, in seconds. */
+export const bronzeBehindLatestSeconds = gauge(
+  'ingest_bronze_behind_latest_seconds',
+  'How far the reader is behind the tip of the shard (GetRecords MillisBehindLatest), in seconds.',
   ['consumer', 'shard'],
 );
 

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+/**
+ * `ingest`: the service's command line. Roles `run` (pollers + producer) and `consume` (consumers)
+ * are what ECS runs; `local` runs everything embedded with no Docker; `validate-config` checks a
+ * file; `docs config` prints the config reference generated from the schemas.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { configReference } from './config/docs.js';
+import { loadConfig } from './config/load.js';
+import { IngestError } from './errors.js';
+import { formatSummary, runLocal } from './local/index.js';
+import { createLogger } from './log.js';
+import { Shutdown, startConsumeRole, startRunRole } from './runtime/roles.js';
+import { metricsReference } from './telemetry/docs.js';
+
+/** The packaged default config for `ingest local`. */
+function defaultLocalConfig(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++) {
+    const candidate = join(dir, 'config', 'local.yaml');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return 'config/local.yaml';
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+function portNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0-65535');
+  return n;
+}
+
+function fail(err: unknown): never {
+  if (err instanceof IngestError) {
+    process.stderr.write(`ingest: ${err.message}\n`);
+    process.exit(err.failureClass === 'config' ? 2 : 1);
+  }
+  process.stderr.write(`ingest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}
+
+const program = new Command()
+  .name('ingest')
+  .description(
+    'Streaming ingestion for AWS data lakes: polls HTTP APIs into Kinesis and lands gzipped NDJSON in the bronze zone on S3.\n' +
+      'AWS endpoints and region follow the SDK conventions: AWS_REGION, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_S3.',
+  )
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description(
+    'Role "run": poll every configured source continuously and write to the sinks, until SIGTERM/SIGINT.',
+  )
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option(
+    '--port <port>',
+    'telemetry port (/metrics, /healthz, /readyz); overrides telemetry.runPort',
+    portNumber,
+  )
+  .addHelpText(
+    'after',
+    '\nOn SIGTERM or SIGINT it stops polling, flushes the sinks and exits 0 within shutdownTimeoutSecs (default 20).',
+  )
+  .action(async (opts: { config: string; port?: number }) => {
+    const shutdown = new Shutdown();
+    try {
+      const config = await loadConfig(opts.config);
+      const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
+      const role = await startRunRole(config, logger, { port: opts.port });
+      await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('consume')
+  .description('Role "consume": run the stream consumers (the bronze writer), until SIGTERM/SIGINT.')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option('--port <port>', 'telemetry port; overrides telemetry.consumePort', portNumber)
+  .addHelpText(
+    'after',
+    '\nOn SIGTERM or SIGINT it flushes every shard buffer to bronze, checkpoints and exits 0.',
+  )
+  .action(async (opts: { config: string; port?: number }) => {
+    const shutdown = new Shutdown();
+    try {
+      const config = await loadConfig(opts.config);
+      const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
+      const role = await startConsumeRole(config, logger, { port: opts.port });
+      await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('local')
+  .description(
+    'Run everything embedded, with no Docker: a local Kinesis emulator, the fixture API server and both roles.\n' +
+      'Stops by itself once every source has completed a full poll and every accepted record has landed in bronze\n' +
+      '(or after --duration), then prints a per-source summary.',
+  )
+  .option('-c, --config <file>', 'YAML config file', defaultLocalConfig())
+  .option(
+    '-d, --duration <secs>',
+    'run this long, then stop (polling continues on schedule until then)',
+    positiveNumber,
+  )
+  .option(
+    '--fresh',
+    "first remove the local state, the emulator data and the file lake's bronze/ and dead-letter/",
+    false,
+  )
+  .option('--fixture-port <port>', 'port of the fixture API server (0 = any free port)', portNumber, 8787)
+  .option('--shards <n>', 'shards per stream in the emulator', (v) => Number.parseInt(v, 10), 2)
+  .action(
+    async (opts: {
+      config: string;
+      duration?: number;
+      fresh: boolean;
+      fixturePort: number;
+      shards: number;
+    }) => {
+      const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+      const abort = new AbortController();
+      const onSignal = () => {
+        if (abort.signal.aborted) process.exit(1);
+        abort.abort();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const summary = await runLocal({
+          configFile: opts.config,
+          durationSecs: opts.duration,
+          fresh: opts.fresh,
+          fixturePort: opts.fixturePort,
+          shards: opts.shards,
+          logger,
+          signal: abort.signal,
+        });
+        process.stdout.write(`${formatSummary(summary)}\n`);
+        process.exit(summary.complete ? 0 : 1);
+      } catch (err) {
+        fail(err);
+      }
+    },
+  );
+
+program
+  .command('validate-config')
+  .description('Validate a config file; exits 0 when valid, 2 naming each bad field otherwise.')
+  .argument('<file>', 'YAML config file')
+  .action(async (file: string) => {
+    try {
+      const config = await loadConfig(file);
+      process.stdout.write(
+        `${file}: valid (${config.sources.length} sources, ${config.sinks.length} sinks, ${config.consumers.length} consumers)\n`,
+      );
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('docs')
+  .description('Print generated documentation.')
+  .argument('<topic>', '"config" (the config reference, from the zod schemas) or "metrics" (every metric)')
+  .action(async (topic: string) => {
+    if (topic === 'config') process.stdout.write(configReference());
+    else if (topic === 'metrics') process.stdout.write(await metricsReference());
+    else fail(new InvalidArgumentError(`unknown docs topic "${topic}" (try: config, metrics)`));
+  });
+
+program.parseAsync(process.argv).catch(fail);

@@ -1,0 +1,188 @@
+/**
+ * The service's roles: `run` (pollers and their sinks) and `consume` (stream consumers). Each role
+ * serves `/metrics`, `/healthz` and `/readyz` on its own port and stops cleanly: stop polling, flush
+ * the sinks, flush and checkpoint the consumers.
+ */
+import type { Config } from '../config/schema.js';
+import type { Consumer } from '../consumers/types.js';
+import { DeadLetterQueue } from '../deadletter/index.js';
+import { openLake } from '../lake/index.js';
+import type { Logger } from '../log.js';
+import type { Source } from '../pollers/types.js';
+import type { Sink } from '../producers/types.js';
+import { buildConsumer, buildSink, buildSource, type ComponentDeps } from '../registry.js';
+import { FileStateStore, type StateStore } from '../state/index.js';
+import { collectProcessMetrics, startTelemetryServer } from '../telemetry/index.js';
+
+export interface Role {
+  /** Telemetry port actually bound. */
+  port: number;
+  /** Stops the role: no new work, flush, checkpoint. Resolves when done. */
+  stop(): Promise<void>;
+}
+
+export interface RunRole extends Role {
+  sources: Source[];
+  sinks: Sink[];
+}
+
+export interface ConsumeRole extends Role {
+  consumers: Consumer[];
+}
+
+/** Opens the state store chosen in config. */
+export function openStateStore(config: Config): StateStore {
+  switch (config.state.type) {
+    case 'file':
+      return new FileStateStore(config.state.path);
+  }
+}
+
+function commonDeps(config: Config, logger: Logger): ComponentDeps {
+  return {
+    state: openStateStore(config),
+    deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
+    logger,
+  };
+}
+
+async function allReady(checks: (() => Promise<boolean>)[]): Promise<boolean> {
+  const results = await Promise.all(checks.map((c) => c().catch(() => false)));
+  return results.every(Boolean);
+}
+
+/**
+ * Starts role `run`: builds the sinks and sources from config, checks every sink (a missing stream
+ * fails here with a clear error), then starts polling.
+ * @param options.port - telemetry port; @default config.telemetry.runPort
+ */
+export async function startRunRole(
+  config: Config,
+  logger: Logger,
+  options: { port?: number } = {},
+): Promise<RunRole> {
+  collectProcessMetrics();
+  const deps = commonDeps(config, logger);
+  const sinks = config.sinks.map((s) => buildSink(s, deps));
+  const sinkByName = new Map(sinks.map((s) => [s.name, s]));
+  for (const sink of sinks) await sink.start();
+  const sources = config.sources.map((s) => {
+    const sink = s.sink === undefined ? sinks[0] : sinkByName.get(s.sink);
+    if (!sink) throw new Error(`source ${s.name}: no sink configured`);
+    return buildSource(s, { ...deps, sink });
+  });
+  const telemetry = await startTelemetryServer({
+    port: options.port ?? config.telemetry.runPort,
+    host: config.telemetry.host,
+    ready: () => allReady(sinks.map((s) => () => s.ready())),
+  });
+  for (const source of sources) source.start();
+  logger.info(
+    {
+      event: 'role_started',
+      role: 'run',
+      sources: sources.length,
+      sinks: sinks.length,
+      port: telemetry.port,
+    },
+    'run role started',
+  );
+  return {
+    port: telemetry.port,
+    sources,
+    sinks,
+    stop: async () => {
+      await Promise.all(sources.map((s) => s.stop()));
+      await Promise.all(sinks.map((s) => s.close()));
+      await deps.state.close();
+      await telemetry.close();
+      logger.info({ event: 'role_stopped', role: 'run' }, 'run role stopped');
+    },
+  };
+}
+
+/**
+ * Starts role `consume`: builds and starts every consumer from config.
+ * @param options.port - telemetry port; @default config.telemetry.consumePort
+ */
+export async function startConsumeRole(
+  config: Config,
+  logger: Logger,
+  options: { port?: number } = {},
+): Promise<ConsumeRole> {
+  collectProcessMetrics();
+  const deps = commonDeps(config, logger);
+  const consumers = config.consumers.map((c) => buildConsumer(c, deps));
+  for (const c of consumers) await c.start();
+  const telemetry = await startTelemetryServer({
+    port: options.port ?? config.telemetry.consumePort,
+    host: config.telemetry.host,
+    ready: () => allReady(consumers.map((c) => () => c.ready())),
+  });
+  logger.info(
+    { event: 'role_started', role: 'consume', consumers: consumers.length, port: telemetry.port },
+    'consume role started',
+  );
+  return {
+    port: telemetry.port,
+    consumers,
+    stop: async () => {
+      await Promise.all(consumers.map((c) => c.stop()));
+      await deps.state.close();
+      await telemetry.close();
+      logger.info({ event: 'role_stopped', role: 'consume' }, 'consume role stopped');
+    },
+  };
+}
+
+/**
+ * Graceful shutdown on SIGTERM or SIGINT. Create it first thing, before a role starts, so a signal
+ * that arrives during startup (ECS may stop a task at any time) is remembered and honoured as soon
+ * as the roles are up, instead of killing the process by the default action.
+ */
+export class Shutdown {
+  private signal: NodeJS.Signals | undefined;
+  private started: { roles: Role[]; logger: Logger; timeoutSecs: number } | undefined;
+
+  constructor() {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (this.signal) return;
+      this.signal = signal;
+      if (this.started) this.stop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+
+  /**
+   * Waits for SIGTERM or SIGINT, then stops the roles within `timeoutSecs` and exits: 0 when the
+   * stop completed in time, 1 otherwise (ECS sends SIGKILL `stopTimeout` seconds after SIGTERM).
+   */
+  waitAndStop(roles: Role[], logger: Logger, timeoutSecs: number): Promise<never> {
+    this.started = { roles, logger, timeoutSecs };
+    if (this.signal) this.stop();
+    return new Promise<never>(() => undefined);
+  }
+
+  private stop(): void {
+    const { roles, logger, timeoutSecs } = this.started!;
+    logger.info(
+      { event: 'shutdown', signal: this.signal, timeoutSecs },
+      'shutting down: stop polling, flush, checkpoint',
+    );
+    const timer = setTimeout(() => {
+      logger.error({ event: 'shutdown_timeout', timeoutSecs }, 'shutdown did not finish in time');
+      process.exit(1);
+    }, timeoutSecs * 1000);
+    timer.unref();
+    Promise.all(roles.map((r) => r.stop()))
+      .then(() => {
+        logger.info({ event: 'shutdown_complete' }, 'stopped cleanly');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ event: 'shutdown_failed', err }, 'shutdown failed');
+        process.exit(1);
+      });
+  }
+}
