@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install node deps venv build lint format typecheck test unit run clean docs
+.PHONY: all install node deps venv build lint format typecheck test unit run clean docs bench
 
 all: build
 
@@ -51,14 +51,19 @@ docs: build
 
 ## make test: install what is needed, lint, typecheck, build, run every test (unit, property, integration, end to end).
 test: install lint typecheck build
-	vitest run
+	@mkdir -p .tmp
+	vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
 
 unit: deps
 	vitest run src
 
 ## make run: install what is needed, run `ingest local` on the fixtures; it stops by itself and prints a summary.
 run: install build
-	node dist/cli.js local --config config/local.yaml
+	node dist/cli.js local --config config/local.yaml --fresh
 
 clean:
 	rm -rf dist data .tmp
+
+## make bench: benchmarks of the hot paths (envelope, batching, sink loop), printing ops/s.
+bench: deps
+	vitest bench --run bench

@@ -8,6 +8,7 @@ import type { Consumer } from '../consumers/types.js';
 import { DeadLetterQueue } from '../deadletter/index.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
+import { closeSharedAgents } from '../pollers/http/index.js';
 import type { Source } from '../pollers/types.js';
 import type { Sink } from '../producers/types.js';
 import { buildConsumer, buildSink, buildSource, type ComponentDeps } from '../registry.js';
@@ -94,6 +95,7 @@ export async function startRunRole(
     stop: async () => {
       await Promise.all(sources.map((s) => s.stop()));
       await Promise.all(sinks.map((s) => s.close()));
+      await closeSharedAgents();
       await deps.state.close();
       await telemetry.close();
       logger.info({ event: 'role_stopped', role: 'run' }, 'run role stopped');
