@@ -50,7 +50,10 @@ export const HttpSourceSchema = z
   .object({
     name: z
       .string()
-      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, `.`, `_` and `-`')
+      .regex(
+        /^[a-z0-9][a-z0-9._-]*$/,
+        'expected lower-case letters, digits, `.`, `_` or `-`, starting with a letter or digit',
+      )
       .describe('Source name: the envelope `source` and the bronze `source=` partition.'),
     type: z.literal('http').describe('HTTP JSON API polled on an interval.'),
     url: z.url().describe('Request URL of the first page.'),
