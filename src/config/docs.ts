@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ColumnSchema, EntitySchema } from '../glue/config.js';
 import { ConfigSchema, ConsumerSchema, SinkSchema, SourceSchema } from './schema.js';
 
 type JsonSchema = {
@@ -77,5 +78,11 @@ export function configReference(): string {
     table('Sources (`sources[]`)', SourceSchema, 'Each entry is one API polled continuously (role `run`).'),
     table('Sinks (`sinks[]`)', SinkSchema, 'Where sources write (role `run`).'),
     table('Consumers (`consumers[]`)', ConsumerSchema, 'Stream consumers (role `consume`).'),
+    table(
+      'Silver tables (`lake.entities[]`)',
+      EntitySchema,
+      'How one source becomes one typed silver table.',
+    ),
+    table('Silver columns (`lake.entities[].columns[]`)', ColumnSchema, 'One typed silver column.'),
   ].join('\n');
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BronzeWriterSchema } from '../consumers/bronze/config.js';
+import { LakeSchema } from '../glue/config.js';
 import { HttpSourceSchema } from '../pollers/http/config.js';
 import { KinesisSinkSchema } from '../producers/kinesis/config.js';
 
@@ -28,6 +29,12 @@ export const ConfigSchema = z
     sinks: z.array(SinkSchema).default([]).describe('Where polled records go (role `run`).'),
     consumers: z.array(ConsumerSchema).default([]).describe('Stream consumers (role `consume`).'),
     state: StateSchema,
+    lake: LakeSchema.default({
+      uri: 'file://./data/lake',
+      database: 'lake',
+      piiKeyEnv: 'INGEST_PII_KEY',
+      entities: [],
+    }),
     deadLetter: z
       .object({
         uri: z
