@@ -33,6 +33,37 @@ export interface EnvelopeSpec {
   partitionKeyField?: string;
 }
 
+/** `JSON.rawJSON` / `JSON.isRawJSON` (Node 22, TC39 "JSON.parse source text access"). */
+const RawJSON = JSON as unknown as {
+  rawJSON(text: string): { readonly rawJSON: string };
+  isRawJSON(value: unknown): value is { readonly rawJSON: string };
+};
+
+/**
+ * `JSON.parse` that loses no digits: an integer beyond ±2^53 (a 64-bit id, say) is kept as its
+ * source text in a raw-JSON value, which `JSON.stringify` writes back unchanged, so the payload in
+ * bronze carries exactly the digits the API sent and two distinct big ids never collide.
+ * @throws SyntaxError on invalid JSON, as `JSON.parse`.
+ */
+export function parseJsonLossless(text: string): unknown {
+  return JSON.parse(text, function (
+    this: unknown,
+    _key: string,
+    value: unknown,
+    context?: { source?: string },
+  ) {
+    if (
+      typeof value === 'number' &&
+      !Number.isSafeInteger(value) &&
+      context?.source &&
+      /^-?\d+$/.test(context.source)
+    ) {
+      return RawJSON.rawJSON(context.source);
+    }
+    return value;
+  } as (this: unknown, key: string, value: unknown) => unknown);
+}
+
 /** Reads a dot path (`a.b.0.c`) out of a JSON value; `''` returns the value itself. */
 export function getPath(value: unknown, path: string): unknown {
   if (path === '') return value;
@@ -53,6 +84,7 @@ export function contentHash(value: unknown): string {
 
 function scalar(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
+  if (RawJSON.isRawJSON(value)) return value.rawJSON;
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
     return String(value);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { FailureClass } from '../errors.js';
 import type { Lake } from '../lake/index.js';
@@ -46,7 +47,7 @@ export class DeadLetterQueue {
           ...(roundTrips ? { data: text } : { data_base64: Buffer.from(l.data).toString('base64') }),
         });
       });
-      const key = `dead-letter/component=${component}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${iso.replace(/[:.]/g, '')}-${process.pid}-${this.seq++}.json.gz`;
+      const key = `dead-letter/component=${component}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${iso.replace(/[:.]/g, '')}-${randomUUID()}-${this.seq++}.json.gz`;
       await this.lake.put(key, gzipSync(`${lines.join('\n')}\n`), 'application/gzip');
       for (const l of group)
         deadLetterRecordsTotal.inc({ component, source: l.source, class: l.failureClass });

@@ -124,25 +124,32 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const run = await startRunRole(config, logger);
   const deadline =
     options.durationSecs === undefined ? Number.POSITIVE_INFINITY : started + options.durationSecs * 1000;
-  let complete = false;
+  const delivered = () => run.sources.reduce((n, s) => n + s.stats().emitted, 0);
+  const polledOnce = () => run.sources.every((s) => s.stats().completedPolls + s.stats().failedPolls >= 1);
+  const read = () => consume.consumers.reduce((n, c) => n + c.stats().recordsRead, 0);
   try {
     while (Date.now() < deadline && !options.signal?.aborted) {
-      const stats = run.sources.map((s) => s.stats());
-      const polledOnce = stats.every((s) => s.completedPolls + s.failedPolls >= 1);
-      const delivered = stats.reduce((n, s) => n + s.emitted, 0);
-      const read = consume.consumers.reduce((n, c) => n + c.stats().recordsRead, 0);
-      if (polledOnce && read >= delivered) {
-        complete = true;
-        if (options.durationSecs === undefined) break;
-      }
+      // Without --duration: stop once every source polled once and the bronze writer has read every
+      // record the sources delivered; stopping flushes its buffers to bronze.
+      if (options.durationSecs === undefined && polledOnce() && read() >= delivered()) break;
       await sleep(200);
     }
   } finally {
     await run.stop();
+    // Let the bronze writer read what the sources put last before it flushes and stops.
+    const settleUntil = Date.now() + 10_000;
+    while (read() < delivered() && Date.now() < settleUntil) await sleep(200);
     await consume.stop();
     await kinesis.stop();
     await fixtures.close();
   }
+  // Everything accepted landed when the bronze writer landed or dead-lettered as many records as the
+  // sources delivered (one process, one run: each record is counted once).
+  const landed = consume.consumers.reduce(
+    (n, c) => n + c.stats().recordsLanded + c.stats().recordsDeadLettered,
+    0,
+  );
+  const complete = polledOnce() && landed >= delivered();
   const lakeUri = config.consumers[0]?.lakeUri ?? config.deadLetter.uri;
   const inBronze = await countBronze(lakeUri);
   const cstats = consume.consumers.map((c) => c.stats());

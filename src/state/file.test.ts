@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -37,7 +37,13 @@ describe('FileStateStore', () => {
     const lock = join(d, 'k.json.lock'); // key without '/'
     writeFileSync(lock, '999999999'); // no such process
     expect(await s.put('k', 2, { expectedVersion: 1 })).toBe(2);
+    writeFileSync(lock, String(process.pid)); // our own pid: a previous incarnation's lock
+    expect(await s.put('k', 3, { expectedVersion: 2 })).toBe(3);
     writeFileSync(lock, String(process.ppid)); // alive
-    await expect(s.put('k', 3, { expectedVersion: 2 })).rejects.toThrow(/being written by process/);
+    await expect(s.put('k', 4, { expectedVersion: 3 })).rejects.toThrow(/being written by process/);
+    writeFileSync(lock, ''); // no pid, fresh: held
+    await expect(s.put('k', 4, { expectedVersion: 3 })).rejects.toThrow(/being written/);
+    utimesSync(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000)); // no pid, old: stale
+    expect(await s.put('k', 4, { expectedVersion: 3 })).toBe(4);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StateConflictError, StorageError } from '../errors.js';
 import type { PutOptions, StateStore, Versioned } from './index.js';
@@ -91,19 +91,36 @@ export class FileStateStore implements StateStore {
    */
   private async lock(key: string, lock: string): Promise<Awaited<ReturnType<typeof open>>> {
     for (let attempt = 0; ; attempt++) {
+      // Write the pid to a private file, then link it into place: the lock appears atomically with
+      // its owner in it, so no other process can ever read an empty lock.
+      const mine = `${lock}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+      await writeFile(mine, String(process.pid));
       try {
-        const handle = await open(lock, 'wx');
-        await handle.writeFile(String(process.pid));
-        return handle;
+        await link(mine, lock);
+        return await open(lock, 'r');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
           throw new StateConflictError(`state: ${key} is being written by another process`, { cause: err });
         }
         const holder = Number.parseInt(await readFile(lock, 'utf8').catch(() => ''), 10);
-        if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        // Stale: its process is gone, or it carries our own pid (writes to one key are serialised in
+        // this process, so that lock is a previous incarnation's, e.g. pid 1 in a restarted
+        // container), or it names no pid and is older than STALE_LOCK_MS.
+        const age = await stat(lock).then(
+          (st) => Date.now() - st.mtimeMs,
+          () => 0,
+        );
+        const stale =
+          Number.isInteger(holder) && holder > 0
+            ? holder === process.pid || !isAlive(holder)
+            : age > STALE_LOCK_MS;
+        if (!stale) {
           throw new StateConflictError(`state: ${key} is being written by process ${holder}`, { cause: err });
         }
+        // Take over a dead process's lock only if it still is that process's lock.
         await rm(lock, { force: true });
+      } finally {
+        await rm(mine, { force: true });
       }
     }
   }
@@ -116,6 +133,9 @@ export class FileStateStore implements StateStore {
     await Promise.allSettled([...this.chains.values()]);
   }
 }
+
+/** A lock file without a pid is taken over after this long. */
+const STALE_LOCK_MS = 30_000;
 
 function isAlive(pid: number): boolean {
   try {

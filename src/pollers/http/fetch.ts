@@ -8,8 +8,10 @@
  *
  * @module
  */
+
 import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
+import { parseJsonLossless } from '../../envelope.js';
 import { isRetriable } from '../../errors.js';
 import {
   HttpStatusError,
@@ -384,7 +386,7 @@ export function parseJson(
     );
   }
   try {
-    return JSON.parse(text);
+    return parseJsonLossless(text);
   } catch (err) {
     const tail = JSON.stringify(text.slice(-60));
     throw new MalformedResponseError(

@@ -413,7 +413,10 @@ class HttpSourceImpl implements HttpSource {
     for (let pageIndex = 0; ; pageIndex++) {
       visited.add(url);
       const cached = conditionalRequests ? this.etags[url] : undefined;
-      const page = await this.request(url, cached?.etag);
+      // The last page of a Link-paginated listing is always fetched in full: pages added after it
+      // only show up in its `Link: rel="next"`, which a 304 need not carry (RFC 9110 §15.4.5).
+      const lastLinkPage = pagination.type === 'linkHeader' && cached !== undefined && cached.next === null;
+      const page = await this.request(url, lastLinkPage ? undefined : cached?.etag);
       result.pages++;
       let next: string | undefined;
       if (page.notModified) {

@@ -24,6 +24,8 @@ describe('classifyKinesisError', () => {
     ['AccessDeniedException', 400, false, 'http_4xx'],
     ['KMSAccessDeniedException', 400, false, 'http_4xx'],
     ['SomethingElse', 403, false, 'http_4xx'],
+    ['ExpiredTokenException', 400, true, 'http_4xx'],
+    ['InvalidSignatureException', 400, true, 'http_4xx'],
   ])('%s (HTTP %i) → retriable %s, class %s', (name, status, retriable, failureClass) => {
     const e = classifyKinesisError(awsError(name, status));
     expect(e).toBeInstanceOf(ProducerError);
@@ -33,6 +35,13 @@ describe('classifyKinesisError', () => {
     expect(e.failureClass).toBe(failureClass);
     expect(e.code).toBe(name);
     expect(e.message).toContain(name);
+  });
+
+  it('retries a credential provider failure (no HTTP response: ECS/IMDS endpoint hiccup)', () => {
+    const err = Object.assign(new Error('Could not load credentials from any providers'), {
+      name: 'CredentialsProviderError',
+    });
+    expect(classifyKinesisError(err).retriable).toBe(true);
   });
 
   it('treats throttling as ThrottledError', () => {

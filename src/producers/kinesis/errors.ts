@@ -110,8 +110,23 @@ const NOT_RETRIABLE = new Set([
   'KMSNotFoundException',
   'KMSOptInRequired',
   'UnrecognizedClientException',
-  'InvalidSignatureException',
+]);
+/**
+ * Credential and signing failures that are transient in practice: the credential endpoint (ECS task
+ * role, IMDS) hiccuping, a session token expiring at a rotation boundary, clock skew. The SDK's own
+ * skew-correcting retry does not run (we own retries with `maxAttempts: 1`), so they are retried
+ * here, still bounded by `retry.maxAttempts`.
+ */
+const RETRIABLE_AUTH = new Set([
+  'CredentialsProviderError',
+  'ProviderError',
+  'TokenProviderError',
   'ExpiredTokenException',
+  'ExpiredToken',
+  'RequestExpired',
+  'InvalidSignatureException',
+  'SignatureDoesNotMatch',
+  'RequestTimeTooSkewed',
 ]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -176,6 +191,8 @@ export function classifyKinesisError(err: unknown): ProducerError {
     return new ThrottledError(message, { cause: err, code: name });
   if (NOT_RETRIABLE.has(name))
     return new PutRecordsError(message, 'http_4xx', { retriable: false, cause: err, code: name });
+  if (RETRIABLE_AUTH.has(name))
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (RETRIABLE_SERVER.has(name))
     return new PutRecordsError(message, 'http_5xx', { retriable: true, cause: err, code: name });
   if (TIMEOUT_NAMES.has(name) || (e.code !== undefined && TIMEOUT_CODES.has(e.code))) {

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { contentHash, parseJsonLossless, recordId, wrap } from './envelope.js';
+
+describe('envelope', () => {
+  const now = new Date('2026-11-25T06:07:08.009Z');
+
+  it('wraps a record with a deterministic id, event time and the payload unchanged', () => {
+    const payload = { id: 7, updated_at: '2022-07-19T04:38:37Z', title: 'x' };
+    const a = wrap(
+      { source: 'gh', idField: 'id', versionField: 'updated_at', eventTimeField: 'updated_at' },
+      payload,
+      now,
+    );
+    expect(a.envelope).toEqual({
+      source: 'gh',
+      id: '7@2022-07-19T04:38:37Z',
+      ingested_at: '2026-11-25T06:07:08.009Z',
+      event_time: '2022-07-19T04:38:37.000Z',
+      payload,
+    });
+    expect(a.partitionKey).toBe('7');
+    expect(Object.keys(a.envelope)).toEqual(['source', 'id', 'ingested_at', 'event_time', 'payload']);
+  });
+
+  it('ids without a version hash the canonical payload: key order does not matter, content does', () => {
+    const spec = { source: 's', idField: 'id' };
+    expect(recordId(spec, { id: 1, a: 1, b: 2 })).toBe(recordId(spec, { b: 2, a: 1, id: 1 }));
+    expect(recordId(spec, { id: 1, a: 1 })).not.toBe(recordId(spec, { id: 1, a: 2 }));
+    expect(recordId({ source: 's' }, { a: 1 })).toBe(`sha256:${contentHash({ a: 1 })}`);
+  });
+
+  it('replaces a partition key over 256 characters by its SHA-256', () => {
+    const { partitionKey } = wrap({ source: 's', idField: 'k' }, { k: 'x'.repeat(300) }, now);
+    expect(partitionKey).toHaveLength(64);
+  });
+
+  it('keeps 64-bit integers exact: distinct big ids stay distinct and are written back digit for digit', () => {
+    const parsed = parseJsonLossless(
+      '[{"id": 1234567890123456789, "v": 1.5}, {"id": 1234567890123456790, "v": 2}]',
+    ) as unknown[];
+    const spec = { source: 's', idField: 'id', versionField: 'v' };
+    const [a, b] = parsed.map((p) => wrap(spec, p, now));
+    expect(a!.envelope.id).toBe('1234567890123456789@1.5');
+    expect(b!.envelope.id).toBe('1234567890123456790@2');
+    expect(a!.partitionKey).not.toBe(b!.partitionKey);
+    expect(JSON.stringify(a!.envelope.payload)).toBe('{"id":1234567890123456789,"v":1.5}');
+  });
+});
