@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install node deps venv build lint format typecheck test unit run clean docs bench
+.PHONY: all install tools node deps venv build lint format typecheck test unit run clean docs bench
 
 all: build
 
@@ -30,6 +30,13 @@ $(VENV)/.installed: requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
+
+## Debian's prometheus package: a real Prometheus server and promtool for the metrics tests.
+tools:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make tools: prometheus/promtool missing; run as root or: sudo apt-get install prometheus" >&2; exit 1; fi; \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }); \
+	}
 
 install: deps venv
 
@@ -50,7 +57,7 @@ docs: build
 	node dist/cli.js docs metrics > docs/metrics-reference.md
 
 ## make test: install what is needed, lint, typecheck, build, run every test (unit, property, integration, end to end).
-test: install lint typecheck build
+test: install tools lint typecheck build
 	@mkdir -p .tmp
 	vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
 

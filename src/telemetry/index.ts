@@ -15,6 +15,12 @@ export function collectProcessMetrics(): void {
   if (defaultsCollected) return;
   defaultsCollected = true;
   client.collectDefaultMetrics({ prefix: 'ingest_' });
+  // prom-client names three gauges `*_total`, which Prometheus reserves for counters (promtool
+  // rejects them). Their per-type siblings (`ingest_nodejs_active_handles{type}` and friends) carry
+  // the same numbers, so the mis-named totals are dropped.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    registry.removeSingleMetric(`ingest_nodejs_${name}`);
+  }
 }
 
 /** Gets or creates a metric so tests and several instances of a component share one series set. */
