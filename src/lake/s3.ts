@@ -11,11 +11,21 @@ import type { Lake } from './index.js';
 export interface S3LakeOptions {
   /** An S3 client to use; by default one built from the SDK's environment conventions. */
   client?: S3Client;
+  /**
+   * Time one S3 call (PutObject, GetObject with its body, one ListObjectsV2 page, HeadBucket) may
+   * take before it is aborted; a timed-out call fails with a retriable StorageError.
+   * @default 30000
+   */
+  requestTimeoutMs?: number;
 }
+
+/** Default of {@link S3LakeOptions.requestTimeoutMs}. */
+export const S3_REQUEST_TIMEOUT_MS = 30_000;
 
 /** A lake on S3 (or an S3-compatible emulator). Keys are `<prefix>/<key>`. */
 export class S3Lake implements Lake {
   private readonly client: S3Client;
+  private readonly requestTimeoutMs: number;
 
   constructor(
     readonly uri: string,
@@ -29,32 +39,64 @@ export class S3Lake implements Lake {
       new S3Client({
         forcePathStyle: Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
       });
+    this.requestTimeoutMs = options.requestTimeoutMs ?? S3_REQUEST_TIMEOUT_MS;
   }
 
   private key(key: string): string {
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
+  /**
+   * Runs one S3 call with an abort signal that fires after `requestTimeoutMs`.
+   * @param what - the operation and key, for the error message.
+   * @param call - sends the command with the given signal as its `abortSignal`.
+   * @throws StorageError (retriable) when the call timed out; else the call's own error.
+   */
+  private async timed<T>(what: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.requestTimeoutMs);
+    try {
+      return await call(signal);
+    } catch (err) {
+      if (!signal.aborted) throw err;
+      throw new StorageError(`lake ${this.uri}: ${what} timed out after ${this.requestTimeoutMs} ms`, {
+        cause: err,
+        retriable: true,
+      });
+    }
+  }
+
   async put(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<void> {
     try {
-      await this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket,
-          Key: this.key(key),
-          Body: body,
-          ContentType: contentType,
-        }),
+      await this.timed(`PutObject ${key}`, (abortSignal) =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key(key),
+            Body: body,
+            ContentType: contentType,
+          }),
+          { abortSignal },
+        ),
       );
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       throw new StorageError(`lake ${this.uri}: PutObject ${key} failed`, { cause: err, retriable: true });
     }
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
-      return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+      return await this.timed(`GetObject ${key}`, async (abortSignal) => {
+        const res = await this.client.send(
+          new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }),
+          {
+            abortSignal,
+          },
+        );
+        return res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+      });
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
       throw new StorageError(`lake ${this.uri}: GetObject ${key} failed`, { cause: err });
     }
@@ -66,17 +108,22 @@ export class S3Lake implements Lake {
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     try {
       do {
-        const res = await this.client.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: this.key(prefix),
-            ContinuationToken: token,
-          }),
+        const continuationToken = token;
+        const res = await this.timed(`ListObjectsV2 ${prefix}`, (abortSignal) =>
+          this.client.send(
+            new ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: this.key(prefix),
+              ContinuationToken: continuationToken,
+            }),
+            { abortSignal },
+          ),
         );
         for (const o of res.Contents ?? []) if (o.Key) out.push(o.Key.slice(strip));
         token = res.IsTruncated ? res.NextContinuationToken : undefined;
       } while (token);
     } catch (err) {
+      if (err instanceof StorageError) throw err;
       throw new StorageError(`lake ${this.uri}: ListObjectsV2 ${prefix} failed`, { cause: err });
     }
     return out.sort();
@@ -84,7 +131,9 @@ export class S3Lake implements Lake {
 
   async ping(): Promise<boolean> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      await this.timed('HeadBucket', (abortSignal) =>
+        this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal }),
+      );
       return true;
     } catch {
       return false;

@@ -49,6 +49,23 @@ export const BronzeWriterSchema = z
       .describe(
         'Time `stop()` may take to flush, write and checkpoint every shard buffer; what is not written by then is not checkpointed and is read again on the next start (keep well below ECS stopTimeout, 30 s).',
       ),
+    shardDiscoveryIntervalSecs: z
+      .number()
+      .positive()
+      .max(3_600)
+      .default(60)
+      .describe(
+        "Seconds between two listings of the stream's shards (ListShards), so that shards created by a reshard are read even when no parent shard ends here (a parent reaching its end lists them at once). A failed listing is retried with backoff.",
+      ),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(300_000)
+      .default(10_000)
+      .describe(
+        'Time one Kinesis call (ListShards page, GetShardIterator, GetRecords) may take before it is aborted and retried after a backoff.',
+      ),
     retryBaseDelayMs: z
       .number()
       .int()

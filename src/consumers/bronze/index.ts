@@ -14,8 +14,14 @@
  * Reading follows the Kinesis GetRecords limits (API reference, "GetRecords"): at most 5 calls per
  * second per shard, up to 10,000 records or 10 MiB per call, 2 MiB/s per shard; throttling
  * (`ProvisionedThroughputExceededException`) is retried after a backoff, an expired iterator is
- * replaced by one after the last record read. Closed (parent) shards are read to their end before
- * their children.
+ * replaced by one after the last record read. Every Kinesis call is aborted after
+ * `requestTimeoutMs` (and retried like any network failure). Closed (parent) shards are read to their
+ * end before their children; the shards are listed again whenever a parent ends and every
+ * `shardDiscoveryIntervalSecs`, retrying a failed listing, so children of a reshard are always found.
+ *
+ * A shard worker that fails on an error that is not retriable is restarted from its checkpoint after
+ * a backoff (`ingest_bronze_shard_restarts_total`), unless another writer took the shard over
+ * (ShardOwnershipError): that shard is left to its new owner.
  */
 import {
   DescribeStreamSummaryCommand,
@@ -44,6 +50,7 @@ import {
   kinesisError,
   ShardOwnershipError,
   ShutdownTimeoutError,
+  StreamReadError,
 } from './errors.js';
 import { gzipNdjson, planObjects } from './objects.js';
 import { type ParsedEnvelope, parseRecord, type RejectedRecord } from './records.js';
@@ -54,6 +61,7 @@ import {
   bronzeErrorsTotal,
   bronzeObjectsWrittenTotal,
   bronzeRecordsTotal,
+  bronzeShardRestartsTotal,
   bronzeUncompressedBytesTotal,
   bronzeWriteDurationSeconds,
 } from './telemetry.js';
@@ -100,7 +108,8 @@ export interface BronzeWriterDeps {
    * Kinesis client. By default one built from the SDK's conventions: `AWS_REGION` (or the config's
    * `region`), `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`, plain HTTP/1.1 (`NodeHttpHandler`)
    * for an `http:` endpoint, 2 attempts per call (the writer does its own backoff). A client built
-   * here is destroyed by `stop()`; an injected one is left to its owner.
+   * here is destroyed by `stop()`; an injected one is left to its owner. Either way every call is
+   * aborted after the config's `requestTimeoutMs`.
    */
   kinesis?: KinesisClient;
   /** Lake to write to. @default openLake(config.lakeUri) */
@@ -124,46 +133,87 @@ export function checkpointKey(consumer: string, streamName: string, shardId: str
   return `checkpoint/${consumer}/${streamName}/${shardId}`;
 }
 
+/** Default time one Kinesis call may take (the config's `requestTimeoutMs`). */
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
 /**
- * Builds a Kinesis client from the environment (see {@link BronzeWriterDeps.kinesis}).
+ * Builds a Kinesis client from the environment (see {@link BronzeWriterDeps.kinesis}). For an
+ * `http:` endpoint the `NodeHttpHandler` throws once an attempt exceeds `requestTimeoutMs`
+ * (`throwOnRequestTimeout`: without it the handler only logs a warning).
  * @param region - overrides `AWS_REGION`.
+ * @param requestTimeoutMs - time one HTTP attempt may take. @default 30000
  */
-export function kinesisClientFromEnv(region?: string): KinesisClient {
+export function kinesisClientFromEnv(region?: string, requestTimeoutMs = 30_000): KinesisClient {
   const endpoint = process.env.AWS_ENDPOINT_URL_KINESIS ?? process.env.AWS_ENDPOINT_URL;
   return new KinesisClient({
     ...(region ? { region } : {}),
     ...(endpoint ? { endpoint } : {}),
     maxAttempts: 2,
     ...(endpoint?.startsWith('http:')
-      ? { requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }) }
+      ? {
+          requestHandler: new NodeHttpHandler({
+            connectionTimeout: 5_000,
+            requestTimeout: requestTimeoutMs,
+            throwOnRequestTimeout: true,
+          }),
+        }
       : {}),
   });
 }
 
 /**
+ * Runs one Kinesis call with an abort signal that fires when `stop` aborts or after `timeoutMs`,
+ * whichever comes first.
+ * @param call - sends the command with the given signal as its `abortSignal`.
+ * @throws StreamReadError (`timeout`, retriable) when the call took longer than `timeoutMs`, else
+ * the call's error mapped by {@link kinesisError} (an abort by `stop` included).
+ */
+export async function kinesisCall<T>(
+  operation: string,
+  streamName: string,
+  timeoutMs: number,
+  stop: AbortSignal | undefined,
+  call: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  try {
+    return await call(stop ? AbortSignal.any([stop, timeout]) : timeout);
+  } catch (err) {
+    if (timeout.aborted && !stop?.aborted && !(err instanceof ConsumerError)) {
+      throw new StreamReadError(`${operation} on stream ${streamName} timed out after ${timeoutMs} ms`, {
+        cause: err,
+        failureClass: 'timeout',
+      });
+    }
+    throw kinesisError(err, operation, streamName);
+  }
+}
+
+/**
  * Lists every shard of a stream (ListShards, following `NextToken`; open and closed shards still
  * within the retention period).
- * @throws ConsumerError (see {@link kinesisError}).
+ * @param signal - aborts the listing (the writer stopping).
+ * @param requestTimeoutMs - time each ListShards call may take. @default 10000
+ * @throws ConsumerError (see {@link kinesisError}); a StreamReadError (`timeout`) when a call timed out.
  */
 export async function listAllShards(
   kinesis: KinesisClient,
   streamName: string,
   signal?: AbortSignal,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
 ): Promise<Shard[]> {
   const shards: Shard[] = [];
   let nextToken: string | undefined;
-  try {
-    do {
-      const res = await kinesis.send(
-        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { StreamName: streamName }),
-        signal ? { abortSignal: signal } : {},
-      );
-      shards.push(...(res.Shards ?? []));
-      nextToken = res.NextToken;
-    } while (nextToken);
-  } catch (err) {
-    throw kinesisError(err, 'ListShards', streamName);
-  }
+  do {
+    const token = nextToken;
+    const res = await kinesisCall('ListShards', streamName, requestTimeoutMs, signal, (abortSignal) =>
+      kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: streamName }), {
+        abortSignal,
+      }),
+    );
+    shards.push(...(res.Shards ?? []));
+    nextToken = res.NextToken;
+  } while (nextToken);
   return shards;
 }
 
@@ -186,6 +236,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Exponential backoff with full jitter: a random delay in [0, min(max, base * 2^attempt)]. */
 function backoffMs(attempt: number, baseMs: number, maxMs: number): number {
   return Math.random() * Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+}
+
+/**
+ * Backoff with "equal jitter": a random delay in [cap/2, cap], cap = min(max, base * 2^attempt).
+ * Used where a near-zero delay would turn a persistent failure into a busy loop (shard restarts).
+ */
+function equalJitterBackoffMs(attempt: number, baseMs: number, maxMs: number): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return cap / 2 + (Math.random() * cap) / 2;
 }
 
 function emptyStats(): Omit<ConsumerStats, 'shards' | 'recordsBuffered'> {
@@ -236,6 +295,8 @@ class ShardWorker {
   private buffer = newBuffer();
   private iterator?: string;
   private lastCallAtMs = 0;
+  /** Failures since the shard last checkpointed (or started): the exponent of the restart backoff. */
+  private failuresSinceCheckpoint = 0;
   private readonly endedDeferred: { promise: Promise<void>; resolve: () => void };
   done: Promise<void> = Promise.resolve();
 
@@ -269,13 +330,56 @@ class ShardWorker {
     return this.writer.log;
   }
 
+  /** Starts reading in the background; {@link done} resolves once the worker stopped (never rejects). */
   start(signals: Signals): void {
-    this.done = this.run(signals).catch((err: unknown) => {
-      if (signals.stop.aborted && err === signals.stop.reason) return;
-      this.status = 'failed';
-      this.error = describeError(err);
-      this.log.error({ shard: this.shardId, err }, 'bronze writer gave up on a shard');
-    });
+    this.done = this.supervise(signals);
+  }
+
+  /**
+   * Runs the worker, and after a failure that is not the writer stopping restarts it from its
+   * checkpoint after a backoff (the buffer was not checkpointed: it is dropped and read again).
+   * A shard another writer took over (ShardOwnershipError), or a failure while stopping, is left
+   * `failed`.
+   */
+  private async supervise(signals: Signals): Promise<void> {
+    for (;;) {
+      try {
+        await this.run(signals);
+        return;
+      } catch (err) {
+        if (signals.stop.aborted && err === signals.stop.reason) return;
+        this.status = 'failed';
+        this.error = describeError(err);
+        if (err instanceof ShardOwnershipError || signals.stop.aborted) {
+          this.log.error({ shard: this.shardId, err }, 'bronze writer gave up on a shard');
+          return;
+        }
+        const delay = equalJitterBackoffMs(
+          this.failuresSinceCheckpoint++,
+          this.cfg.retryBaseDelayMs,
+          this.cfg.retryMaxDelayMs,
+        );
+        this.log.error(
+          { shard: this.shardId, err, restartInMs: Math.round(delay) },
+          'bronze shard worker failed: restarting it from its checkpoint',
+        );
+        try {
+          await sleep(delay, signals.stop);
+        } catch {
+          return;
+        }
+        this.resetForRestart();
+        bronzeShardRestartsTotal.inc(this.labels());
+      }
+    }
+  }
+
+  /** Forgets what was read since the checkpoint: a restarted worker reads it again from there. */
+  private resetForRestart(): void {
+    this.buffer = newBuffer();
+    this.iterator = undefined;
+    this.status = 'waiting';
+    this.error = undefined;
   }
 
   private async run(signals: Signals): Promise<void> {
@@ -324,9 +428,17 @@ class ShardWorker {
         const wait = this.lastCallAtMs + GET_RECORDS_MIN_INTERVAL_MS - Date.now();
         if (wait > 0) await sleep(wait, signals.stop);
         this.lastCallAtMs = Date.now();
-        res = await this.writer.kinesis.send(
-          new GetRecordsCommand({ ShardIterator: this.iterator, Limit: this.cfg.maxRecordsPerGet }),
-          { abortSignal: signals.stop },
+        const iterator = this.iterator;
+        res = await kinesisCall(
+          'GetRecords',
+          this.cfg.streamName,
+          this.cfg.requestTimeoutMs,
+          signals.stop,
+          (abortSignal) =>
+            this.writer.kinesis.send(
+              new GetRecordsCommand({ ShardIterator: iterator, Limit: this.cfg.maxRecordsPerGet }),
+              { abortSignal },
+            ),
         );
       } catch (err) {
         if (signals.stop.aborted) return;
@@ -415,29 +527,32 @@ class ShardWorker {
       : this.parents.length > 0
         ? 'TRIM_HORIZON'
         : this.cfg.initialPosition;
-    try {
-      const res = await this.writer.kinesis.send(
-        new GetShardIteratorCommand({
-          StreamName: this.cfg.streamName,
-          ShardId: this.shardId,
-          ShardIteratorType: type,
-          ...(after ? { StartingSequenceNumber: after } : {}),
-        }),
-        { abortSignal: signal },
+    const res = await kinesisCall(
+      'GetShardIterator',
+      this.cfg.streamName,
+      this.cfg.requestTimeoutMs,
+      signal,
+      (abortSignal) =>
+        this.writer.kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: this.cfg.streamName,
+            ShardId: this.shardId,
+            ShardIteratorType: type,
+            ...(after ? { StartingSequenceNumber: after } : {}),
+          }),
+          { abortSignal },
+        ),
+    );
+    if (!res.ShardIterator) {
+      throw new ConsumerError(
+        `GetShardIterator on ${this.shardId} returned no iterator`,
+        'malformed_response',
+        {
+          retriable: true,
+        },
       );
-      if (!res.ShardIterator) {
-        throw new ConsumerError(
-          `GetShardIterator on ${this.shardId} returned no iterator`,
-          'malformed_response',
-          {
-            retriable: true,
-          },
-        );
-      }
-      return res.ShardIterator;
-    } catch (err) {
-      throw kinesisError(err, 'GetShardIterator', this.cfg.streamName);
     }
+    return res.ShardIterator;
   }
 
   private add(sequenceNumber: string, data: Uint8Array, partitionKey?: string, arrival?: Date): void {
@@ -554,6 +669,7 @@ class ShardWorker {
     };
     await this.writer.retrying(() => this.saveCheckpoint(checkpoint), signals.abandon);
     this.checkpoint = checkpoint;
+    this.failuresSinceCheckpoint = 0;
     this.buffer = newBuffer();
     this.updateLag();
     this.log.info(
@@ -616,6 +732,12 @@ export class BronzeWriter implements Consumer {
   private readonly abandonController = new AbortController();
   private started = false;
   private stopping?: Promise<void>;
+  /** The shard discovery loop (see {@link discoverShards}); resolves once the writer stops. */
+  private discovery: Promise<void> = Promise.resolve();
+  /** True when a listing was asked for (a shard ended) and has not started yet. */
+  private discoveryRequested = false;
+  /** Ends the discovery loop's current wait early (set while it waits). */
+  private wakeDiscovery?: () => void;
 
   constructor(config: BronzeWriterConfig, deps: BronzeWriterDeps) {
     const parsed = BronzeWriterSchema.safeParse(config);
@@ -641,16 +763,72 @@ export class BronzeWriter implements Consumer {
   }
 
   /**
-   * Lists the stream's shards and starts one reader per shard (children wait for their parents).
+   * Lists the stream's shards and starts one reader per shard (children wait for their parents),
+   * then lists them again every `shardDiscoveryIntervalSecs` (and whenever a shard ends) to read
+   * the shards created since.
    * @throws StreamNotFoundError when the stream does not exist, another ConsumerError when it cannot
    * be listed, or a ConsumerError (`internal`) when called twice.
    */
   async start(): Promise<void> {
     if (this.started) throw new ConsumerError(`consumer ${this.name} was already started`, 'internal');
     this.started = true;
-    const shards = await listAllShards(this.kinesis, this.config.streamName);
+    const shards = await this.listShards();
     this.addShards(shards);
     this.log.info({ shards: shards.map((s) => s.ShardId) }, 'bronze writer started');
+    this.discovery = this.discoverShards();
+  }
+
+  private listShards(): Promise<Shard[]> {
+    return listAllShards(
+      this.kinesis,
+      this.config.streamName,
+      this.stopController.signal,
+      this.config.requestTimeoutMs,
+    );
+  }
+
+  /**
+   * Until the writer stops: waits `shardDiscoveryIntervalSecs` (or less when a shard ended), lists
+   * the shards, retrying a failed listing with backoff until it succeeds, and starts readers for
+   * the new ones. Never rejects.
+   */
+  private async discoverShards(): Promise<void> {
+    const stop = this.stopController.signal;
+    while (!stop.aborted) {
+      if (!this.discoveryRequested) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            stop.removeEventListener('abort', done);
+            this.wakeDiscovery = undefined;
+            resolve();
+          };
+          const timer = setTimeout(done, this.config.shardDiscoveryIntervalSecs * 1000);
+          stop.addEventListener('abort', done, { once: true });
+          this.wakeDiscovery = done;
+        });
+      }
+      this.discoveryRequested = false;
+      for (let attempt = 0; !stop.aborted; attempt++) {
+        try {
+          this.addShards(await this.listShards());
+          break;
+        } catch (err) {
+          if (stop.aborted) return;
+          this.countError(err);
+          const delay = backoffMs(attempt, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+          this.log.warn(
+            { err: describeError(err), attempt: attempt + 1, delayMs: Math.round(delay) },
+            'cannot list shards: retrying',
+          );
+          try {
+            await sleep(delay, stop);
+          } catch {
+            return;
+          }
+        }
+      }
+    }
   }
 
   private addShards(shards: Shard[]): void {
@@ -672,16 +850,15 @@ export class BronzeWriter implements Consumer {
     }
   }
 
-  /** A shard was read to its end: list the shards again to pick up children created since start. */
+  /**
+   * A shard was read to its end: list the shards again now (not at the next interval) to pick up
+   * its children. The listing is retried until it succeeds or the writer stops.
+   */
   onShardEnded(shardId: string): void {
     if (this.stopController.signal.aborted) return;
-    listAllShards(this.kinesis, this.config.streamName, this.stopController.signal)
-      .then((shards) => this.addShards(shards))
-      .catch((err: unknown) => {
-        if (this.stopController.signal.aborted) return;
-        this.countError(err);
-        this.log.warn({ shard: shardId, err: describeError(err) }, 'cannot list shards after a shard ended');
-      });
+    this.log.debug({ shard: shardId }, 'shard ended: listing shards');
+    this.discoveryRequested = true;
+    this.wakeDiscovery?.();
   }
 
   /**
@@ -700,7 +877,9 @@ export class BronzeWriter implements Consumer {
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs);
     });
-    const all = Promise.all([...this.workers.values()].map((w) => w.done)).then(() => 'done' as const);
+    const all = Promise.all([this.discovery, ...[...this.workers.values()].map((w) => w.done)]).then(
+      () => 'done' as const,
+    );
     const outcome = await Promise.race([all, deadline]);
     clearTimeout(timer);
     if (outcome === 'timeout') {

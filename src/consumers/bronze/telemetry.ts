@@ -65,3 +65,13 @@ export const bronzeErrorsTotal = counter(
   'Failed attempts of the bronze writer (Kinesis reads, lake writes, checkpoints), by failure class.',
   ['consumer', 'class'],
 );
+
+/**
+ * Shard workers restarted from their checkpoint after a non-retriable failure (a shard another
+ * writer took over is left to it and never restarted).
+ */
+export const bronzeShardRestartsTotal = counter(
+  'ingest_bronze_shard_restarts_total',
+  'Shard workers restarted from their checkpoint after a non-retriable failure, by consumer and shard.',
+  ['consumer', 'shard'],
+);

@@ -1,7 +1,8 @@
 /**
  * The writer's control flow against an in-memory Kinesis (a fake client) and an in-memory lake:
- * stop() flushing, throttling and expired iterators, GetRecords pacing, parent/child shards, write
- * retries and checkpoint ownership. The real emulators are exercised in test/integration.
+ * stop() flushing, throttling and expired iterators, GetRecords pacing, parent/child shards, shard
+ * discovery, call timeouts, write retries, worker restarts and checkpoint ownership. The real
+ * emulators are exercised in test/integration.
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +11,7 @@ import { StateConflictError, StorageError } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import { silentLogger } from '../../log.js';
 import type { PutOptions, StateStore, Versioned } from '../../state/index.js';
+import { registry } from '../../telemetry/index.js';
 import {
   type BronzeWriter,
   BronzeWriterSchema,
@@ -40,6 +42,13 @@ class FakeKinesis {
   readonly calls: { op: string; shard?: string; at: number; n: number; type?: string; after?: string }[] = [];
   /** Errors GetRecords throws next, in order. */
   readonly getRecordsErrors: Error[] = [];
+  /** Errors ListShards throws next, in order. */
+  readonly listShardsErrors: Error[] = [];
+  /**
+   * Operations whose next call hangs until its abort signal fires (then fails like the SDK does,
+   * with an `AbortError`), in order: the first entry applies to the next call of that operation.
+   */
+  readonly hang: string[] = [];
   private seq = 1000;
 
   addShard(id: string, options: { parent?: string; closed?: boolean } = {}): void {
@@ -58,15 +67,32 @@ class FakeKinesis {
     return seq;
   }
 
-  async send(command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> {
+  async send(
+    command: { constructor: { name: string }; input: Record<string, unknown> },
+    options: { abortSignal?: AbortSignal } = {},
+  ): Promise<unknown> {
     const op = command.constructor.name.replace(/Command$/, '');
     const input = command.input;
+    if (this.hang[0] === op) {
+      this.hang.shift();
+      this.calls.push({ op: `${op}(hung)`, at: Date.now(), n: tick++ });
+      const signal = options.abortSignal;
+      await new Promise<never>((_, reject) => {
+        const abort = () =>
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError', cause: signal?.reason }));
+        if (signal?.aborted) abort();
+        signal?.addEventListener('abort', abort, { once: true });
+      });
+    }
     switch (op) {
-      case 'ListShards':
+      case 'ListShards': {
         this.calls.push({ op, at: Date.now(), n: tick++ });
+        const err = this.listShardsErrors.shift();
+        if (err) throw err;
         return {
           Shards: [...this.shards.values()].map((s) => ({ ShardId: s.id, ParentShardId: s.parent })),
         };
+      }
       case 'DescribeStreamSummary':
         return { StreamDescriptionSummary: { StreamStatus: 'ACTIVE' } };
       case 'GetShardIterator': {
@@ -205,6 +231,13 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000): P
   }
 }
 
+/** The value of `ingest_bronze_shard_restarts_total` for the `unit` consumer and a shard. */
+async function restarts(shard: string): Promise<number> {
+  const metric = registry.getSingleMetric('ingest_bronze_shard_restarts_total');
+  const values = (await metric?.get())?.values ?? [];
+  return values.find((v) => v.labels.consumer === 'unit' && v.labels.shard === shard)?.value ?? 0;
+}
+
 async function landedIds(lake: MemoryLake): Promise<string[]> {
   const ids: string[] = [];
   for (const body of lake.objects.values()) {
@@ -329,17 +362,127 @@ describe('bronze writer (fake Kinesis)', () => {
     expect(await landedIds(lake)).toEqual(['a']);
   });
 
-  it('gives up on a shard after a non-retriable write failure without checkpointing, and is not ready', async () => {
-    const { kinesis, lake, state, make } = setup();
+  it('restarts a shard worker from its checkpoint after a non-retriable failure, after a backoff', async () => {
+    const { kinesis, lake, state, make } = setup({ retryBaseDelayMs: 300, retryMaxDelayMs: 300 });
     kinesis.addShard('shard-0');
-    kinesis.put('shard-0', env('a'));
-    lake.putErrors.push(new StorageError('denied', { retriable: false }));
+    const first = kinesis.put('shard-0', env('a'));
+    const before = await restarts('shard-0');
     const w = make();
     await w.start();
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    lake.putErrors.push(new StorageError('denied', { retriable: false }));
+    kinesis.put('shard-0', env('b'));
     await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
     expect(w.stats().shards['shard-0']?.error).toMatch(/BronzeWriteError: cannot write bronze\//);
-    expect(state.puts).toHaveLength(0);
+    expect(state.puts).toHaveLength(1);
     expect(await w.ready()).toBe(false);
+    // Restarted after the backoff (150-300 ms), from the checkpoint: b is read again and lands.
+    await waitFor('b landed', () => w.stats().recordsLanded === 2);
+    expect(await restarts('shard-0')).toBe(before + 1);
+    expect(w.stats().shards['shard-0']).toMatchObject({ state: 'reading' });
+    expect(w.stats().shards['shard-0']?.error).toBeUndefined();
+    expect(await w.ready()).toBe(true);
+    const iters = kinesis.calls.filter((c) => c.op === 'GetShardIterator');
+    expect(iters.map((c) => [c.type, c.after])).toEqual([
+      ['TRIM_HORIZON', undefined],
+      ['AFTER_SEQUENCE_NUMBER', first],
+    ]);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a', 'b']);
+    expect(state.puts).toHaveLength(2);
+  });
+
+  it('does not restart a shard another writer took over while it was reading', async () => {
+    const { kinesis, state, make } = setup();
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const before = await restarts('shard-0');
+    const w = make();
+    await w.start();
+    await waitFor('a checkpointed', () => state.puts.length === 1);
+    await state.put(checkpointKey('unit', 's', 'shard-0'), { sequenceNumber: '999', updatedAt: '' });
+    kinesis.put('shard-0', env('b'));
+    await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.stats().shards['shard-0']).toMatchObject({
+      state: 'failed',
+      error: expect.stringMatching(/ShardOwnershipError/),
+    });
+    expect(await restarts('shard-0')).toBe(before);
+    expect(kinesis.calls.filter((c) => c.op === 'GetShardIterator')).toHaveLength(1);
+  });
+
+  it('lists the shards again after a parent ended until it succeeds, through a hung and a failed ListShards, and reads the children', async () => {
+    // Discovery by interval is out of the way: only the parent's end lists the shards again.
+    const { kinesis, lake, make } = setup({
+      maxRecordsPerGet: 1,
+      shardDiscoveryIntervalSecs: 3_600,
+      requestTimeoutMs: 100,
+    });
+    kinesis.addShard('parent', { closed: true });
+    kinesis.put('parent', env('p0'));
+    kinesis.put('parent', env('p1'));
+    const w = make();
+    await w.start();
+    // The reshard happens after start: the child is only found by listing again.
+    kinesis.addShard('child', { parent: 'parent' });
+    kinesis.put('child', env('c0'));
+    kinesis.hang.push('ListShards');
+    kinesis.listShardsErrors.push(
+      Object.assign(new Error('internal'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } }),
+    );
+    await waitFor('child landed', () => w.stats().recordsLanded === 3);
+    expect(kinesis.calls.filter((c) => c.op.startsWith('ListShards')).map((c) => c.op)).toEqual([
+      'ListShards',
+      'ListShards(hung)',
+      'ListShards',
+      'ListShards',
+    ]);
+    expect(w.stats().errors).toBe(2);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['c0', 'p0', 'p1']);
+  });
+
+  it('lists the shards every shardDiscoveryIntervalSecs and reads new ones without a parent ending', async () => {
+    const { kinesis, lake, make } = setup({ shardDiscoveryIntervalSecs: 0.1 });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const w = make();
+    await w.start();
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    kinesis.addShard('shard-1');
+    kinesis.put('shard-1', env('b'));
+    await waitFor('b landed', () => w.stats().recordsLanded === 2);
+    expect(w.stats().shards['shard-1']?.state).toBe('reading');
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a', 'b']);
+    expect(BronzeWriterSchema.parse({ type: 'bronze', streamName: 's' })).toMatchObject({
+      shardDiscoveryIntervalSecs: 60,
+      requestTimeoutMs: 10_000,
+    });
+  });
+
+  it('aborts a hung GetShardIterator or GetRecords after requestTimeoutMs and retries it', async () => {
+    const { kinesis, lake, make } = setup({ requestTimeoutMs: 100 });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    kinesis.hang.push('GetShardIterator', 'GetRecords');
+    const w = make();
+    const t0 = Date.now();
+    await w.start();
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(kinesis.calls.map((c) => c.op).filter((op) => op !== 'ListShards')).toEqual(
+      expect.arrayContaining([
+        'GetShardIterator(hung)',
+        'GetShardIterator',
+        'GetRecords(hung)',
+        'GetRecords',
+      ]),
+    );
+    expect(w.stats().errors).toBe(2);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a']);
   });
 
   it('stops reading a shard whose checkpoint another writer moved (conditional write)', async () => {
