@@ -1,0 +1,172 @@
+import { z } from 'zod';
+
+/**
+ * Config of the hourly scheduler: which closed bronze hours to process, how often, with which Glue
+ * jobs, crawler and quality query, and how to retry. Every duration carries its unit in its name.
+ */
+export const HourlySchedulerSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .default('hourly')
+      .describe(
+        'Scheduler name: the `scheduler` metric label and the state namespace (`hour/<name>/<YYYY-MM-DDTHH>`). Schedulers sharing a name share hours.',
+      ),
+    type: z
+      .literal('hourly')
+      .describe(
+        'Runs the Glue jobs bronze→silver→gold, the crawler and a quality query for every closed bronze hour.',
+      ),
+    lakeUri: z
+      .string()
+      .default('file://./data/lake')
+      .describe(
+        'Lake root (`file://path` or `s3://bucket/prefix`) listed under `bronze/` for hours, and passed to the jobs as `--lake_uri`.',
+      ),
+    graceSecs: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600)
+      .default(300)
+      .describe(
+        "Seconds after an hour's end before it counts as closed; covers Firehose's buffer (up to 900 s) or the bronze writer's `bufferIntervalSecs`.",
+      ),
+    checkIntervalSecs: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('Pause between two cycles (list bronze, claim hours, run the pipeline).'),
+    maxHoursPerCycle: z
+      .number()
+      .int()
+      .min(1)
+      .default(24)
+      .describe('Most hours claimed in one cycle, oldest first, so catching up a backlog stays bounded.'),
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .describe(
+        'Failed attempts (a run FAILED/TIMEOUT/ERROR/STOPPED/EXPIRED, a crawl or query that failed) before an hour is marked `failed`. Deferrals (ConcurrentRunsExceededException) do not count.',
+      ),
+    retryBaseDelaySecs: z
+      .number()
+      .min(0)
+      .default(300)
+      .describe('Wait before the first retry of a failed hour; doubled after each further failure.'),
+    retryMaxDelaySecs: z
+      .number()
+      .min(0)
+      .default(3600)
+      .describe('Longest wait between two attempts of a failed hour.'),
+    jobPollIntervalSecs: z
+      .number()
+      .positive()
+      .default(15)
+      .describe('First pause between two GetJobRun (and GetCrawler) calls while waiting; doubled each poll.'),
+    jobPollMaxIntervalSecs: z
+      .number()
+      .positive()
+      .default(60)
+      .describe('Longest pause between two GetJobRun (and GetCrawler) calls.'),
+    jobTimeoutSecs: z
+      .number()
+      .positive()
+      .default(172_800)
+      .describe(
+        "Longest wait for one job run to reach a terminal state before the attempt counts as failed (Glue's default job Timeout is 2,880 minutes).",
+      ),
+    maxConcurrentRuns: z
+      .number()
+      .int()
+      .min(1)
+      .default(1)
+      .describe(
+        "`bronze_to_silver` runs (one per source) in flight at once; match the job's Glue `MaxConcurrentRuns` (default 1).",
+      ),
+    jobs: z
+      .object({
+        bronzeToSilver: z
+          .string()
+          .min(1)
+          .default('bronze_to_silver')
+          .describe(
+            'Glue job run per source with `--source`, `--hours`, `--lake_uri`, `--entity_json`, `--pii_key_env`.',
+          ),
+        silverToGold: z
+          .string()
+          .min(1)
+          .default('silver_to_gold')
+          .describe('Glue job run once per cycle with `--hours` and `--lake_uri`.'),
+      })
+      .default({ bronzeToSilver: 'bronze_to_silver', silverToGold: 'silver_to_gold' })
+      .describe('Glue job names.'),
+    crawlerName: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Glue crawler started once per cycle after the gold job; no crawl when absent.'),
+    crawlerTimeoutSecs: z
+      .number()
+      .positive()
+      .default(3600)
+      .describe('Longest wait for the crawler to become READY, start, and finish its crawl.'),
+    qualityQuery: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "SQL run through the query engine (Athena / DuckDB) after the crawl; every numeric column of its first row is exported as `ingest_scheduler_quality_check_value{check=<column>}`. `{{hours}}` becomes a quoted list of the hours (`'2024-01-01T00',…`), `{{database}}` the lake database. No check when absent.",
+      ),
+    leaseSecs: z
+      .number()
+      .positive()
+      .default(600)
+      .describe(
+        "How long a claim on an hour lasts; renewed while its jobs run. A crashed owner's hours are taken over once it expires.",
+      ),
+    shutdownTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .max(60_000)
+      .default(5_000)
+      .describe(
+        '`stop()` waits this long for the cycle to release its hours; leases that could not be released expire on their own.',
+      ),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.jobPollMaxIntervalSecs < cfg.jobPollIntervalSecs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jobPollMaxIntervalSecs'],
+        message: 'must be at least jobPollIntervalSecs',
+      });
+    }
+    if (cfg.jobPollMaxIntervalSecs * 2 > cfg.leaseSecs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leaseSecs'],
+        message: 'must be at least twice jobPollMaxIntervalSecs, so a lease is renewed before it expires',
+      });
+    }
+    if (cfg.retryMaxDelaySecs < cfg.retryBaseDelaySecs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['retryMaxDelaySecs'],
+        message: 'must be at least retryBaseDelaySecs',
+      });
+    }
+  })
+  .describe(
+    'The hourly scheduler: for every closed hour in bronze, runs bronze→silver per source, silver→gold, the crawler and a quality query through Glue/Athena.',
+  );
+
+/** Parsed config (defaults applied). */
+export type HourlySchedulerConfig = z.infer<typeof HourlySchedulerSchema>;
+/** Config as written (defaults optional). */
+export type HourlySchedulerInput = z.input<typeof HourlySchedulerSchema>;
