@@ -1,0 +1,557 @@
+"""Glue job ``bronze_to_silver``: bronze gzip NDJSON envelopes of one source → typed, deduplicated,
+PII-hashed silver Parquet.
+
+Arguments (Glue job parameters, ``--name value``)
+-------------------------------------------------
+``--JOB_NAME``            Passed by Glue; locally defaults to the script name.
+``--source``              Source name, the bronze ``source=`` partition, e.g. ``fakestore.users``.
+                          Must equal ``source`` in ``--entity_json``.
+``--hours``               Comma list of UTC hours ``YYYY-MM-DDTHH`` (bronze ``dt``/``hour``
+                          partitions), e.g. ``2026-11-25T06,2026-11-25T07``. Hours without bronze
+                          objects are skipped (listed as ``hours_missing`` in the summary).
+``--lake_uri``            Lake root: ``s3://bucket/prefix`` or ``file:///abs/path`` (see
+                          :func:`lakelib.normalize_lake_uri`).
+``--entity_json``         The ``EntitySchema`` of the source as JSON (``src/glue/config.ts``):
+                          ``{"source", "entity", "columns": [{"name", "path", "type"?, "pii"?}]}``;
+                          ``type`` defaults to ``string``, ``pii`` to ``false``.
+``--pii_key_env``         Optional, default ``INGEST_PII_KEY``: name of the environment variable
+                          holding the HMAC key (UTF-8 text).
+``--pii_key_secret_id``   Optional: a Secrets Manager secret id/ARN whose ``SecretString`` is the key
+                          (read with boto3; takes precedence over ``--pii_key_env``).
+
+The key is only required when the entity has PII columns; it is then required: a missing or empty
+key fails the run before Spark starts (:class:`PiiKeyError`).
+
+Input
+-----
+``<lake>/bronze/source=<source>/dt=YYYY-MM-DD/hour=HH/*.json.gz``; one envelope per line:
+``{source, id, ingested_at, event_time?, cursor?, payload}``. Only ``*.json.gz`` files are read (a
+writer's in-flight ``.tmp`` file is ignored). A line that is not JSON, lacks ``id`` or a parseable
+``ingested_at``, or names another source is counted as ``rows_invalid`` and skipped (the bronze writer
+already dead-letters such records, so none are expected).
+
+Output: silver
+--------------
+``<lake>/silver/<entity>/dt=YYYY-MM-DD/hour=HH/part-*.parquet`` with columns, in order:
+
+- ``id string`` (envelope id), ``source string``,
+- ``ingested_at timestamp``, ``event_time timestamp`` (null when the envelope has none),
+- one column per mapping entry, of its Spark SQL ``type`` (PII columns: ``string``, 64 hex chars),
+- partition columns ``dt string`` and ``hour string`` (two digits).
+
+Typing: each column is read from the payload by its dot path (``rating.rate``; an all-digit segment
+indexes an array) and cast to its type with ``try_cast`` (primitive types; an integer given for a
+``timestamp`` is epoch milliseconds, as in the envelope) or ``from_json`` (``array<...>``,
+``struct<...>``, ``map<...>``). A value that cannot be cast becomes null: a bad record never fails
+the job.
+
+PII: the column's raw JSON value as text (a string without quotes; a number as written; an object or
+array as JSON) is replaced by ``hex(HMAC-SHA256(key, utf8(text)))``, computed in Spark SQL (no Python
+UDF); null stays null. The clear value is never written.
+
+Deduplication (exactly once per ``id``)
+---------------------------------------
+Silver holds, for every ``id``, exactly one row: the copy with the latest ``ingested_at`` among all
+bronze hours ever processed (design.md: "deduplicated on ``id`` (latest ``ingested_at`` wins)"),
+stored in the ``dt``/``hour`` partition of the bronze hour that copy was read from. A run:
+
+1. reads the requested hours and keeps the latest copy per ``id`` (ties: the later partition, then
+   the object name);
+2. compares with what silver holds for those ids (a scan of silver's ``id``/``ingested_at`` columns):
+   a copy wins only if silver has no row for the id or an older one (strictly earlier
+   ``ingested_at``); otherwise it is dropped (``duplicates_in_silver``);
+3. rewrites exactly the affected partitions: those receiving a winning copy and those losing the
+   older row of that id. Each affected partition is rewritten with its surviving rows plus the new
+   ones (dynamic partition overwrite); a partition left empty is deleted.
+
+So the result depends only on the set of bronze hours processed, not on their order or grouping:
+re-running an hour changes nothing (no partition is rewritten), overlapping hour sets converge, and a
+new version of a record (a new ``id``) gets its own row. A crash between the Parquet commit and the
+deletion of an emptied partition can leave a stale row in that partition; the next run touching that
+id removes it. Silver must not be written by two runs of one entity at once: Glue's
+``MaxConcurrentRuns`` (default 1) guarantees it per job.
+
+Job bookmarks are not used: the scheduler names the hours, and bookmarks would make a re-run of an
+hour skip its objects. They remain harmless if enabled, because step 2 keeps silver's rows.
+
+Summary: one JSON line on stdout, e.g.
+``{"job": "bronze_to_silver", "rows_read": 37, "rows_written": 37, "rows_inserted": 37,
+"duplicates_dropped": 0, ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import lakelib  # noqa: E402
+from lakelib import JobArgumentError  # noqa: E402
+
+#: Columns every silver table has besides the mapping's, in order (partition columns last).
+META_COLUMNS = ("id", "source", "ingested_at", "event_time")
+PARTITION_COLUMNS = ("dt", "hour")
+RESERVED = set(META_COLUMNS) | set(PARTITION_COLUMNS)
+
+_NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+_COMPLEX_RE = re.compile(r"^\s*(array|struct|map)\s*<", re.IGNORECASE)
+
+
+class PiiKeyError(RuntimeError):
+    """The HMAC key of PII columns is missing or empty."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One silver column of the mapping (``ColumnSchema`` in ``src/glue/config.ts``)."""
+
+    name: str
+    path: str
+    type: str = "string"
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A source's silver mapping (``EntitySchema`` in ``src/glue/config.ts``)."""
+
+    source: str
+    entity: str
+    columns: tuple[Column, ...]
+
+    @property
+    def pii_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.pii]
+
+
+def parse_entity(entity_json: str) -> Entity:
+    """Parses and checks ``--entity_json``.
+
+    Raises:
+        JobArgumentError: not JSON, or a field breaks the ``EntitySchema`` rules (entity and column
+            names snake_case, at least one column, non-empty paths, unique names, none of the
+            reserved names ``id, source, ingested_at, event_time, dt, hour``).
+    """
+    try:
+        raw = json.loads(entity_json)
+    except (TypeError, json.JSONDecodeError) as err:
+        raise JobArgumentError(f"--entity_json is not JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise JobArgumentError("--entity_json must be an object")
+    source, entity, columns = raw.get("source"), raw.get("entity"), raw.get("columns")
+    if not isinstance(source, str) or not source:
+        raise JobArgumentError("--entity_json: 'source' must be a non-empty string")
+    if not isinstance(entity, str) or not _NAME_RE.match(entity):
+        raise JobArgumentError(f"--entity_json: 'entity' must match {_NAME_RE.pattern}")
+    if not isinstance(columns, list) or not columns:
+        raise JobArgumentError("--entity_json: 'columns' must be a non-empty list")
+    out: list[Column] = []
+    for i, c in enumerate(columns):
+        if not isinstance(c, dict):
+            raise JobArgumentError(f"--entity_json: columns[{i}] must be an object")
+        name, path = c.get("name"), c.get("path")
+        ctype, pii = c.get("type", "string"), c.get("pii", False)
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise JobArgumentError(f"--entity_json: columns[{i}].name must match {_NAME_RE.pattern}")
+        if name in RESERVED:
+            raise JobArgumentError(f"--entity_json: column name {name!r} is reserved")
+        if not isinstance(path, str) or not path or "'" in path:
+            raise JobArgumentError(f"--entity_json: columns[{i}].path must be a non-empty dot path")
+        if not isinstance(ctype, str) or not ctype.strip():
+            raise JobArgumentError(f"--entity_json: columns[{i}].type must be a Spark SQL type")
+        if not isinstance(pii, bool):
+            raise JobArgumentError(f"--entity_json: columns[{i}].pii must be a boolean")
+        out.append(Column(name=name, path=path, type=ctype.strip(), pii=pii))
+    names = [c.name for c in out]
+    if len(set(names)) != len(names):
+        raise JobArgumentError("--entity_json: column names must be unique")
+    return Entity(source=source, entity=entity, columns=tuple(out))
+
+
+def resolve_pii_key(
+    entity: Entity, key_env: str | None, secret_id: str | None = None, environ: Any = None
+) -> bytes | None:
+    """Returns the HMAC key as UTF-8 bytes, or ``None`` when the entity has no PII column.
+
+    ``secret_id`` (Secrets Manager, ``SecretString``) takes precedence over the environment
+    variable ``key_env``.
+
+    Raises:
+        PiiKeyError: the entity has PII columns and the key is missing or empty.
+    """
+    if not entity.pii_columns:
+        return None
+    environ = os.environ if environ is None else environ
+    cols = ", ".join(entity.pii_columns)
+    if secret_id:
+        import boto3  # only needed in AWS
+
+        value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id).get("SecretString")
+        if not value:
+            raise PiiKeyError(
+                f"PII key missing: secret {secret_id} has no SecretString "
+                f"(entity {entity.entity} hashes {cols})"
+            )
+        return value.encode("utf-8")
+    name = key_env or "INGEST_PII_KEY"
+    value = environ.get(name, "")
+    if not value:
+        raise PiiKeyError(
+            f"PII key missing: environment variable {name} is not set or empty "
+            f"(entity {entity.entity} hashes {cols}); set it or pass --pii_key_secret_id"
+        )
+    return value.encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Transformations
+# ---------------------------------------------------------------------------------------------------
+
+
+def json_path(dot_path: str) -> str:
+    """Dot path → Spark JSONPath: ``rating.rate`` → ``$['rating']['rate']``, ``items.0.id`` →
+    ``$['items'][0]['id']``."""
+    parts = []
+    for seg in dot_path.split("."):
+        parts.append(f"[{seg}]" if seg.isdigit() else f"['{seg}']")
+    return "$" + "".join(parts)
+
+
+def hmac_sha256_hex(col: Any, key: bytes) -> Any:
+    """Spark column of ``hex(HMAC-SHA256(key, utf8(col)))`` (RFC 2104), lower case; null → null.
+
+    Built from ``sha2`` over binary concatenations, so it runs in the JVM without a Python UDF:
+    ``H((K ^ opad) || H((K ^ ipad) || m))`` with ``K`` padded (or first hashed) to 64 bytes.
+    """
+    import hashlib
+
+    from pyspark.sql import functions as F
+
+    block = 64
+    k = hashlib.sha256(key).digest() if len(key) > block else key
+    k = k.ljust(block, b"\x00")
+    ipad = bytearray(b ^ 0x36 for b in k)
+    opad = bytearray(b ^ 0x5C for b in k)
+    inner = F.unhex(F.sha2(F.concat(F.lit(ipad), F.encode(col, "UTF-8")), 256))
+    return F.when(col.isNull(), F.lit(None).cast("string")).otherwise(
+        F.sha2(F.concat(F.lit(opad), inner), 256)
+    )
+
+
+def typed_expr(raw_name: str, spark_type: str) -> Any:
+    """Casts the raw JSON text column ``raw_name`` (from ``get_json_object``) to a Spark SQL type.
+
+    - ``string``: the text as is;
+    - ``array<...>``, ``struct<...>``, ``map<...>``: ``from_json`` (malformed parts become null);
+    - ``timestamp``: an integer is epoch milliseconds (as the envelope's ``toIsoTime``), anything else
+      ``try_cast`` (ISO-8601 with ``Z`` or an offset; UTC when none);
+    - any other type: ``try_cast`` (Spark SQL since 3.2: null instead of an error, even with
+      ``spark.sql.ansi.enabled=true``).
+    """
+    from pyspark.sql import functions as F
+
+    t = spark_type.strip()
+    ref = f"`{raw_name}`"
+    if _COMPLEX_RE.match(t):
+        return F.from_json(F.col(raw_name), t)
+    if t.lower() == "string":
+        return F.col(raw_name)
+    if t.lower() == "timestamp":
+        return F.expr(
+            f"CASE WHEN {ref} RLIKE '^-?[0-9]{{1,16}}$' THEN timestamp_millis(CAST({ref} AS BIGINT)) "
+            f"ELSE try_cast({ref} AS TIMESTAMP) END"
+        )
+    return F.expr(f"try_cast({ref} AS {t})")
+
+
+#: Envelope fields as parsed from one bronze line; ``payload`` stays raw JSON text (Spark keeps a
+#: nested object or array as its JSON text when the schema says ``string``).
+ENVELOPE_DDL = (
+    "source STRING, id STRING, ingested_at STRING, event_time STRING, cursor STRING, payload STRING"
+)
+
+
+def bronze_hour_paths(lake_uri: str, source: str, hours: Sequence[tuple[str, str]]) -> list[str]:
+    """``<lake>/bronze/source=<source>/dt=<dt>/hour=<hour>`` for each ``(dt, hour)``."""
+    return [
+        lakelib.lake_path(lake_uri, "bronze", f"source={source}", f"dt={dt}", f"hour={hour}")
+        for dt, hour in hours
+    ]
+
+
+def silver_root(lake_uri: str, entity: str) -> str:
+    """``<lake>/silver/<entity>``."""
+    return lakelib.lake_path(lake_uri, "silver", entity)
+
+
+def read_bronze_lines(spark: Any, paths: Sequence[str]) -> Any:
+    """Reads the ``*.json.gz`` objects under existing hour folders as text lines.
+
+    Returns a DataFrame ``value string, dt string, hour string, object string`` where ``dt``/``hour``
+    come from the object's bronze partition and ``object`` is its full path. Missing folders must be
+    filtered out by the caller (Spark fails on a missing path).
+    """
+    from pyspark.sql import functions as F
+
+    if not paths:
+        return spark.createDataFrame([], "value string, dt string, hour string, object string")
+    df = spark.read.option("pathGlobFilter", "*.json.gz").text(list(paths))
+    obj = F.input_file_name()
+    return df.select(
+        "value",
+        F.regexp_extract(obj, r"/dt=([^/]+)/", 1).alias("dt"),
+        F.regexp_extract(obj, r"/hour=([^/]+)/", 1).alias("hour"),
+        obj.alias("object"),
+    )
+
+
+def parse_envelopes(lines: Any, source: str) -> Any:
+    """Parses bronze lines into envelope columns plus a validity flag.
+
+    Returns ``source, id, ingested_at timestamp, event_time timestamp, payload string (raw JSON), dt,
+    hour, object, valid boolean``. ``valid`` is false for a line that is not a JSON object, has no
+    non-empty ``id``, no parseable ``ingested_at``, or a ``source`` other than ``source``.
+    """
+    from pyspark.sql import functions as F
+
+    env = F.from_json(F.col("value"), ENVELOPE_DDL)
+    df = lines.select(env.alias("e"), "dt", "hour", "object").select(
+        F.col("e.source").alias("source"),
+        F.col("e.id").alias("id"),
+        F.expr("try_cast(e.ingested_at AS TIMESTAMP)").alias("ingested_at"),
+        F.expr("try_cast(e.event_time AS TIMESTAMP)").alias("event_time"),
+        F.col("e.payload").alias("payload"),
+        "dt",
+        "hour",
+        "object",
+    )
+    valid = (
+        F.col("id").isNotNull()
+        & (F.length("id") > 0)
+        & F.col("ingested_at").isNotNull()
+        & (F.col("source") == F.lit(source))
+    )
+    return df.withColumn("valid", F.coalesce(valid, F.lit(False)))
+
+
+def flatten(envelopes: Any, entity: Entity, pii_key: bytes | None) -> Any:
+    """Envelopes → silver rows (``META_COLUMNS``, the mapping's columns, ``dt``, ``hour``) plus the
+    tie-breaker column ``object``.
+
+    Raises:
+        PiiKeyError: the entity has PII columns and ``pii_key`` is ``None`` or empty.
+    """
+    from pyspark.sql import functions as F
+
+    if entity.pii_columns and not pii_key:
+        raise PiiKeyError(f"PII key missing for entity {entity.entity}")
+    raw = envelopes.select(
+        *META_COLUMNS,
+        *PARTITION_COLUMNS,
+        "object",
+        *(
+            F.get_json_object("payload", json_path(c.path)).alias(f"__raw_{i}")
+            for i, c in enumerate(entity.columns)
+        ),
+    )
+    cols = []
+    for i, c in enumerate(entity.columns):
+        rawname = f"__raw_{i}"
+        if c.pii:
+            assert pii_key is not None
+            cols.append(hmac_sha256_hex(F.col(rawname), pii_key).alias(c.name))
+        else:
+            cols.append(typed_expr(rawname, c.type).alias(c.name))
+    return raw.select(*META_COLUMNS, *cols, *PARTITION_COLUMNS, "object")
+
+
+def dedup_input(rows: Any) -> Any:
+    """Keeps the latest copy per ``id`` (``ingested_at``, then ``dt``, ``hour``, ``object``, all
+    descending, so the choice is deterministic) and drops the ``object`` column."""
+    from pyspark.sql import functions as F
+
+    return lakelib.latest_per_key(
+        rows,
+        ["id"],
+        [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object")],
+    ).drop("object")
+
+
+def _partition_filter(parts: Sequence[Sequence[str]]) -> Any:
+    """``(dt = a AND hour = b) OR ...`` with literals, so Spark prunes silver partitions."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    conds = [(F.col("dt") == F.lit(dt)) & (F.col("hour") == F.lit(hr)) for dt, hr in parts]
+    return reduce(lambda a, b: a | b, conds) if conds else F.lit(False)
+
+
+def merge_with_silver(spark: Any, new: Any, silver_path: str) -> tuple[Any, list[tuple[str, str]], Any]:
+    """Decides what changes in silver (see the module docstring, "Deduplication").
+
+    Args:
+        new: deduplicated input rows (one per ``id``), silver columns only.
+        silver_path: ``<lake>/silver/<entity>``; may not exist yet.
+
+    Returns:
+        ``(content, affected, inserted)``: the complete new content of the affected partitions,
+        the affected ``(dt, hour)`` partitions (sorted), and the winning input rows.
+    """
+    from pyspark.sql import functions as F
+
+    if not lakelib.path_exists(spark, silver_path):
+        inserted = new
+        affected = sorted(
+            (r["dt"], r["hour"]) for r in inserted.select("dt", "hour").distinct().collect()
+        )
+        return inserted, affected, inserted
+
+    existing = spark.read.schema(new.schema).parquet(silver_path)
+    ex_best = lakelib.latest_per_key(
+        existing.select(
+            "id",
+            F.col("ingested_at").alias("ex_ingested_at"),
+            F.col("dt").alias("ex_dt"),
+            F.col("hour").alias("ex_hour"),
+        ),
+        ["id"],
+        [F.col(c).desc() for c in ("ex_ingested_at", "ex_dt", "ex_hour")],
+    )
+    joined = new.join(ex_best, "id", "left")
+    wins = F.col("ex_ingested_at").isNull() | (F.col("ingested_at") > F.col("ex_ingested_at"))
+    inserted = joined.filter(wins).select(*new.columns)
+    # Every existing row of a replaced id loses (normally one; several only if silver was corrupted).
+    losers = existing.join(inserted.select("id"), "id", "left_semi").select("dt", "hour")
+    affected = sorted(
+        (r["dt"], r["hour"])
+        for r in inserted.select("dt", "hour").union(losers).distinct().collect()
+    )
+    if not affected:
+        return inserted.limit(0), [], inserted
+    survivors = existing.filter(_partition_filter(affected)).join(
+        inserted.select("id"), "id", "left_anti"
+    )
+    content = survivors.select(*new.columns).unionByName(inserted)
+    return content, affected, inserted
+
+
+def run_bronze_to_silver(
+    spark: Any,
+    lake_uri: str,
+    source: str,
+    hours: Sequence[tuple[str, str]],
+    entity: Entity,
+    pii_key: bytes | None,
+) -> dict[str, Any]:
+    """Runs the whole job on a session and returns its summary (see the module docstring).
+
+    Summary keys: ``job, source, entity, hours, hours_missing, rows_read, rows_invalid,
+    duplicates_in_input, duplicates_in_silver, duplicates_dropped, rows_inserted, rows_written,
+    partitions_written, partitions_deleted`` (partitions as ``[dt, hour]``).
+
+    Raises:
+        JobArgumentError: ``hours`` empty or ``source`` differs from ``entity.source``.
+        PiiKeyError: PII columns without a key.
+    """
+    from pyspark import StorageLevel
+
+    lakelib.configure_session(spark)
+    if not hours:
+        raise JobArgumentError("--hours: at least one hour is needed")
+    if source != entity.source:
+        raise JobArgumentError(f"--source {source!r} differs from entity source {entity.source!r}")
+    lake_uri = lakelib.normalize_lake_uri(lake_uri)
+    paths = bronze_hour_paths(lake_uri, source, hours)
+    present = [p for p in paths if lakelib.path_exists(spark, p)]
+    missing = [f"{dt}T{hr}" for (dt, hr), p in zip(hours, paths) if p not in present]
+
+    parsed = parse_envelopes(read_bronze_lines(spark, present), source)
+    parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = parsed.groupBy("valid").count().collect()
+        by_valid = {bool(r["valid"]): int(r["count"]) for r in counts}
+        rows_read = sum(by_valid.values())
+        rows_valid = by_valid.get(True, 0)
+
+        flat = flatten(parsed.filter("valid"), entity, pii_key)
+        new = dedup_input(flat).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            unique_in = new.count()
+            root = silver_root(lake_uri, entity.entity)
+            content, affected, inserted = merge_with_silver(spark, new, root)
+            rows_inserted = inserted.count() if affected else 0
+            written = lakelib.overwrite_partitions(spark, content, root, PARTITION_COLUMNS, affected)
+        finally:
+            new.unpersist()
+    finally:
+        parsed.unpersist()
+
+    dup_input = rows_valid - unique_in
+    dup_silver = unique_in - rows_inserted
+    return {
+        "job": "bronze_to_silver",
+        "source": source,
+        "entity": entity.entity,
+        "hours": [f"{dt}T{hr}" for dt, hr in hours],
+        "hours_missing": missing,
+        "rows_read": rows_read,
+        "rows_invalid": rows_read - rows_valid,
+        "duplicates_in_input": dup_input,
+        "duplicates_in_silver": dup_silver,
+        "duplicates_dropped": dup_input + dup_silver,
+        "rows_inserted": rows_inserted,
+        **written,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------------
+
+REQUIRED_ARGS = ("JOB_NAME", "source", "hours", "lake_uri", "entity_json")
+OPTIONAL_ARGS = {"pii_key_env": "INGEST_PII_KEY", "pii_key_secret_id": None}
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Glue entry point: resolves arguments, checks them and the PII key *before* starting Spark (a
+    bad invocation fails in about a second), runs the job, prints the summary, commits.
+
+    Exit status (when run as a script): 0 on success; 1 with the error on stderr otherwise.
+    """
+    started = time.monotonic()
+    argv = list(sys.argv if argv is None else argv)
+    args = lakelib.parse_job_args(argv, REQUIRED_ARGS, OPTIONAL_ARGS)
+    entity = parse_entity(str(args["entity_json"]))
+    hours = lakelib.parse_hours(args["hours"])
+    if not hours:
+        raise JobArgumentError("--hours: at least one hour is needed")
+    lake_uri = lakelib.normalize_lake_uri(str(args["lake_uri"]))
+    pii_key = resolve_pii_key(entity, args["pii_key_env"], args["pii_key_secret_id"])
+
+    ctx = lakelib.start_job(args)
+    try:
+        summary = run_bronze_to_silver(
+            ctx.spark, lake_uri, str(args["source"]), hours, entity, pii_key
+        )
+    except BaseException:
+        ctx.abort()
+        raise
+    summary["duration_secs"] = round(time.monotonic() - started, 3)
+    lakelib.emit_summary(summary)
+    ctx.commit()
+    return summary
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (JobArgumentError, PiiKeyError) as err:
+        sys.stderr.write(f"bronze_to_silver: {type(err).__name__}: {err}\n")
+        sys.exit(1)

@@ -1,0 +1,421 @@
+"""Shared plumbing of the lake's Glue job scripts (``bronze_to_silver.py``, ``silver_to_gold.py``).
+
+Glue ships this module next to the job scripts with ``--extra-py-files s3://.../lakelib.py``; locally it
+sits in the same folder as the scripts, which Python puts first on ``sys.path`` when it runs a script.
+Nothing here imports ``awsglue`` at module level, so the module (and the jobs' transformations) also
+import on a laptop with nothing but PySpark installed.
+
+What lives here:
+
+- argument parsing: :func:`parse_job_args` uses ``awsglue.utils.getResolvedOptions`` in Glue and an
+  equivalent ``--name value`` parser otherwise (same names, same result);
+- the job lifecycle: :func:`start_job` gives a :class:`JobContext` (``GlueContext`` + ``Job`` with
+  ``job.init(JOB_NAME, args)`` in Glue; a local ``SparkSession`` otherwise), :meth:`JobContext.commit`
+  calls ``job.commit()``;
+- lake paths: :func:`normalize_lake_uri`, :func:`lake_path` and Hadoop-FileSystem helpers that work on
+  ``file://`` and ``s3://`` alike (:func:`path_exists`, :func:`delete_path`);
+- the rules shared by both jobs: :func:`latest_per_key` (latest ``ingested_at`` wins) and
+  :func:`overwrite_partitions` (dynamic partition overwrite that also removes partitions left empty).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+#: Session settings both jobs rely on, applied in Glue and locally (all are runtime SQL confs).
+#:
+#: - ``spark.sql.session.timeZone=UTC``: bronze ``dt``/``hour`` and gold ``order_date`` are UTC;
+#: - ``spark.sql.sources.partitionOverwriteMode=dynamic``: an overwrite replaces only the partitions
+#:   present in the written DataFrame (Spark SQL docs, "Dynamic partition overwrite");
+#: - ``spark.sql.sources.partitionColumnTypeInference.enabled=false``: ``hour=06`` stays the string
+#:   ``"06"`` (and ``dt`` a string) when silver is read back, instead of becoming ``6``/a date;
+#: - ``spark.sql.parquet.outputTimestampType=TIMESTAMP_MICROS``: standard Parquet timestamps that
+#:   Athena and DuckDB read, instead of Spark's legacy INT96.
+SESSION_CONF: Mapping[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+}
+
+_HOUR_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})$")
+
+
+class JobArgumentError(ValueError):
+    """A job argument is missing or malformed. The message names the argument."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Arguments
+# ---------------------------------------------------------------------------------------------------
+
+
+def _parse_plain_args(argv: Sequence[str]) -> dict[str, str]:
+    """Parses ``--name value`` and ``--name=value`` pairs (what Glue passes) into a dict.
+
+    A ``--name`` followed by another ``--flag`` or by nothing gets ``""``. Anything that is not a
+    ``--name`` (for example the script path) is ignored, like Glue's parser ignores unknown tokens.
+    """
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok.startswith("--") and len(tok) > 2:
+            name = tok[2:]
+            if "=" in name:
+                name, value = name.split("=", 1)
+                out[name] = value
+            elif i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                out[name] = argv[i + 1]
+                i += 1
+            else:
+                out[name] = ""
+        i += 1
+    return out
+
+
+def parse_job_args(
+    argv: Sequence[str],
+    required: Sequence[str],
+    optional: Mapping[str, str | None] | None = None,
+) -> dict[str, str | None]:
+    """Resolves job arguments the way Glue does, with or without ``awsglue``.
+
+    Glue passes job parameters as ``--name value`` pairs in ``sys.argv`` (plus its own, such as
+    ``--JOB_NAME``, ``--TempDir``, ``--job-bookmark-option``). ``getResolvedOptions(argv, names)``
+    (Glue docs, "Accessing parameters using getResolvedOptions") returns the named ones and fails when
+    one is missing; it has no notion of optional parameters, so, as the Glue docs suggest, optional
+    names are only passed to it when ``--name`` is present in ``argv``.
+
+    Args:
+        argv: the full argument vector, usually ``sys.argv``.
+        required: names (without ``--``) that must be present. ``JOB_NAME`` is added when absent
+            outside Glue (it defaults to the script's name) since Glue always passes it.
+        optional: name → default for arguments that may be absent.
+
+    Returns:
+        name → value for every required and optional name (``None`` for an absent optional without
+        default).
+
+    Raises:
+        JobArgumentError: a required argument is missing (outside Glue; in Glue, getResolvedOptions
+            raises its own error).
+    """
+    optional = dict(optional or {})
+    present = {a[2:].split("=", 1)[0] for a in argv if a.startswith("--")}
+    wanted = list(required) + [n for n in optional if n in present]
+    try:
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        getResolvedOptions = None  # noqa: N806 - mirrors the Glue name
+
+    if getResolvedOptions is not None:
+        resolved: dict[str, Any] = dict(getResolvedOptions(list(argv), wanted))
+    else:
+        plain = _parse_plain_args(argv[1:] if argv and not argv[0].startswith("--") else argv)
+        if "JOB_NAME" not in plain:
+            plain["JOB_NAME"] = os.path.splitext(os.path.basename(argv[0] if argv else "job"))[0]
+        missing = [n for n in required if n not in plain]
+        if missing:
+            raise JobArgumentError(
+                "missing job argument(s): " + ", ".join("--" + n for n in missing)
+            )
+        resolved = {n: plain[n] for n in wanted}
+    out: dict[str, str | None] = {n: resolved[n] for n in required}
+    for name, default in optional.items():
+        value = resolved.get(name)
+        out[name] = value if value not in (None, "") else default
+    return out
+
+
+def parse_hours(value: str | None) -> list[tuple[str, str]]:
+    """Parses ``--hours`` (``2026-11-25T06,2026-11-25T07``) into sorted, distinct ``(dt, hour)`` pairs.
+
+    Each item is a UTC date and hour as in the bronze/silver partitions ``dt=YYYY-MM-DD/hour=HH``.
+    Blank items are ignored; ``None`` or ``""`` gives ``[]``.
+
+    Raises:
+        JobArgumentError: an item is not ``YYYY-MM-DDTHH`` with hour 00-23.
+    """
+    out: set[tuple[str, str]] = set()
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        m = _HOUR_RE.match(item)
+        if not m or int(m.group(2)) > 23:
+            raise JobArgumentError(f"--hours: {item!r} is not YYYY-MM-DDTHH (UTC, hour 00-23)")
+        out.add((m.group(1), m.group(2)))
+    return sorted(out)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Lake paths
+# ---------------------------------------------------------------------------------------------------
+
+
+def normalize_lake_uri(uri: str) -> str:
+    """Returns the lake root as a path Spark reads and writes, without a trailing ``/``.
+
+    - ``s3://bucket/prefix`` stays as is (Glue's EMRFS serves ``s3://``);
+    - ``file:///abs/path`` stays as is;
+    - ``file://./rel`` or ``file://rel`` (the service's default ``file://./data/lake``) becomes
+      ``file:///<cwd>/rel``;
+    - a plain path (``/abs`` or ``rel``) becomes ``file:///abs``.
+
+    Raises:
+        JobArgumentError: empty, or a scheme other than ``file`` and ``s3``.
+    """
+    uri = (uri or "").strip()
+    if not uri:
+        raise JobArgumentError("--lake_uri is empty")
+    if uri.startswith("s3://"):
+        return uri.rstrip("/")
+    if uri.startswith("file://"):
+        rest = uri[len("file://") :]
+        path = rest if rest.startswith("/") else os.path.abspath(rest)
+        return "file://" + path.rstrip("/") if path != "/" else "file:///"
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri):
+        raise JobArgumentError(f"--lake_uri: unsupported scheme in {uri!r} (use file:// or s3://)")
+    return "file://" + os.path.abspath(uri).rstrip("/")
+
+
+def lake_path(lake_uri: str, *parts: str) -> str:
+    """Joins path segments under a lake root with ``/``: ``lake_path(root, "silver", "carts")``."""
+    return "/".join([lake_uri.rstrip("/"), *(p.strip("/") for p in parts if p)])
+
+
+def _hadoop_fs(spark: Any, path: str) -> tuple[Any, Any]:
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(path)
+    return p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), p
+
+
+def path_exists(spark: Any, path: str) -> bool:
+    """Whether a file or folder exists, through the Hadoop FileSystem of the path's scheme (so the same
+    call works for ``file://`` locally and ``s3://`` in Glue)."""
+    fs, p = _hadoop_fs(spark, path)
+    return bool(fs.exists(p))
+
+
+def delete_path(spark: Any, path: str) -> bool:
+    """Deletes a file or folder recursively; returns whether something was deleted."""
+    fs, p = _hadoop_fs(spark, path)
+    return bool(fs.exists(p) and fs.delete(p, True))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Session and job lifecycle
+# ---------------------------------------------------------------------------------------------------
+
+
+def configure_session(spark: Any) -> Any:
+    """Applies :data:`SESSION_CONF` to a session (idempotent) and returns it."""
+    for k, v in SESSION_CONF.items():
+        spark.conf.set(k, v)
+    return spark
+
+
+def local_spark_session(app_name: str) -> Any:
+    """Builds the local ``SparkSession`` used when ``awsglue`` is absent.
+
+    Environment (all optional):
+
+    - ``LAKE_SPARK_MASTER`` (default ``local[2]``);
+    - ``LAKE_SPARK_SHUFFLE_PARTITIONS`` (default ``2``: small local data; Spark's 200 would mean 200
+      tiny tasks and files per shuffle);
+    - ``LAKE_SPARK_LOG_LEVEL`` (default ``WARN``).
+
+    The Spark UI and console progress bars are off; the driver binds to 127.0.0.1.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.master(os.environ.get("LAKE_SPARK_MASTER", "local[2]"))
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config(
+            "spark.sql.shuffle.partitions", os.environ.get("LAKE_SPARK_SHUFFLE_PARTITIONS", "2")
+        )
+    )
+    for k, v in SESSION_CONF.items():
+        builder = builder.config(k, v)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("LAKE_SPARK_LOG_LEVEL", "WARN"))
+    return spark
+
+
+@dataclass
+class JobContext:
+    """A running job: the Spark session and, in Glue, the ``GlueContext`` and ``Job``.
+
+    Attributes:
+        spark: the ``SparkSession`` (``glue_context.spark_session`` in Glue).
+        args: the resolved job arguments (see :func:`parse_job_args`).
+        glue_context: ``awsglue.context.GlueContext`` in Glue, else ``None``.
+        job: ``awsglue.job.Job`` in Glue (already ``init``-ed), else ``None``.
+    """
+
+    spark: Any
+    args: dict[str, str | None]
+    glue_context: Any = None
+    job: Any = None
+    _owns_session: bool = field(default=False, repr=False)
+
+    @property
+    def is_glue(self) -> bool:
+        """Whether the job runs inside AWS Glue (``awsglue`` imported)."""
+        return self.job is not None
+
+    def commit(self) -> None:
+        """Ends the run successfully: ``job.commit()`` in Glue (it records job-bookmark state, which
+        these jobs do not rely on: they are driven by explicit ``--hours`` and are idempotent), and
+        stops the local session outside Glue."""
+        if self.job is not None:
+            self.job.commit()
+        if self._owns_session:
+            self.spark.stop()
+
+    def abort(self) -> None:
+        """Stops a local session after a failure (Glue tears its own down)."""
+        if self._owns_session:
+            try:
+                self.spark.stop()
+            except Exception:  # noqa: BLE001 - best effort while already failing
+                pass
+
+
+def start_job(args: dict[str, str | None]) -> JobContext:
+    """Starts the job: in Glue, ``GlueContext(SparkContext.getOrCreate())`` and
+    ``Job(glue_context).init(args["JOB_NAME"], args)`` (Glue docs: always call ``job.init`` first and
+    ``job.commit`` last); outside Glue, :func:`local_spark_session`. Both get :data:`SESSION_CONF`."""
+    job_name = str(args.get("JOB_NAME") or "job")
+    try:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from awsglue.job import Job  # type: ignore[import-not-found]
+    except ImportError:
+        return JobContext(spark=local_spark_session(job_name), args=args, _owns_session=True)
+    from pyspark.context import SparkContext
+
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(job_name, args)
+    spark = configure_session(glue_context.spark_session)
+    return JobContext(spark=spark, args=args, glue_context=glue_context, job=job)
+
+
+def emit_summary(summary: Mapping[str, Any]) -> None:
+    """Prints the run summary as one JSON line on stdout (the local executor reads the last line
+    starting with ``{``; in Glue it lands in the job's output log)."""
+    sys.stdout.write(json.dumps(summary, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared transformation rules
+# ---------------------------------------------------------------------------------------------------
+
+
+def latest_per_key(df: Any, keys: Sequence[str], order: Sequence[Any]) -> Any:
+    """Keeps one row per ``keys``: the first by ``order`` (columns or expressions, e.g.
+    ``F.col("ingested_at").desc()``). Ties beyond ``order`` are broken arbitrarily, so callers add
+    enough tie-breakers to make the choice deterministic."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    w = Window.partitionBy(*keys).orderBy(*order)
+    return df.withColumn("__rn", F.row_number().over(w)).filter("__rn = 1").drop("__rn")
+
+
+def partition_path(root: str, cols: Sequence[str], values: Sequence[Any]) -> str:
+    """``root/c1=v1/c2=v2``: the Hive-style folder Spark's ``partitionBy`` writes."""
+    return lake_path(root, *(f"{c}={v}" for c, v in zip(cols, values)))
+
+
+def overwrite_partitions(
+    spark: Any,
+    df: Any,
+    root: str,
+    partition_cols: Sequence[str],
+    affected: Iterable[tuple[Any, ...]],
+) -> dict[str, Any]:
+    """Replaces exactly the ``affected`` partitions of a Parquet dataset with the rows of ``df``.
+
+    ``df`` must hold the complete new content of every affected partition (and rows of no other
+    partition). The write uses dynamic partition overwrite, which replaces only partitions present in
+    ``df``; an affected partition with no row left in ``df`` would therefore keep its old files, so it
+    is deleted explicitly afterwards. Every other partition is untouched.
+
+    The content is persisted and counted before the write, so ``df`` may read the very partitions it
+    replaces (Spark deletes them only when the write job commits).
+
+    Returns:
+        ``{"rows_written": int, "partitions_written": [[v1, v2], ...], "partitions_deleted": [...]}``,
+        partitions sorted.
+    """
+    from pyspark import StorageLevel
+
+    affected_set = {tuple(str(v) for v in a) for a in affected}
+    owned = not df.is_cached
+    if owned:
+        df = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = {
+            tuple(str(r[c]) for c in partition_cols): int(r["count"])
+            for r in df.groupBy(*partition_cols).count().collect()
+        }
+        stray = set(counts) - affected_set
+        if stray:
+            raise ValueError(f"rows outside the affected partitions: {sorted(stray)[:5]}")
+        if counts:
+            (
+                # One shuffle by partition: one file per partition instead of one per task.
+                df.repartition(*partition_cols)
+                .write.mode("overwrite")
+                .option("partitionOverwriteMode", "dynamic")
+                .partitionBy(*partition_cols)
+                .parquet(root)
+            )
+        deleted = []
+        for part in sorted(affected_set - set(counts)):
+            if delete_path(spark, partition_path(root, partition_cols, part)):
+                deleted.append(list(part))
+        return {
+            "rows_written": sum(counts.values()),
+            "partitions_written": [list(p) for p in sorted(counts)],
+            "partitions_deleted": deleted,
+        }
+    finally:
+        if owned:
+            df.unpersist()
+
+
+def list_partitions(spark: Any, root: str, partition_cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """Lists the Hive-style partition folders under ``root`` (``c1=v1/c2=v2``), sorted; ``[]`` when
+    ``root`` does not exist. Folders not named ``col=value`` (``_temporary``, ``.spark-staging``) are
+    skipped."""
+    if not path_exists(spark, root):
+        return []
+    fs, p = _hadoop_fs(spark, root)
+    found: list[tuple[str, ...]] = []
+
+    def walk(path: Any, depth: int, values: tuple[str, ...]) -> None:
+        if depth == len(partition_cols):
+            found.append(values)
+            return
+        prefix = partition_cols[depth] + "="
+        for st in fs.listStatus(path):
+            name = st.getPath().getName()
+            if st.isDirectory() and name.startswith(prefix):
+                walk(st.getPath(), depth + 1, values + (name[len(prefix) :],))
+
+    walk(p, 0, ())
+    return sorted(found)
