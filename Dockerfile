@@ -15,6 +15,9 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY fixtures ./fixtures
+# The SQL the query engines run, and the PySpark job scripts (uploaded to Glue as assets in AWS).
+COPY src/glue/queries ./src/glue/queries
+COPY src/glue/jobs ./src/glue/jobs
 USER node
 EXPOSE 9464 9465
 ENTRYPOINT ["/usr/bin/env", "node", "dist/cli.js"]

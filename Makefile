@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv build lint format typecheck test unit run clean docs bench
+.PHONY: all install tools node deps venv pytest build lint format typecheck test unit run clean docs bench
 
 all: build
 
@@ -57,16 +57,20 @@ docs: build
 	node dist/cli.js docs metrics > docs/metrics-reference.md
 
 ## make test: install what is needed, lint, typecheck, build, run every test (unit, property, integration, end to end).
-test: install tools lint typecheck build
+test: install tools lint typecheck build pytest
 	@mkdir -p .tmp
 	vitest run --reporter=default --reporter=json --outputFile.json=.tmp/vitest.json
 
-unit: deps
+unit: deps venv
 	vitest run src
 
 ## make run: install what is needed, run `ingest local` on the fixtures; it stops by itself and prints a summary.
 run: install build
 	node dist/cli.js local --config config/local.yaml --fresh
+
+## make pytest: the PySpark job tests (local Spark on the real FakeStore fixtures).
+pytest: venv
+	$(VENV)/bin/python -m pytest tests/python -q -p no:cacheprovider
 
 clean:
 	rm -rf dist data .tmp

@@ -5,6 +5,7 @@
  * file; `docs config` prints the config reference generated from the schemas.
  */
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
@@ -119,10 +120,14 @@ program
   )
   .option(
     '--fresh',
-    "first remove the local state, the emulator data and the file lake's bronze/ and dead-letter/",
+    "first remove the local state, the emulator data and the file lake's zones (bronze, silver, gold, dead-letter)",
     false,
   )
   .option('--fixture-port <port>', 'port of the fixture API server (0 = any free port)', portNumber, 8787)
+  .option(
+    '--summary-json <file>',
+    'also write the summary (sources, silver, gold analytics, quality) as JSON to this file',
+  )
   .option('--shards <n>', 'shards per stream in the emulator', (v) => Number.parseInt(v, 10), 2)
   .action(
     async (opts: {
@@ -131,6 +136,7 @@ program
       fresh: boolean;
       fixturePort: number;
       shards: number;
+      summaryJson?: string;
     }) => {
       const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
       const abort = new AbortController();
@@ -151,6 +157,7 @@ program
           signal: abort.signal,
         });
         process.stdout.write(`${formatSummary(summary)}\n`);
+        if (opts.summaryJson) await writeFile(opts.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
         process.exit(summary.complete ? 0 : 1);
       } catch (err) {
         fail(err);

@@ -5,8 +5,19 @@
  */
 import type { ConsumerConfig, SinkConfig, SourceConfig } from './config/schema.js';
 import { createBronzeWriter } from './consumers/bronze/index.js';
+import {
+  createHourlyScheduler,
+  type HourlyScheduler,
+  type HourlySchedulerConfig,
+} from './consumers/hourly/index.js';
 import type { Consumer } from './consumers/types.js';
 import type { DeadLetterQueue } from './deadletter/index.js';
+import { AthenaQueryEngine } from './glue/aws/athena.js';
+import { AwsGlueExecutor } from './glue/aws/executor.js';
+import type { LakeConfig } from './glue/config.js';
+import { DuckDbQueryEngine } from './glue/duckdb/engine.js';
+import { LocalGlueExecutor } from './glue/local/executor.js';
+import type { GlueExecutor, QueryEngine } from './glue/types.js';
 import type { Logger } from './log.js';
 import { createHttpSource } from './pollers/http/index.js';
 import type { Source } from './pollers/types.js';
@@ -19,6 +30,8 @@ export interface ComponentDeps {
   state: StateStore;
   deadLetters: DeadLetterQueue;
   logger: Logger;
+  /** The lake's zones and silver mappings (`lake` in config). */
+  lakeConfig: LakeConfig;
 }
 
 type Factory<C, T, D = ComponentDeps> = (config: C, deps: D) => T;
@@ -38,10 +51,56 @@ const sinks: { [K in SinkConfig['type']]: Factory<Extract<SinkConfig, { type: K 
     createKinesisSink(config, { deadLetters: deps.deadLetters, logger: deps.logger }),
 };
 
-const consumers: { [K in ConsumerConfig['type']]: Factory<Extract<ConsumerConfig, { type: K }>, Consumer> } =
-  {
-    bronze: (config, deps) => createBronzeWriter(config, deps),
+const consumers: {
+  [K in ConsumerConfig['type']]: Factory<Extract<ConsumerConfig, { type: K }>, Consumer | Promise<Consumer>>;
+} = {
+  bronze: (config, deps) => createBronzeWriter(config, deps),
+  hourly: (config, deps) => createHourlyComponent(config, deps),
+};
+
+/**
+ * The hourly scheduler with the executor and query engine its config names. The scheduler owns
+ * neither; this wrapper closes both when the consumer stops.
+ */
+async function createHourlyComponent(
+  config: HourlySchedulerConfig,
+  deps: ComponentDeps,
+): Promise<HourlyScheduler> {
+  const executor: GlueExecutor =
+    config.executor.type === 'local'
+      ? new LocalGlueExecutor({ maxConcurrentRuns: config.executor.maxConcurrentRuns })
+      : new AwsGlueExecutor({ region: config.executor.region });
+  let queries: QueryEngine | undefined;
+  if (config.qualityQuery !== undefined) {
+    queries =
+      config.queryEngine.type === 'duckdb'
+        ? await DuckDbQueryEngine.open({ lakeUri: config.lakeUri })
+        : new AthenaQueryEngine({
+            workgroup: config.queryEngine.workgroup,
+            database: deps.lakeConfig.database,
+            outputLocation: config.queryEngine.outputLocation,
+            timeoutMs: config.queryEngine.timeoutMs,
+          });
+  }
+  const scheduler = createHourlyScheduler(config, {
+    state: deps.state,
+    logger: deps.logger,
+    executor,
+    ...(queries ? { queries } : {}),
+    lakeConfig: deps.lakeConfig,
+  });
+  const stop = scheduler.stop.bind(scheduler);
+  let stopped: Promise<void> | undefined;
+  scheduler.stop = () => {
+    stopped ??= (async () => {
+      await stop();
+      await executor.close();
+      await queries?.close();
+    })();
+    return stopped;
   };
+  return scheduler;
+}
 
 /** Builds a source from its config. */
 export function buildSource(config: SourceConfig, deps: ComponentDeps & { sink: Sink }): Source {
@@ -54,6 +113,6 @@ export function buildSink(config: SinkConfig, deps: ComponentDeps): Sink {
 }
 
 /** Builds a consumer from its config. */
-export function buildConsumer(config: ConsumerConfig, deps: ComponentDeps): Consumer {
-  return consumers[config.type](config, deps);
+export async function buildConsumer(config: ConsumerConfig, deps: ComponentDeps): Promise<Consumer> {
+  return consumers[config.type](config as never, deps);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BronzeWriterSchema } from '../consumers/bronze/config.js';
+import { HourlySchedulerSchema } from '../consumers/hourly/config.js';
 import { LakeSchema } from '../glue/config.js';
 import { HttpSourceSchema } from '../pollers/http/config.js';
 import { KinesisSinkSchema } from '../producers/kinesis/config.js';
@@ -11,14 +12,29 @@ import { KinesisSinkSchema } from '../producers/kinesis/config.js';
  */
 export const SourceSchema = z.discriminatedUnion('type', [HttpSourceSchema]);
 export const SinkSchema = z.discriminatedUnion('type', [KinesisSinkSchema]);
-export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema]);
+export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema, HourlySchedulerSchema]);
 
 export const StateSchema = z
   .discriminatedUnion('type', [
-    z.object({
-      type: z.literal('file'),
-      path: z.string().default('./data/state').describe('Directory of the local state files.'),
-    }),
+    z
+      .object({
+        type: z.literal('file'),
+        path: z.string().default('./data/state').describe('Directory of the local state files.'),
+      })
+      .describe('One JSON file per key in a local directory.'),
+    z
+      .object({
+        type: z.literal('dynamodb'),
+        tableName: z
+          .string()
+          .min(3)
+          .max(255)
+          .describe('DynamoDB table: partition key `pk` (S), TTL on `expiresAt`.'),
+        region: z.string().optional().describe('AWS region. @default AWS_REGION'),
+      })
+      .describe(
+        'DynamoDB with conditional writes (AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL for emulators).',
+      ),
   ])
   .default({ type: 'file', path: './data/state' })
   .describe('Where cursors, change-detection state and checkpoints live.');

@@ -10,6 +10,10 @@ import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import type { CycleResult, HourlyScheduler } from '../consumers/hourly/index.js';
+import { DuckDbQueryEngine } from '../glue/duckdb/engine.js';
+import { ANALYTICS, type QualityCheckResult, runQualityChecks } from '../glue/queries/index.js';
+import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { startConsumeRole, startRunRole } from '../runtime/roles.js';
@@ -44,6 +48,19 @@ export interface SourceSummary {
   inBronze: number;
 }
 
+export interface LakeSummary {
+  /** What the hourly scheduler's final cycle did. */
+  cycle: CycleResult;
+  /** Seconds the final cycle took (Spark jobs, crawler, quality query). */
+  lakeSecs: number;
+  /** Rows per silver table. */
+  silverRows: Record<string, number>;
+  /** The gold analytics (src/glue/queries), computed by DuckDB over the lake. */
+  analytics: { name: string; result: QueryResult }[];
+  /** The data-quality checks. */
+  quality: QualityCheckResult[];
+}
+
 export interface LocalSummary {
   sources: SourceSummary[];
   /** Records the bronze writer landed during this run. */
@@ -54,6 +71,8 @@ export interface LocalSummary {
   complete: boolean;
   elapsedSecs: number;
   lakeUri: string;
+  /** Silver/gold outcome, when an hourly scheduler is configured. */
+  lake?: LakeSummary;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,8 +101,9 @@ async function removeLocalData(config: Config, kinesisDir: string): Promise<void
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
     if (!uri.startsWith('file://')) continue;
     const root = resolve(uri.slice('file://'.length));
-    await rm(resolve(root, 'bronze'), { recursive: true, force: true });
-    await rm(resolve(root, 'dead-letter'), { recursive: true, force: true });
+    for (const zone of ['bronze', 'silver', 'gold', 'dead-letter']) {
+      await rm(resolve(root, zone), { recursive: true, force: true });
+    }
   }
 }
 
@@ -105,8 +125,19 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   if (options.fresh) await removeLocalData(config, kinesisDir);
 
   const streams = [
-    ...new Set([...config.sinks.map((s) => s.streamName), ...config.consumers.map((c) => c.streamName)]),
+    ...new Set([
+      ...config.sinks.map((s) => s.streamName),
+      ...config.consumers.flatMap((c) => (c.type === 'bronze' ? [c.streamName] : [])),
+    ]),
   ];
+  // Silver hashes PII with a keyed SHA-256; a local run without a key gets a fixed development key.
+  if (config.consumers.some((c) => c.type === 'hourly') && !process.env[config.lake.piiKeyEnv]) {
+    process.env[config.lake.piiKeyEnv] = 'ingest-local-development-key';
+    logger.warn(
+      { event: 'pii_key_default', env: config.lake.piiKeyEnv },
+      `${config.lake.piiKeyEnv} unset: using the local development key`,
+    );
+  }
   const kinesis = await startKinesisLocal({
     streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
     persistDir: kinesisDir,
@@ -122,6 +153,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
 
   const consume = await startConsumeRole(config, logger);
   const run = await startRunRole(config, logger);
+  let lake: LakeSummary | undefined;
   const deadline =
     options.durationSecs === undefined ? Number.POSITIVE_INFINITY : started + options.durationSecs * 1000;
   const delivered = () => run.sources.reduce((n, s) => n + s.stats().emitted, 0);
@@ -139,6 +171,21 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     // Let the bronze writer read what the sources put last before it flushes and stops.
     const settleUntil = Date.now() + 10_000;
     while (read() < delivered() && Date.now() < settleUntil) await sleep(200);
+    // Flush bronze first, then let every hourly scheduler carry what landed to silver and gold,
+    // open hours included: the run is over, so its hours are as complete as they will get.
+    const byType = (type: string) => consume.consumers.filter((_, i) => config.consumers[i]?.type === type);
+    await Promise.all(byType('bronze').map((c) => c.stop()));
+    if (!options.signal?.aborted) {
+      for (const c of byType('hourly') as HourlyScheduler[]) {
+        const t0 = Date.now();
+        const cycle = await c.runOnce({ includeOpenHours: true });
+        lake = {
+          ...(lake ?? { analytics: [], quality: [], silverRows: {} }),
+          cycle,
+          lakeSecs: (Date.now() - t0) / 1000,
+        };
+      }
+    }
     await consume.stop();
     await kinesis.stop();
     await fixtures.close();
@@ -151,6 +198,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   );
   const complete = polledOnce() && landed >= delivered();
   const lakeUri = config.consumers[0]?.lakeUri ?? config.deadLetter.uri;
+  if (lake) lake = { ...lake, ...(await lakeReport(lakeUri, config)) };
   const inBronze = await countBronze(lakeUri);
   const cstats = consume.consumers.map((c) => c.stats());
   return {
@@ -172,7 +220,30 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     complete,
     elapsedSecs: (Date.now() - started) / 1000,
     lakeUri,
+    ...(lake ? { lake } : {}),
   };
+}
+
+/** Silver row counts, the gold analytics and the data-quality checks, through DuckDB over the lake. */
+async function lakeReport(
+  lakeUri: string,
+  config: Config,
+): Promise<Pick<LakeSummary, 'analytics' | 'quality' | 'silverRows'>> {
+  const engine = await DuckDbQueryEngine.open({ lakeUri: config.lake.uri || lakeUri });
+  try {
+    const silverRows: Record<string, number> = {};
+    for (const view of engine.views.filter((v) => v.startsWith('silver_'))) {
+      const r = await engine.query(`SELECT count(*) AS n FROM ${view}`);
+      silverRows[view] = Number(r.rows[0]?.[0] ?? 0);
+    }
+    if (!engine.views.includes('fact_order_lines')) return { analytics: [], quality: [], silverRows };
+    const analytics: LakeSummary['analytics'] = [];
+    for (const q of ANALYTICS) analytics.push({ name: q.name, result: await engine.query(q.sql) });
+    const quality = await runQualityChecks(engine);
+    return { analytics, quality, silverRows };
+  } finally {
+    await engine.close();
+  }
 }
 
 /** Renders the summary as a plain-text table. */
@@ -213,5 +284,44 @@ export function formatSummary(s: LocalSummary): string {
     '',
     `landed in bronze this run: ${s.landedThisRun} records (${s.consumerDeadLettered} dead-lettered by the bronze writer)`,
     `lake: ${s.lakeUri}   elapsed: ${s.elapsedSecs.toFixed(1)} s   ${s.complete ? 'complete: every accepted record landed' : 'INCOMPLETE: stopped before everything landed'}`,
+    ...(s.lake ? ['', ...formatLake(s.lake)] : []),
   ].join('\n');
+}
+
+/** Renders a query result as an aligned text table. */
+export function formatTable(columns: string[], rows: (string | null)[][]): string[] {
+  const cells = rows.map((r) => r.map((c) => c ?? 'NULL'));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]!.length)));
+  const numeric = columns.map(
+    (_, i) => cells.length > 0 && cells.every((r) => /^-?[\d.]+$/.test(r[i]!) || r[i] === 'NULL'),
+  );
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
+}
+
+function formatLake(l: LakeSummary): string[] {
+  const c = l.cycle;
+  const out = [
+    `hourly lake: ${c.done.length} hour(s) done (${c.done.join(', ') || 'none'}), ${c.failed.length} failed, ${c.retrying.length} retrying, ${c.deferred.length} deferred, in ${l.lakeSecs.toFixed(1)} s`,
+    `silver rows: ${
+      Object.entries(l.silverRows)
+        .map(([t, n]) => `${t}=${n}`)
+        .join(', ') || 'none'
+    }`,
+  ];
+  for (const a of l.analytics)
+    out.push('', `gold: ${a.name}`, ...formatTable(a.result.columns, a.result.rows));
+  if (l.quality.length > 0) {
+    out.push('', 'data quality:');
+    for (const q of l.quality) {
+      out.push(
+        `  ${q.passed ? 'PASS' : 'FAIL'}  ${q.name} = ${q.value ?? 'error'} (expect ${q.expectation.op} ${q.expectation.value})${q.error ? `: ${q.error}` : ''}`,
+      );
+    }
+  }
+  return out;
 }

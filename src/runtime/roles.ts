@@ -12,7 +12,7 @@ import { closeSharedAgents } from '../pollers/http/index.js';
 import type { Source } from '../pollers/types.js';
 import type { Sink } from '../producers/types.js';
 import { buildConsumer, buildSink, buildSource, type ComponentDeps } from '../registry.js';
-import { FileStateStore, type StateStore } from '../state/index.js';
+import { DynamoDbStateStore, FileStateStore, type StateStore } from '../state/index.js';
 import { collectProcessMetrics, startTelemetryServer } from '../telemetry/index.js';
 
 export interface Role {
@@ -36,6 +36,8 @@ export function openStateStore(config: Config): StateStore {
   switch (config.state.type) {
     case 'file':
       return new FileStateStore(config.state.path);
+    case 'dynamodb':
+      return new DynamoDbStateStore({ tableName: config.state.tableName, region: config.state.region });
   }
 }
 
@@ -44,6 +46,7 @@ function commonDeps(config: Config, logger: Logger): ComponentDeps {
     state: openStateStore(config),
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
     logger,
+    lakeConfig: config.lake,
   };
 }
 
@@ -114,7 +117,8 @@ export async function startConsumeRole(
 ): Promise<ConsumeRole> {
   collectProcessMetrics();
   const deps = commonDeps(config, logger);
-  const consumers = config.consumers.map((c) => buildConsumer(c, deps));
+  const consumers: Consumer[] = [];
+  for (const c of config.consumers) consumers.push(await buildConsumer(c, deps));
   for (const c of consumers) await c.start();
   const telemetry = await startTelemetryServer({
     port: options.port ?? config.telemetry.consumePort,

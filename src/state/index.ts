@@ -1,7 +1,7 @@
 /**
  * The state store: poll cursors and change-detection state, shard checkpoints, scheduled hours and
  * leases behind one small interface (ADR 0002). Implementations: a local directory of JSON files
- * (`file`, here) and DynamoDB (planned with the hourly-lake issue).
+ * (`file`) and DynamoDB (`dynamodb`), chosen by `state.type` in config.
  */
 
 /** A stored value with the version used for optimistic concurrency. */
@@ -36,4 +36,10 @@ export interface StateStore {
 }
 
 export { StateConflictError } from '../errors.js';
+export {
+  createStateTable,
+  type DynamoDbPutOptions,
+  DynamoDbStateStore,
+  stateTableDefinition,
+} from './dynamodb.js';
 export { FileStateStore } from './file.js';

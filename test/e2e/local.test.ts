@@ -1,15 +1,37 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { LocalSummary } from '../../src/local/index.js';
 import { FIXTURE_COUNTS, readBronze, requireBuiltCli, spawnCli, tempDir } from '../support/cli.js';
 
 /**
  * End to end: `ingest local` on the real fixtures, through the real Kinesis emulator, into a file
  * lake. Bronze must hold every fixture record exactly once, as valid gzip, in the right partitions.
  */
+/** Revenue per month computed from the fixture JSON alone, in integer cents to avoid float drift. */
+function expectedMonthlyRevenue(): Record<string, number> {
+  const products = JSON.parse(readFileSync('fixtures/fakestore/products_raw.json', 'utf8')) as {
+    id: number;
+    price: number;
+  }[];
+  const carts = JSON.parse(readFileSync('fixtures/fakestore/carts_raw.json', 'utf8')) as {
+    date: string;
+    products: { productId: number; quantity: number }[];
+  }[];
+  const price = new Map(products.map((p) => [p.id, Math.round(p.price * 100)]));
+  const cents: Record<string, number> = {};
+  for (const cart of carts) {
+    const month = cart.date.slice(0, 7);
+    for (const line of cart.products)
+      cents[month] = (cents[month] ?? 0) + price.get(line.productId)! * line.quantity;
+  }
+  return Object.fromEntries(Object.entries(cents).map(([m, c]) => [m, c / 100]));
+}
+
 describe('ingest local on the fixtures', () => {
   beforeAll(() => requireBuiltCli());
 
-  it('lands all 283 fixture records in bronze exactly once, then a second run puts nothing new', async () => {
+  it('lands all 283 fixture records in bronze exactly once, carries them to gold, then a second run puts nothing new', async () => {
     const dir = tempDir('e2e-local');
     const env = {
       INGEST_STATE_DIR: join(dir, 'state'),
@@ -17,7 +39,8 @@ describe('ingest local on the fixtures', () => {
       INGEST_RUN_PORT: '0',
       INGEST_CONSUME_PORT: '0',
     };
-    const run = spawnCli(['local', '--fixture-port', '0'], env);
+    const summaryFile = join(dir, 'summary.json');
+    const run = spawnCli(['local', '--fixture-port', '0', '--summary-json', summaryFile], env);
     const { code } = await run.exited;
     expect(code, run.stderr()).toBe(0);
     expect(run.stdout()).toMatch(/TOTAL\s+5\s+0\s+283\s+0\s+283\s+0\s+283/);
@@ -52,6 +75,31 @@ describe('ingest local on the fixtures', () => {
     expect(issue.id).toBe(`${payload.id}@${payload.updated_at}`);
     expect(issue.event_time).toBe(new Date(payload.updated_at).toISOString());
 
+    // Silver and gold: the hourly scheduler ran the PySpark jobs on the landed hour. Gold's monthly
+    // revenue equals an independent computation from the fixture JSON (price × quantity per line,
+    // rounded to cents, summed per month of the cart date).
+    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as LocalSummary;
+    expect(summary.lake?.cycle.failed).toEqual([]);
+    expect(summary.lake?.cycle.done).toHaveLength(1);
+    expect(summary.lake?.silverRows).toEqual({
+      silver_carts: 7,
+      silver_earthquakes: 233,
+      silver_github_issues: 13,
+      silver_products: 20,
+      silver_users: 10,
+    });
+    const trend = summary.lake!.analytics.find((a) => a.name === 'monthly_sales_trend')!.result;
+    const col = (name: string) => trend.columns.indexOf(name);
+    const gold = Object.fromEntries(
+      trend.rows.map((r) => [
+        `${r[col('year')]}-${String(r[col('month')]).padStart(2, '0')}`,
+        Number(r[col('revenue')]),
+      ]),
+    );
+    expect(gold).toEqual(expectedMonthlyRevenue());
+    expect(summary.lake!.quality.every((q) => q.passed)).toBe(true);
+    expect(run.stdout()).toContain('gold: monthly_sales_trend');
+
     // Second run on the same state: every record is unchanged, nothing is put, bronze is unchanged.
     const again = spawnCli(['local', '--fixture-port', '0'], env);
     const second = await again.exited;
@@ -59,5 +107,5 @@ describe('ingest local on the fixtures', () => {
     expect(again.stdout()).toMatch(/TOTAL\s+5\s+0\s+283\s+283\s+0\s+0\s+283/);
     const after = (await readBronze(join(dir, 'lake'))).flatMap((o) => o.lines);
     expect(after).toHaveLength(283);
-  });
+  }, 300_000);
 });

@@ -129,6 +129,50 @@ export const HourlySchedulerSchema = z
       .describe(
         "How long a claim on an hour lasts; renewed while its jobs run. A crashed owner's hours are taken over once it expires.",
       ),
+    executor: z
+      .discriminatedUnion('type', [
+        z
+          .object({
+            type: z.literal('local'),
+            maxConcurrentRuns: z
+              .number()
+              .int()
+              .positive()
+              .default(1)
+              .describe('Runs of one job at once, like Glue `MaxConcurrentRuns`.'),
+          })
+          .describe('Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake.'),
+        z
+          .object({
+            type: z.literal('aws'),
+            region: z.string().optional().describe('AWS region. @default AWS_REGION'),
+          })
+          .describe('AWS Glue through the AWS SDK (StartJobRun, GetJobRun, StartCrawler, GetCrawler).'),
+      ])
+      .default({ type: 'local', maxConcurrentRuns: 1 })
+      .describe('What runs the Glue jobs and the crawler.'),
+    queryEngine: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('duckdb') }).describe('DuckDB over the local gold and silver Parquet.'),
+        z
+          .object({
+            type: z.literal('athena'),
+            workgroup: z.string().default('primary').describe('Athena workgroup.'),
+            outputLocation: z
+              .string()
+              .optional()
+              .describe('`s3://` location of query results (a workgroup that enforces one wins).'),
+            timeoutMs: z
+              .number()
+              .int()
+              .positive()
+              .default(300_000)
+              .describe('Give up on a query after this long.'),
+          })
+          .describe('Amazon Athena over the Glue Data Catalog database `lake.database`.'),
+      ])
+      .default({ type: 'duckdb' })
+      .describe('Where the data-quality query and the analytics run.'),
     shutdownTimeoutMs: z
       .number()
       .int()
