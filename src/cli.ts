@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { configReference } from './config/docs.js';
 import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { IngestError } from './errors.js';
 import { formatSummary, runLocal } from './local/index.js';
-import { createLogger } from './log.js';
-import { Shutdown, startConsumeRole, startRunRole } from './runtime/roles.js';
+import { createLogger, type Logger } from './log.js';
+import { type Role, Shutdown, startConsumeRole, startRunRole } from './runtime/roles.js';
 import { metricsReference } from './telemetry/docs.js';
 
 /** The packaged default config for `ingest local`. */
@@ -49,6 +50,30 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+interface RoleOptions {
+  config: string;
+  port?: number;
+}
+
+/**
+ * Runs one long-lived role until SIGTERM/SIGINT. The signal handlers are installed before anything
+ * starts, so a signal during startup still ends in a clean stop.
+ */
+async function runRole(
+  opts: RoleOptions,
+  start: (config: Config, logger: Logger, options: { port?: number }) => Promise<Role>,
+): Promise<void> {
+  const shutdown = new Shutdown();
+  try {
+    const config = await loadConfig(opts.config);
+    const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
+    const role = await start(config, logger, { port: opts.port });
+    await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
+  } catch (err) {
+    fail(err);
+  }
+}
+
 const program = new Command()
   .name('ingest')
   .description(
@@ -72,38 +97,20 @@ program
     'after',
     '\nOn SIGTERM or SIGINT it stops polling, flushes the sinks and exits 0 within shutdownTimeoutSecs (default 20).',
   )
-  .action(async (opts: { config: string; port?: number }) => {
-    const shutdown = new Shutdown();
-    try {
-      const config = await loadConfig(opts.config);
-      const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
-      const role = await startRunRole(config, logger, { port: opts.port });
-      await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
-    } catch (err) {
-      fail(err);
-    }
-  });
+  .action((opts: RoleOptions) => runRole(opts, startRunRole));
 
 program
   .command('consume')
-  .description('Role "consume": run the stream consumers (the bronze writer), until SIGTERM/SIGINT.')
+  .description(
+    'Role "consume": run the stream consumers (the bronze writer, the hourly scheduler), until SIGTERM/SIGINT.',
+  )
   .requiredOption('-c, --config <file>', 'YAML config file')
   .option('--port <port>', 'telemetry port; overrides telemetry.consumePort', portNumber)
   .addHelpText(
     'after',
     '\nOn SIGTERM or SIGINT it flushes every shard buffer to bronze, checkpoints and exits 0.',
   )
-  .action(async (opts: { config: string; port?: number }) => {
-    const shutdown = new Shutdown();
-    try {
-      const config = await loadConfig(opts.config);
-      const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
-      const role = await startConsumeRole(config, logger, { port: opts.port });
-      await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
-    } catch (err) {
-      fail(err);
-    }
-  });
+  .action((opts: RoleOptions) => runRole(opts, startConsumeRole));
 
 program
   .command('local')

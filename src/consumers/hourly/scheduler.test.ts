@@ -367,7 +367,7 @@ describe('hourly scheduler: pipeline', () => {
     expect(
       await metric('ingest_scheduler_quality_check_value', { scheduler: name, check: 'fact_rows' }),
     ).toBe(42);
-    expect(await metric('ingest_scheduler_hours_behind', { scheduler: name })).toBe(0);
+    expect(await metric('ingest_scheduler_backlog_partitions', { scheduler: name })).toBe(0);
     expect(
       await metric(
         'ingest_scheduler_job_duration_seconds',
@@ -467,7 +467,7 @@ describe('hourly scheduler: failures', () => {
     expect(rec?.lastError).toContain('ended ERROR');
     expect(rec?.nextAttemptAt).toBeUndefined();
     expect(await metric('ingest_scheduler_hours_total', { scheduler: name, status: 'failed' })).toBe(1);
-    expect(await metric('ingest_scheduler_hours_behind', { scheduler: name })).toBe(1);
+    expect(await metric('ingest_scheduler_backlog_partitions', { scheduler: name })).toBe(1);
 
     clock.advance(24 * 3_600_000);
     expect((await s.runOnce()).processed).toEqual([]);
@@ -611,7 +611,7 @@ describe('hourly scheduler: which hours', () => {
     expect(first.processed).toEqual(hours.slice(0, 24));
     expect(first.done).toEqual(hours.slice(0, 24));
     expect(first.hoursBehind).toBe(6);
-    expect(await metric('ingest_scheduler_hours_behind', { scheduler: name })).toBe(6);
+    expect(await metric('ingest_scheduler_backlog_partitions', { scheduler: name })).toBe(6);
     expect(glue.starts('bronze_to_silver')[0]?.hours).toBe(hours.slice(0, 24).join(','));
 
     const second = await s.runOnce();

@@ -119,7 +119,7 @@ export interface CycleResult {
   deferred: HourId[];
   /** Hours released on stop, or lost to another scheduler (conditional write conflict). */
   abandoned: HourId[];
-  /** Closed hours with mapped bronze data still not done after the cycle (`ingest_scheduler_hours_behind`). */
+  /** Closed hours with mapped bronze data still not done after the cycle (`ingest_scheduler_backlog_partitions`). */
   hoursBehind: number;
 }
 

@@ -34,7 +34,7 @@ export const schedulerHoursTotal = counter(
 
 /** Closed hours holding mapped bronze data that are not done (pending, running, failed or changed). */
 export const schedulerHoursBehind = gauge(
-  'ingest_scheduler_hours_behind',
+  'ingest_scheduler_backlog_partitions',
   'Closed hours with bronze data that are not done (pending, running, failed, or changed since done).',
   ['scheduler'],
 );

@@ -535,18 +535,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     lake_uri = lakelib.normalize_lake_uri(str(args["lake_uri"]))
     pii_key = resolve_pii_key(entity, args["pii_key_env"], args["pii_key_secret_id"])
 
-    ctx = lakelib.start_job(args)
-    try:
-        summary = run_bronze_to_silver(
-            ctx.spark, lake_uri, str(args["source"]), hours, entity, pii_key
+    return lakelib.run_job(
+        args, started, lambda spark: run_bronze_to_silver(
+            spark, lake_uri, str(args["source"]), hours, entity, pii_key
         )
-    except BaseException:
-        ctx.abort()
-        raise
-    summary["duration_secs"] = round(time.monotonic() - started, 3)
-    lakelib.emit_summary(summary)
-    ctx.commit()
-    return summary
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ What lives here:
 from __future__ import annotations
 
 import json
+import time
 import os
 import re
 import sys
@@ -419,3 +420,24 @@ def list_partitions(spark: Any, root: str, partition_cols: Sequence[str]) -> lis
 
     walk(p, 0, ())
     return sorted(found)
+
+
+def run_job(args, started, body):
+    """Runs ``body(spark) -> summary dict`` as one job run and returns the summary.
+
+    The run starts through :func:`start_job` (a Glue job with ``job.init`` where ``awsglue`` is
+    present, else a local SparkSession). On success it adds ``duration_secs`` (seconds since
+    ``started``, a ``time.monotonic()`` value), prints the one-line JSON summary and commits the job
+    (``job.commit()``); on any failure it aborts the run and re-raises.
+    """
+    ctx = start_job(args)
+    try:
+        summary = body(ctx.spark)
+    except BaseException:
+        ctx.abort()
+        raise
+    summary["duration_secs"] = round(time.monotonic() - started, 3)
+    emit_summary(summary)
+    ctx.commit()
+    return summary
+

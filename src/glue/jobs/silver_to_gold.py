@@ -257,16 +257,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = lakelib.parse_job_args(argv, REQUIRED_ARGS, OPTIONAL_ARGS)
     hours = lakelib.parse_hours(args["hours"])
     lake_uri = lakelib.normalize_lake_uri(str(args["lake_uri"]))
-    ctx = lakelib.start_job(args)
-    try:
-        summary = run_silver_to_gold(ctx.spark, lake_uri, hours or None)
-    except BaseException:
-        ctx.abort()
-        raise
-    summary["duration_secs"] = round(time.monotonic() - started, 3)
-    lakelib.emit_summary(summary)
-    ctx.commit()
-    return summary
+    return lakelib.run_job(
+        args, started, lambda spark: run_silver_to_gold(spark, lake_uri, hours or None)
+    )
 
 
 if __name__ == "__main__":
