@@ -161,10 +161,11 @@ export async function startFixtureServer(
   };
 
   const server: Server = createServer(handle);
-  await new Promise<void>((r) => server.listen(options.port ?? 0, '127.0.0.1', () => r()));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((r) => server.listen(options.port ?? 0, host, () => r()));
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  origin = `http://127.0.0.1:${port}`;
+  origin = options.publicOrigin ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   return {
     origin,
     port,
