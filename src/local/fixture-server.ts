@@ -103,11 +103,14 @@ export function fixtureUrls(origin: string) {
 }
 
 /**
- * Starts the fixture server on 127.0.0.1.
+ * Starts the fixture server.
  * @param options.port - port; 0 (default) picks a free one.
+ * @param options.host - address to bind. @default '127.0.0.1' (`0.0.0.0` in a container)
+ * @param options.publicOrigin - origin written into rewritten `Link` headers, when clients reach the
+ *   server under another name (e.g. `http://fixtures:8787` in docker compose). @default the bound origin
  */
 export async function startFixtureServer(
-  options: { port?: number; dir?: string } = {},
+  options: { port?: number; host?: string; publicOrigin?: string; dir?: string } = {},
 ): Promise<FixtureServer> {
   const dir = options.dir ?? fixturesDir();
   const files: Record<string, Buffer> = {
