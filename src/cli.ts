@@ -9,6 +9,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { runBootstrapCommand } from './bootstrap/index.js';
 import { configReference } from './config/docs.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -171,6 +172,31 @@ program
       }
     },
   );
+
+program
+  .command('bootstrap')
+  .description(
+    'Create what a local endpoint (LocalStack, moto, kinesis-local) needs for a config: streams, buckets, state table, ' +
+      'Glue database, scripts, jobs and crawler, Athena workgroup. Idempotent; refuses real AWS endpoints.',
+  )
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option(
+    '--endpoint <url>',
+    'endpoint of every service; default AWS_ENDPOINT_URL_<SERVICE>, then AWS_ENDPOINT_URL',
+  )
+  .option('--shards <n>', 'shards of each stream created', (v) => Number.parseInt(v, 10), 2)
+  .addHelpText(
+    'after',
+    '\nEvery service needs an explicit endpoint whose host is not an AWS domain (*.amazonaws.com, *.amazonaws.com.cn, ...).\n' +
+      'Prints one line per resource: created, exists, updated (a changed job script) or skipped (unsupported by the endpoint).',
+  )
+  .action(async (opts: { config: string; endpoint?: string; shards: number }) => {
+    try {
+      await runBootstrapCommand(opts);
+    } catch (err) {
+      fail(err);
+    }
+  });
 
 program
   .command('validate-config')
