@@ -1,0 +1,143 @@
+/**
+ * Context parameters of the CDK app (`cdk synth -c key=value`, or `context` in `cdk.json`), parsed
+ * and validated once. Values given on the command line arrive as strings; `cdk.json` may hold
+ * numbers and booleans: both are accepted.
+ */
+
+/** Kinesis capacity mode. */
+export type StreamModeName = 'on-demand' | 'provisioned';
+
+export interface IngestLakeContext {
+  /** Environment name, part of every physical name (`ingest-<env>-...`). Lower-case letters, digits, `-`. */
+  readonly envName: string;
+  /** Kinesis capacity mode. */
+  readonly streamMode: StreamModeName;
+  /** Shards of a provisioned stream (ignored on-demand). 1 MiB/s and 1000 records/s of writes each. */
+  readonly shardCount: number;
+  /** Firehose buffering interval, seconds (0-900). */
+  readonly firehoseBufferSecs: number;
+  /** Firehose buffering size, MiB (64-128: dynamic partitioning needs at least 64). */
+  readonly firehoseBufferMiB: number;
+  /** Firehose lands bronze (true), or the `consume` service's bronze writer does (false). */
+  readonly useFirehose: boolean;
+  /**
+   * Most `run` tasks CPU autoscaling may start (1-4). Pollers do not split sources between tasks:
+   * every task polls every source, so above 1 the APIs are polled N times (ids deduplicate it).
+   */
+  readonly runMaxTasks: number;
+  /** NAT gateways of the VPC (1 is cheaper, 2 survives the loss of an AZ). */
+  readonly natGateways: number;
+  /** Glue Data Catalog database the crawlers fill and Athena queries. */
+  readonly databaseName: string;
+  /** A pushed image (`<registry>/<repo>:<tag>`) instead of building the repo's Dockerfile at deploy. */
+  readonly imageUri?: string;
+  /** An e-mail address subscribed to the alarm topic. */
+  readonly alarmEmail?: string;
+}
+
+export const DEFAULT_CONTEXT: IngestLakeContext = {
+  envName: 'dev',
+  streamMode: 'on-demand',
+  shardCount: 2,
+  firehoseBufferSecs: 300,
+  firehoseBufferMiB: 64,
+  useFirehose: true,
+  runMaxTasks: 4,
+  natGateways: 1,
+  databaseName: 'lake',
+};
+
+/** The context keys this app reads. */
+export const CONTEXT_KEYS = [
+  'env',
+  'streamMode',
+  'shardCount',
+  'firehoseBufferSecs',
+  'firehoseBufferMiB',
+  'useFirehose',
+  'runMaxTasks',
+  'natGateways',
+  'databaseName',
+  'imageUri',
+  'alarmEmail',
+] as const;
+
+export class ContextError extends Error {
+  override readonly name = 'ContextError';
+}
+
+function intIn(key: string, raw: unknown, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ContextError(`context ${key}: expected an integer ${min}-${max}, found ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function bool(key: string, raw: unknown, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string' && /^(true|false)$/i.test(raw.trim()))
+    return raw.trim().toLowerCase() === 'true';
+  throw new ContextError(`context ${key}: expected true or false, found ${JSON.stringify(raw)}`);
+}
+
+function str(key: string, raw: unknown, pattern: RegExp, what: string): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !pattern.test(raw)) {
+    throw new ContextError(`context ${key}: expected ${what}, found ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
+/**
+ * Reads and validates the context.
+ * @param get - reads one context key (e.g. `(k) => app.node.tryGetContext(k)`).
+ * @throws ContextError naming the key, what was expected and what was found.
+ */
+export function parseContext(get: (key: string) => unknown): IngestLakeContext {
+  const d = DEFAULT_CONTEXT;
+  const streamModeRaw = get('streamMode');
+  let streamMode: StreamModeName = d.streamMode;
+  if (streamModeRaw !== undefined && streamModeRaw !== '') {
+    if (streamModeRaw !== 'on-demand' && streamModeRaw !== 'provisioned') {
+      throw new ContextError(
+        `context streamMode: expected on-demand or provisioned, found ${JSON.stringify(streamModeRaw)}`,
+      );
+    }
+    streamMode = streamModeRaw;
+  }
+  const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
+  const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
+  return {
+    envName:
+      str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
+    streamMode,
+    shardCount: intIn('shardCount', get('shardCount'), d.shardCount, 1, 500),
+    firehoseBufferSecs: intIn('firehoseBufferSecs', get('firehoseBufferSecs'), d.firehoseBufferSecs, 0, 900),
+    firehoseBufferMiB: intIn('firehoseBufferMiB', get('firehoseBufferMiB'), d.firehoseBufferMiB, 64, 128),
+    useFirehose: bool('useFirehose', get('useFirehose'), d.useFirehose),
+    runMaxTasks: intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, 4),
+    natGateways: intIn('natGateways', get('natGateways'), d.natGateways, 1, 2),
+    databaseName:
+      str('databaseName', get('databaseName'), /^[a-z][a-z0-9_]{0,63}$/, 'a lower-case Glue database name') ??
+      d.databaseName,
+    ...(imageUri === undefined ? {} : { imageUri }),
+    ...(alarmEmail === undefined ? {} : { alarmEmail }),
+  };
+}
+
+/** `-c key=value` / `--context key=value` arguments, as the CDK CLI takes them. */
+export function contextArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg !== '-c' && arg !== '--context') continue;
+    const pair = argv[++i] ?? '';
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new ContextError(`${arg} ${pair}: expected key=value`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { ContextError, contextArgs, DEFAULT_CONTEXT, parseContext } from '../../deploy/cdk/context.js';
+
+const from = (ctx: Record<string, unknown>) => parseContext((k) => ctx[k]);
+
+describe('parseContext', () => {
+  it('defaults to an on-demand stream, Firehose with 300 s / 64 MiB buffers, env dev', () => {
+    expect(from({})).toEqual(DEFAULT_CONTEXT);
+    expect(DEFAULT_CONTEXT).toMatchObject({
+      envName: 'dev',
+      streamMode: 'on-demand',
+      useFirehose: true,
+      firehoseBufferSecs: 300,
+      firehoseBufferMiB: 64,
+    });
+  });
+
+  it('accepts strings (-c key=value) and JSON values (cdk.json)', () => {
+    const expected = {
+      envName: 'prod',
+      streamMode: 'provisioned',
+      shardCount: 4,
+      firehoseBufferSecs: 900,
+      firehoseBufferMiB: 128,
+      useFirehose: false,
+    };
+    expect(
+      from({
+        env: 'prod',
+        streamMode: 'provisioned',
+        shardCount: '4',
+        firehoseBufferSecs: '900',
+        firehoseBufferMiB: '128',
+        useFirehose: 'false',
+      }),
+    ).toMatchObject(expected);
+    expect(
+      from({
+        env: 'prod',
+        streamMode: 'provisioned',
+        shardCount: 4,
+        firehoseBufferSecs: 900,
+        firehoseBufferMiB: 128,
+        useFirehose: false,
+      }),
+    ).toMatchObject(expected);
+  });
+
+  it.each([
+    [{ streamMode: 'ondemand' }, /streamMode/],
+    [{ shardCount: '0' }, /shardCount/],
+    [{ shardCount: '1.5' }, /shardCount/],
+    [{ firehoseBufferMiB: '32' }, /firehoseBufferMiB: expected an integer 64-128/],
+    [{ firehoseBufferSecs: '901' }, /firehoseBufferSecs/],
+    [{ useFirehose: 'yes' }, /useFirehose/],
+    [{ env: 'Prod_1' }, /env/],
+    [{ imageUri: 'no-tag' }, /imageUri/],
+    [{ runMaxTasks: '5' }, /runMaxTasks/],
+  ])('rejects %j', (ctx, message) => {
+    expect(() => from(ctx)).toThrow(ContextError);
+    expect(() => from(ctx)).toThrow(message);
+  });
+});
+
+describe('contextArgs (node app.ts -c key=value)', () => {
+  it('reads -c and --context pairs, keeping = in values', () => {
+    expect(contextArgs(['-c', 'env=prod', '--context', 'imageUri=r/x:1=2', 'other'])).toEqual({
+      env: 'prod',
+      imageUri: 'r/x:1=2',
+    });
+  });
+  it('rejects a pair without key=value', () => {
+    expect(() => contextArgs(['-c', 'useFirehose'])).toThrow(ContextError);
+  });
+});
