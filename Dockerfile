@@ -67,6 +67,8 @@ COPY fixtures ./fixtures
 # assets in AWS, run by the local executor).
 COPY src/glue/queries ./src/glue/queries
 COPY src/glue/jobs ./src/glue/jobs
+# Service configs for AWS (used by the CDK app's task definitions: --config /app/config/aws.yaml).
+COPY deploy/config/aws.yaml deploy/config/aws-bronze-writer.yaml ./config/
 RUN mkdir -p /app/data && chown node:node /app/data
 
 USER node

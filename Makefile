@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv pytest build lint format typecheck test unit run clean docs bench
+.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench
 
 all: build
 
@@ -51,6 +51,10 @@ format: deps
 
 typecheck: deps
 	tsc -p tsconfig.json --noEmit
+
+## make cdk-synth: synthesize the AWS CDK app offline into deploy/cdk/cdk.out (CDK_ARGS='-c env=prod ...').
+cdk-synth: deps
+	node --import ./deploy/cdk/register.mjs deploy/cdk/app.ts $(CDK_ARGS)
 
 docs: build
 	node dist/cli.js docs config > docs/config-reference.md
