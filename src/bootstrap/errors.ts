@@ -1,24 +1,7 @@
+import { type AwsErrorLike, errorNameOf, httpStatusOf } from '../aws/errors.js';
 import { type FailureClass, IngestError } from '../errors.js';
 
-/** Fields of an AWS SDK v3 error (or a Node network error) used to describe and classify it. */
-interface AwsErrorLike {
-  name?: string;
-  message?: string;
-  code?: string;
-  $fault?: 'client' | 'server';
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: { throttling?: boolean };
-}
-
-/** The HTTP status of an AWS SDK error, when it got a response. */
-export function httpStatusOf(err: unknown): number | undefined {
-  return (err as AwsErrorLike | null)?.$metadata?.httpStatusCode;
-}
-
-/** The exception name of an AWS SDK error (`EntityNotFoundException`, ...). */
-export function errorNameOf(err: unknown): string {
-  return (err as AwsErrorLike | null)?.name ?? 'Error';
-}
+export { errorNameOf, httpStatusOf };
 
 /**
  * A call to the endpoint failed while creating a resource (not "already exists", not "unsupported"):

@@ -31,6 +31,7 @@
  * item returned with it (`ReturnValuesOnConditionCheckFailure: ALL_OLD`) was written by this very put:
  * then an earlier attempt of the SDK's retry succeeded and its version is returned.
  */
+
 import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
@@ -46,6 +47,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { awsErrorOf, isTransientAwsError } from '../aws/errors.js';
 import { StateConflictError, StorageError } from '../errors.js';
 import type { PutOptions, StateStore, Versioned } from './index.js';
 
@@ -290,41 +292,14 @@ function isConditionalCheckFailed(err: unknown): boolean {
   return (err as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
 }
 
-/** DynamoDB exception names that are transient ("Error handling with DynamoDB", Developer Guide). */
-const TRANSIENT = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-  'TransactionConflictException',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'AbortError',
-]);
-
 /**
  * A DynamoDB (or network) failure as a {@link StorageError}: retriable for throttling, 5xx, timeouts and
  * failures to reach the service; not for `ResourceNotFoundException`, `ValidationException` (e.g. an
  * item over 400 KB), access errors and other 4xx.
  */
 function toStorageError(err: unknown, message: string): StorageError {
-  const e = (typeof err === 'object' && err !== null ? err : {}) as {
-    name?: string;
-    message?: string;
-    code?: string;
-    $fault?: string;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: { throttling?: boolean };
-  };
-  const status = e.$metadata?.httpStatusCode;
-  const retriable =
-    TRANSIENT.has(e.name ?? '') ||
-    e.$retryable?.throttling === true ||
-    status === 429 ||
-    (status !== undefined && status >= 500) ||
-    e.$fault === 'server' ||
-    (status === undefined && e.$fault === undefined && typeof e.code === 'string');
+  const e = awsErrorOf(err);
+  const retriable = isTransientAwsError(err);
   return new StorageError(`${message}: ${e.name ?? 'Error'}: ${e.message ?? String(err)}`, {
     cause: err,
     retriable,

@@ -17,59 +17,10 @@
  * Programmer errors (`TypeError`, `RangeError`, ...) and errors that already are {@link GlueError}s are
  * returned unchanged.
  */
+import { type AwsErrorLike, isTransientAwsError } from '../../aws/errors.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 
-/** Exception names that mean "slow down": Glue `ThrottlingException`, Athena `TooManyRequestsException`. */
-const THROTTLING = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-]);
-
-/** Server-side exception names that are transient by the APIs' definitions. */
-const SERVER = new Set([
-  // Glue: "An internal service error occurred" / "The operation timed out".
-  'InternalServiceException',
-  'OperationTimeoutException',
-  // Athena: "Indicates a platform issue, which may be due to a transient condition or outage".
-  'InternalServerException',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'InternalFailure',
-]);
-
-/** Names of timeouts raised by the SDK's HTTP handler or an AbortSignal. */
-const TIMEOUTS = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException']);
-
-/** The fields of an AWS SDK v3 service exception (or a Node network error) that drive classification. */
-interface AwsErrorLike {
-  name?: string;
-  message?: string;
-  code?: string;
-  $fault?: 'client' | 'server';
-  $metadata?: { httpStatusCode?: number };
-  $retryable?: { throttling?: boolean };
-}
-
-/**
- * Whether an AWS SDK error is transient: throttling, a server fault, a timeout or a failure to reach
- * the service at all.
- */
-export function isTransientAwsError(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as AwsErrorLike;
-  const name = e.name ?? '';
-  const status = e.$metadata?.httpStatusCode;
-  if (THROTTLING.has(name) || e.$retryable?.throttling === true || status === 429) return true;
-  if (SERVER.has(name) || (status !== undefined && status >= 500) || e.$fault === 'server') return true;
-  if (TIMEOUTS.has(name)) return true;
-  // No HTTP response at all, and a Node error code (ECONNREFUSED, ECONNRESET, ENOTFOUND, ...): the
-  // request never reached the service.
-  return status === undefined && e.$fault === undefined && typeof e.code === 'string';
-}
+export { isTransientAwsError };
 
 /**
  * Converts anything thrown by a Glue or Athena SDK call into a {@link GlueError} (see the module
