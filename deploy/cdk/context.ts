@@ -42,7 +42,7 @@ export const DEFAULT_CONTEXT: IngestLakeContext = {
   firehoseBufferSecs: 300,
   firehoseBufferMiB: 64,
   useFirehose: true,
-  runMaxTasks: 4,
+  runMaxTasks: 1,
   natGateways: 1,
   databaseName: 'lake',
 };

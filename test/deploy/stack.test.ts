@@ -387,7 +387,7 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
     });
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 1,
-      MaxCapacity: 4,
+      MaxCapacity: 1,
       ScalableDimension: 'ecs:service:DesiredCount',
     });
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
@@ -470,11 +470,15 @@ describe('IngestLakeStack (useFirehose=false, provisioned stream)', () => {
     });
   });
 
-  it('caps run autoscaling at runMaxTasks', () => {
-    const one = synth({ runMaxTasks: '1', env: 'single' });
-    one.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+  it('caps run autoscaling at runMaxTasks: 1 by default (pollers do not share sources yet), up to 4', () => {
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 1,
       MaxCapacity: 1,
+    });
+    const four = synth({ runMaxTasks: '4', env: 'four' });
+    four.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1,
+      MaxCapacity: 4,
     });
   });
 
