@@ -12,11 +12,7 @@ import {
 } from './consumers/hourly/index.js';
 import type { Consumer } from './consumers/types.js';
 import type { DeadLetterQueue } from './deadletter/index.js';
-import { AthenaQueryEngine } from './glue/aws/athena.js';
-import { AwsGlueExecutor } from './glue/aws/executor.js';
 import type { LakeConfig } from './glue/config.js';
-import { DuckDbQueryEngine } from './glue/duckdb/engine.js';
-import { LocalGlueExecutor } from './glue/local/executor.js';
 import type { GlueExecutor, QueryEngine } from './glue/types.js';
 import type { Logger } from './log.js';
 import { createHttpSource } from './pollers/http/index.js';
@@ -66,16 +62,20 @@ async function createHourlyComponent(
   config: HourlySchedulerConfig,
   deps: ComponentDeps,
 ): Promise<HourlyScheduler> {
+  // Loaded on demand: the Glue, Athena and DuckDB clients (DuckDB is a native binding) cost start-up
+  // time that roles without an hourly scheduler should not pay.
   const executor: GlueExecutor =
     config.executor.type === 'local'
-      ? new LocalGlueExecutor({ maxConcurrentRuns: config.executor.maxConcurrentRuns })
-      : new AwsGlueExecutor({ region: config.executor.region });
+      ? new (await import('./glue/local/executor.js')).LocalGlueExecutor({
+          maxConcurrentRuns: config.executor.maxConcurrentRuns,
+        })
+      : new (await import('./glue/aws/executor.js')).AwsGlueExecutor({ region: config.executor.region });
   let queries: QueryEngine | undefined;
   if (config.qualityQuery !== undefined) {
     queries =
       config.queryEngine.type === 'duckdb'
-        ? await DuckDbQueryEngine.open({ lakeUri: config.lakeUri })
-        : new AthenaQueryEngine({
+        ? await (await import('./glue/duckdb/engine.js')).DuckDbQueryEngine.open({ lakeUri: config.lakeUri })
+        : new (await import('./glue/aws/athena.js')).AthenaQueryEngine({
             workgroup: config.queryEngine.workgroup,
             database: deps.lakeConfig.database,
             outputLocation: config.queryEngine.outputLocation,

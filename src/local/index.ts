@@ -11,8 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { CycleResult, HourlyScheduler } from '../consumers/hourly/index.js';
-import { DuckDbQueryEngine } from '../glue/duckdb/engine.js';
-import { ANALYTICS, type QualityCheckResult, runQualityChecks } from '../glue/queries/index.js';
+import type { QualityCheckResult } from '../glue/queries/index.js';
 import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
@@ -229,6 +228,8 @@ async function lakeReport(
   lakeUri: string,
   config: Config,
 ): Promise<Pick<LakeSummary, 'analytics' | 'quality' | 'silverRows'>> {
+  const { DuckDbQueryEngine } = await import('../glue/duckdb/engine.js');
+  const { ANALYTICS, runQualityChecks } = await import('../glue/queries/index.js');
   const engine = await DuckDbQueryEngine.open({ lakeUri: config.lake.uri || lakeUri });
   try {
     const silverRows: Record<string, number> = {};

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureServer, startFixtureServer } from '../../src/local/fixture-server.js';
-import { type KinesisLocal, startKinesisLocal } from '../../src/local/kinesis-local.js';
+import { freePort, type KinesisLocal, startKinesisLocal } from '../../src/local/kinesis-local.js';
 import {
   FIXTURE_COUNTS,
   readBronze,
@@ -37,8 +37,9 @@ describe('roles under SIGTERM and SIGKILL', () => {
     await fixtures?.close();
   });
 
-  function setup(stream: string) {
+  async function setup(stream: string) {
     const dir = tempDir(`e2e-${stream}`);
+    const consumePort = await freePort();
     const file = join(dir, 'config.yaml');
     const slowFile = join(dir, 'slow.yaml');
     const slowPollsFile = join(dir, 'slow-polls.yaml');
@@ -62,7 +63,7 @@ describe('roles under SIGTERM and SIGKILL', () => {
       INGEST_STATE_DIR: join(dir, 'state'),
       INGEST_LAKE_URI: `file://${join(dir, 'lake')}`,
       INGEST_RUN_PORT: '0',
-      INGEST_CONSUME_PORT: '0',
+      INGEST_CONSUME_PORT: String(consumePort),
       AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'test',
@@ -73,7 +74,14 @@ describe('roles under SIGTERM and SIGKILL', () => {
       spawnCli(['consume', '--config', files[mode]], env),
       spawnCli(['run', '--config', files[mode]], env),
     ];
-    return { dir, start };
+    /** Records the bronze writer has read so far, from its /metrics (0 while it is starting). */
+    const recordsRead = async () => {
+      const text = await fetch(`http://127.0.0.1:${consumePort}/metrics`)
+        .then((r) => r.text())
+        .catch(() => '');
+      return Number(/ingest_bronze_records_total\{[^}]*outcome="read"[^}]*\} (\d+)/.exec(text)?.[1] ?? 0);
+    };
+    return { dir, start, recordsRead };
   }
 
   async function distinctIds(lake: string): Promise<Map<string, Set<string>>> {
@@ -94,10 +102,16 @@ describe('roles under SIGTERM and SIGKILL', () => {
   };
 
   it('SIGTERM mid-run: both roles exit 0 within 20 s, and a restart completes with nothing lost', async () => {
-    const { dir, start } = setup('sig-a');
+    const { dir, start, recordsRead } = await setup('sig-a');
     const lake = join(dir, 'lake');
     const [consume, run] = start('slow');
-    await new Promise((r) => setTimeout(r, 2_500));
+    // Signal mid-run: once the bronze writer holds records in its buffer and GitHub's rate-limited
+    // pagination has moved past its first page (so it is not finished).
+    await waitFor(
+      async () => (await recordsRead()) > 0 && (fixtures.hits.get('/repositories/515435940/issues') ?? 0) > 0,
+      30_000,
+      'records read by the bronze writer while GitHub pages are still being fetched',
+    );
     const t0 = Date.now();
     run.child.kill('SIGTERM');
     consume.child.kill('SIGTERM');
@@ -123,7 +137,7 @@ describe('roles under SIGTERM and SIGKILL', () => {
   });
 
   it('SIGKILL mid-run: a restart resumes from the checkpoint and, after dedup by id, loses nothing', async () => {
-    const { dir, start } = setup('sig-b');
+    const { dir, start } = await setup('sig-b');
     const lake = join(dir, 'lake');
     const [consume, run] = start('slowPolls');
     // Kill once the bronze writer has checkpointed something but GitHub's pages are not all in.

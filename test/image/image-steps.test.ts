@@ -34,8 +34,8 @@ import { type Copy, dockerignore, durationMs, parseDockerfile, type Stage } from
  * The configs need nothing external: role `run` with no sources and no sinks (a Kinesis sink checks
  * its stream at start, which would need an emulator), role `consume` with the hourly scheduler only
  * (local executor, file lake under data/: an empty lake has no hour to run, but the scheduler, the
- * Glue-jobs lookup and the lake are all built and started). Every module of dist/ is still loaded:
- * the CLI imports every component statically.
+ * Glue-jobs lookup, the lake and DuckDB for the quality query are all built and started). The Glue,
+ * Athena and DuckDB modules load on demand; the ones a role uses load here.
  */
 
 const ROOT = resolve('.');
@@ -369,6 +369,9 @@ describe('the image runtime steps, outside Docker', () => {
         '    lakeUri: file://./data/lake',
         '    checkIntervalSecs: 1',
         '    executor: { type: local }',
+        // A quality query makes the role open DuckDB (a native binding, loaded on demand), so a
+        // DuckDB missing from the production install fails here.
+        '    qualityQuery: SELECT 1 AS value',
         'state: { type: file, path: ./data/state }',
         'deadLetter: { uri: file://./data/lake }',
         'lake: { uri: file://./data/lake }',
