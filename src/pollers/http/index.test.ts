@@ -260,6 +260,7 @@ describe('pagination', () => {
     expect(result).toMatchObject({ pages: 2, polled: 6 });
     expect(callCount()).toBe(2);
     expect(logs.some((l) => l.msg?.toString().includes('maxPages reached'))).toBe(true);
+    expect(await metric('ingest_source_pages_truncated_total', { source: cfg.name })).toBe(1);
   });
 
   it('pageNumber: requests page=1,2,3 and stops on the short page', async () => {

@@ -40,6 +40,7 @@ import {
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
   sourceLimiterQueued,
+  sourcePagesTruncatedTotal,
   sourcePollDurationSeconds,
   sourceRecordsTotal,
   sourceRequestsTotal,
@@ -437,6 +438,7 @@ class HttpSourceImpl implements HttpSource {
         break;
       }
       if (pageIndex + 1 >= maxPages) {
+        sourcePagesTruncatedTotal.inc({ source: this.config.name });
         this.log.warn({ maxPages }, 'maxPages reached; remaining pages are not fetched this poll');
         break;
       }

@@ -81,3 +81,10 @@ export const sourceResponseBytes = histogram(
   [],
   [1_024, 4_096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216, 67_108_864],
 );
+
+/** Polls cut short by `pagination.maxPages` (the pages after it were not fetched). */
+export const sourcePagesTruncatedTotal = counter(
+  'ingest_source_pages_truncated_total',
+  'Polls that stopped at pagination.maxPages with more pages left; raise maxPages or poll more often.',
+  ['source'],
+);
