@@ -163,16 +163,7 @@ export class Catalog extends Construct {
           actions: ['secretsmanager:GetSecretValue'],
           resources: [props.piiKey.secretArn],
         }),
-        new iam.PolicyStatement({
-          sid: 'Logs',
-          actions: [
-            'logs:CreateLogGroup',
-            'logs:CreateLogStream',
-            'logs:PutLogEvents',
-            'logs:AssociateKmsKey',
-          ],
-          resources: [logsArn],
-        }),
+        glueLogsStatement(logsArn),
         new iam.PolicyStatement({
           sid: 'JobMetrics',
           actions: ['cloudwatch:PutMetricData'],
@@ -268,16 +259,7 @@ export class Catalog extends Construct {
           ],
           resources: catalogArns,
         }),
-        new iam.PolicyStatement({
-          sid: 'Logs',
-          actions: [
-            'logs:CreateLogGroup',
-            'logs:CreateLogStream',
-            'logs:PutLogEvents',
-            'logs:AssociateKmsKey',
-          ],
-          resources: [logsArn],
-        }),
+        glueLogsStatement(logsArn),
       ],
     });
     this.crawlerRole.attachInlinePolicy(crawlerPolicy);
@@ -408,4 +390,13 @@ export class Catalog extends Construct {
       },
     ]);
   }
+}
+
+/** What a Glue job or crawler needs to write its CloudWatch logs (encrypted by the security configuration). */
+function glueLogsStatement(logsArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'Logs',
+    actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:AssociateKmsKey'],
+    resources: [logsArn],
+  });
 }

@@ -96,6 +96,18 @@ describe('roles under SIGTERM and SIGKILL', () => {
     return ids;
   }
 
+  /** Restarts both roles, waits until bronze holds every fixture record, stops them (exit 0) and checks. */
+  async function restartUntilComplete(start: () => [Spawned, Spawned], lake: string): Promise<void> {
+    const [consume, run] = start();
+    await waitFor(() => complete(lake), 60_000, 'every fixture record in bronze after the restart');
+    run.child.kill('SIGTERM');
+    consume.child.kill('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+    expect((await consume.exited).code).toBe(0);
+    const ids = await distinctIds(lake);
+    for (const [s, n] of Object.entries(FIXTURE_COUNTS)) expect(ids.get(s)?.size, s).toBe(n);
+  }
+
   const complete = async (lake: string) => {
     const ids = await distinctIds(lake);
     return Object.entries(FIXTURE_COUNTS).every(([s, n]) => (ids.get(s)?.size ?? 0) === n);
@@ -126,14 +138,7 @@ describe('roles under SIGTERM and SIGKILL', () => {
     expect([...partial.values()].reduce((n, s) => n + s.size, 0)).toBeGreaterThan(0);
     expect(partial.get('github.issues')?.size ?? 0).toBeLessThan(13);
 
-    const [consume2, run2] = start();
-    await waitFor(() => complete(lake), 60_000, 'every fixture record in bronze');
-    run2.child.kill('SIGTERM');
-    consume2.child.kill('SIGTERM');
-    expect((await run2.exited).code).toBe(0);
-    expect((await consume2.exited).code).toBe(0);
-    const ids = await distinctIds(lake);
-    for (const [s, n] of Object.entries(FIXTURE_COUNTS)) expect(ids.get(s)?.size, s).toBe(n);
+    await restartUntilComplete(start, lake);
   });
 
   it('SIGKILL mid-run: a restart resumes from the checkpoint and, after dedup by id, loses nothing', async () => {
@@ -147,13 +152,6 @@ describe('roles under SIGTERM and SIGKILL', () => {
     await Promise.all([run.exited, consume.exited]);
     expect((await distinctIds(lake)).get('github.issues')?.size ?? 0).toBeLessThan(13);
 
-    const [consume2, run2] = start();
-    await waitFor(() => complete(lake), 60_000, 'every fixture record in bronze after restart');
-    run2.child.kill('SIGTERM');
-    consume2.child.kill('SIGTERM');
-    expect((await run2.exited).code).toBe(0);
-    expect((await consume2.exited).code).toBe(0);
-    const ids = await distinctIds(lake);
-    for (const [s, n] of Object.entries(FIXTURE_COUNTS)) expect(ids.get(s)?.size, s).toBe(n);
+    await restartUntilComplete(start, lake);
   });
 });
