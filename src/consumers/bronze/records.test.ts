@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { encodeAggregated } from '../../producers/kinesis/kpl.js';
 import { parseRecord, partitionOf, validateEnvelope } from './records.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -90,7 +91,7 @@ describe('parseRecord', () => {
     expect(new TextDecoder().decode(r.rejected[0]?.data)).toBe('not json');
   });
 
-  it('rejects non-JSON, empty, non-UTF-8 and KPL-aggregated records with a reason', () => {
+  it('rejects non-JSON, empty and non-UTF-8 records with a reason', () => {
     expect(parseRecord({ sequenceNumber: '1', data: enc('hello') }).rejected[0]?.reason).toMatch(
       /^not valid JSON/,
     );
@@ -98,10 +99,53 @@ describe('parseRecord', () => {
     expect(parseRecord({ sequenceNumber: '1', data: new Uint8Array([0xff, 0xfe]) }).rejected[0]?.reason).toBe(
       'not valid UTF-8',
     );
-    const kpl = new Uint8Array([0xf3, 0x89, 0x9a, 0xc2, 1, 2]);
-    const r = parseRecord({ sequenceNumber: '1', data: kpl });
-    expect(r.rejected[0]?.reason).toMatch(/KPL-aggregated/);
-    expect(r.rejected[0]?.data).toEqual(kpl);
-    expect(r.rejected[0]?.source).toBe('unknown');
+  });
+});
+
+describe('parseRecord with KPL-aggregated records', () => {
+  it('deaggregates: every user record (one envelope or NDJSON) lands in order under the Kinesis sequence number', () => {
+    const e = (id: string) => env({ id });
+    const data = encodeAggregated([
+      { partitionKey: 'k1', data: enc(JSON.stringify(e('a'))) },
+      { partitionKey: 'k2', data: enc(`${JSON.stringify(e('b'))}\n${JSON.stringify(e('c'))}\n`) },
+      { partitionKey: 'k1', data: enc(JSON.stringify(e('d'), null, 2)) },
+    ]);
+    const r = parseRecord({ sequenceNumber: '42', data, partitionKey: 'k1' });
+    expect(r.rejected).toEqual([]);
+    expect(r.envelopes.map((x) => [x.id, x.sequenceNumber])).toEqual([
+      ['a', '42'],
+      ['b', '42'],
+      ['c', '42'],
+      ['d', '42'],
+    ]);
+    expect(JSON.parse(r.envelopes[3]!.line)).toEqual(e('d'));
+  });
+
+  it('dead-letters a bad user record with its own partition key and position, and lands the others', () => {
+    const data = encodeAggregated([
+      { partitionKey: 'good', data: enc(JSON.stringify(env({ id: 'ok' }))) },
+      { partitionKey: 'bad', data: enc('not json') },
+    ]);
+    const r = parseRecord({ sequenceNumber: '7', data, partitionKey: 'good' });
+    expect(r.envelopes.map((x) => x.id)).toEqual(['ok']);
+    expect(r.rejected).toHaveLength(1);
+    expect(r.rejected[0]).toMatchObject({ sequenceNumber: '7', partitionKey: 'bad', source: 'unknown' });
+    expect(r.rejected[0]?.reason).toMatch(/^KPL user record 2 of 2: not valid JSON/);
+    expect(new TextDecoder().decode(r.rejected[0]?.data)).toBe('not json');
+  });
+
+  it('dead-letters the whole record on a bad MD5 or a bad protobuf, with the reason', () => {
+    const data = encodeAggregated([{ partitionKey: 'k', data: enc(JSON.stringify(env())) }]);
+    data[data.length - 1] = data[data.length - 1]! ^ 0xff;
+    const r = parseRecord({ sequenceNumber: '1', data, partitionKey: 'k' });
+    expect(r.envelopes).toEqual([]);
+    expect(r.rejected).toHaveLength(1);
+    expect(r.rejected[0]).toMatchObject({ reason: 'bad KPL-aggregated record: MD5 checksum mismatch', data });
+    const garbage = new Uint8Array([0xf3, 0x89, 0x9a, 0xc2, 1, 2]);
+    expect(parseRecord({ sequenceNumber: '1', data: garbage }).rejected[0]).toMatchObject({
+      reason: expect.stringMatching(/^bad KPL-aggregated record: /),
+      data: garbage,
+      source: 'unknown',
+    });
   });
 });

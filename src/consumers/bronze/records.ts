@@ -1,9 +1,11 @@
 /**
- * Pure parsing of Kinesis records into envelopes: a record's data is one JSON envelope, or NDJSON
- * with several envelopes (one per line) when the producer aggregates. Anything that is not a valid
+ * Pure parsing of Kinesis records into envelopes: a record's data is one JSON envelope, NDJSON
+ * with several envelopes (one per line) when the producer batches them, or a KPL aggregate of such
+ * records (the Kinesis sink's `aggregation`). Anything that is not a valid
  * envelope is returned as a rejection with its reason, for the dead-letter location: never dropped.
  */
 import type { Envelope } from '../../envelope.js';
+import { decodeAggregated, isAggregated, type UserRecord } from '../../producers/kinesis/kpl.js';
 import { MalformedRecordError } from './errors.js';
 
 /** One Kinesis record as the writer keeps it. */
@@ -54,9 +56,6 @@ export interface ParsedRecord {
  * starting with a letter or digit, at most 255 characters (a file name's limit).
  */
 export const SOURCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
-
-/** First bytes of a KPL-aggregated record (protobuf magic `F3 89 9A C2`). */
-const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2];
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -111,6 +110,13 @@ function reasonOf(err: unknown): string {
  * read as NDJSON, one envelope per non-blank line, and each bad line is rejected on its own with its
  * 1-based line number. A line that parses is written to bronze as it came (so numbers and key order
  * stay exactly as the producer wrote them).
+ *
+ * A KPL-aggregated record (magic `F3 89 9A C2`, see `producers/kinesis/kpl.ts`) is deaggregated
+ * first: its MD5 and protobuf are checked (a bad one rejects the whole record, with the reason), then
+ * each user record's data is parsed as above, in order, each rejection naming the user record and
+ * carrying its own partition key. Every envelope keeps the Kinesis record's sequence number: object
+ * names and checkpoints stay by Kinesis sequence number (a replay re-reads whole aggregates, so the
+ * names stay deterministic), and user records within one aggregate keep their packing order.
  */
 export function parseRecord(record: ShardRecord): ParsedRecord {
   const { sequenceNumber, data, partitionKey } = record;
@@ -121,12 +127,37 @@ export function parseRecord(record: ShardRecord): ParsedRecord {
     data: bytes,
     ...(partitionKey === undefined ? {} : { partitionKey }),
   });
-  if (data.length >= 4 && KPL_MAGIC.every((b, i) => data[i] === b)) {
-    return {
-      envelopes: [],
-      rejected: [reject('KPL-aggregated record: not supported (aggregate envelopes as NDJSON)', data)],
-    };
+  if (isAggregated(data)) {
+    let users: UserRecord[];
+    try {
+      users = decodeAggregated(data);
+    } catch (err) {
+      return { envelopes: [], rejected: [reject(`bad KPL-aggregated record: ${reasonOf(err)}`, data)] };
+    }
+    if (users.length === 0)
+      return { envelopes: [], rejected: [reject('KPL-aggregated record with no user records', data)] };
+    const out: ParsedRecord = { envelopes: [], rejected: [] };
+    users.forEach((user, i) => {
+      const inner = parsePlain({ sequenceNumber, data: user.data, partitionKey: user.partitionKey });
+      out.envelopes.push(...inner.envelopes);
+      for (const r of inner.rejected)
+        out.rejected.push({ ...r, reason: `KPL user record ${i + 1} of ${users.length}: ${r.reason}` });
+    });
+    return out;
   }
+  return parsePlain(record);
+}
+
+/** {@link parseRecord} for a record that is not a KPL aggregate (or one user record of one). */
+function parsePlain(record: ShardRecord): ParsedRecord {
+  const { sequenceNumber, data, partitionKey } = record;
+  const reject = (reason: string, bytes: Uint8Array, source = 'unknown'): RejectedRecord => ({
+    sequenceNumber,
+    reason,
+    source,
+    data: bytes,
+    ...(partitionKey === undefined ? {} : { partitionKey }),
+  });
   let text: string;
   try {
     text = decoder.decode(data);

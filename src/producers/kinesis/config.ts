@@ -7,6 +7,9 @@ export const KINESIS_LIMITS = {
   maxRecordBytes: 1024 * 1024,
 } as const;
 
+/** The KPL's default `AggregationMaxSize`: 51200 bytes. */
+export const KPL_DEFAULT_MAX_BYTES = 51_200;
+
 export const KinesisSinkSchema = z
   .object({
     name: z.string().default('kinesis').describe('Sink name that sources refer to.'),
@@ -101,6 +104,44 @@ export const KinesisSinkSchema = z
       .describe(
         "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
       ),
+    aggregation: z
+      .object({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe(
+            'Pack user records into KPL aggregated records (one Kinesis record, one sequence number, many user records). Firehose with a Kinesis stream source, the KCL and the bronze writer deaggregate them. Routing is by hash bucket (see hashBuckets), so turning this on or off moves keys between shards.',
+          ),
+        maxBytes: z
+          .number()
+          .int()
+          .min(64)
+          .max(KINESIS_LIMITS.maxRecordBytes)
+          .default(KPL_DEFAULT_MAX_BYTES)
+          .describe(
+            "Largest aggregated Kinesis record, data (magic, protobuf, MD5) plus partition key; must be <= maxRecordBytes. A user record too large to share an aggregate is sent on its own. Default 51200, the KPL's AggregationMaxSize.",
+          ),
+        hashBuckets: z
+          .number()
+          .int()
+          .min(1)
+          .max(65_536)
+          .default(64)
+          .describe(
+            "Slices of the 128-bit hash key space: only records whose partition keys hash to one slice share an aggregate, and every record of a slice is sent with the slice's middle as ExplicitHashKey (a fixed hash per key, so per-key order survives resharding without a shard map). Fewer buckets pack more records per aggregate; keep it >= the stream's open shard count (a power of two matches evenly split shards exactly).",
+          ),
+      })
+      .default({ enabled: false, maxBytes: KPL_DEFAULT_MAX_BYTES, hashBuckets: 64 })
+      .describe('KPL record aggregation (off by default).'),
+  })
+  .superRefine((cfg, ctx) => {
+    if (cfg.aggregation.enabled && cfg.aggregation.maxBytes > cfg.maxRecordBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['aggregation', 'maxBytes'],
+        message: `aggregation.maxBytes (${cfg.aggregation.maxBytes}) must be <= maxRecordBytes (${cfg.maxRecordBytes})`,
+      });
+    }
   })
   .describe('Writes envelopes to a Kinesis Data Stream.');
 

@@ -7,15 +7,19 @@ import { DeadLetterQueue } from '../../deadletter/index.js';
 import { openLake } from '../../lake/index.js';
 import { silentLogger } from '../../log.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
+import { bucketHashKey, hashBucketOf } from './aggregation.js';
 import {
   createKinesisSink,
   type KinesisSinkInput,
   ProducerClosedError,
   StreamNotFoundError,
 } from './index.js';
+import { decodeAggregated, isAggregated } from './kpl.js';
 import {
+  producerAggregatedRecordsTotal,
   producerBackpressureWaitsTotal,
   producerBufferBytes,
+  producerKinesisRecordsTotal,
   producerRecordsTotal,
   producerThrottledTotal,
 } from './telemetry.js';
@@ -494,5 +498,190 @@ describe('limits', () => {
     await Promise.all([a, b]);
     expect(client.accepted.map((r) => dec.decode(r.Data))).toEqual(['a1', 'a2', 'a3', 'a4', 'b1', 'b2']);
     await sink.close();
+  });
+});
+
+describe('aggregation', () => {
+  const users = (r: { Data: Uint8Array; PartitionKey: string }) =>
+    isAggregated(r.Data)
+      ? decodeAggregated(r.Data).map((u) => ({ key: u.partitionKey, body: dec.decode(u.data) }))
+      : [{ key: r.PartitionKey, body: dec.decode(r.Data) }];
+
+  it('packs many records of distinct keys into one aggregate per hash bucket, each with the bucket hash key', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient();
+    const sink = createKinesisSink(config({ aggregation: { enabled: true, hashBuckets: 4 } }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    const records = Array.from({ length: 200 }, (_, i) => rec(`key-${i}`, `{"n":${i}}`));
+    const done = sink.write(records);
+    await vi.advanceTimersByTimeAsync(50);
+    const deliveries = await done;
+    expect(client.calls).toHaveLength(1);
+    const sent = client.calls[0]!.Records;
+    expect(sent).toHaveLength(4);
+    for (const r of sent) {
+      expect(isAggregated(r.Data)).toBe(true);
+      const inside = users(r);
+      // The aggregate is keyed by its first record, and routed by the bucket of all its records.
+      expect(r.PartitionKey).toBe(inside[0]!.key);
+      const buckets = new Set(inside.map((u) => hashBucketOf(u.key, 4)));
+      expect(buckets.size).toBe(1);
+      expect(r.ExplicitHashKey).toBe(bucketHashKey([...buckets][0]!, 4));
+    }
+    // Every record is in exactly one aggregate, each bucket's records in write order.
+    expect(
+      sent
+        .flatMap(users)
+        .map((u) => u.body)
+        .sort(),
+    ).toEqual(records.map((r) => dec.decode(r.data)).sort());
+    for (const r of sent) {
+      const ns = users(r).map((u) => (JSON.parse(u.body) as { n: number }).n);
+      expect(ns).toEqual([...ns].sort((a, b) => a - b));
+    }
+    // Each delivery names its aggregate's sequence number.
+    const seqOf = new Map(client.accepted.flatMap((a) => users(a).map((u) => [u.body, a.SequenceNumber])));
+    for (const [i, d] of deliveries.entries())
+      expect(d).toMatchObject({
+        status: 'delivered',
+        sequenceNumber: seqOf.get(dec.decode(records[i]!.data)),
+      });
+    const labels = { sink: sink.name };
+    expect(await metricValue(producerRecordsTotal, { ...labels, outcome: 'delivered' })).toBe(200);
+    expect(await metricValue(producerKinesisRecordsTotal, { ...labels, kind: 'aggregate' })).toBe(4);
+    expect(await metricValue(producerKinesisRecordsTotal, { ...labels, kind: 'single' })).toBe(0);
+    expect(await metricValue(producerAggregatedRecordsTotal, labels)).toBe(200);
+    await sink.close();
+  });
+
+  it('keeps aggregates within aggregation.maxBytes and calls within the batch limits; a lone record goes as itself', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient();
+    const sink = createKinesisSink(
+      config({ maxBatchRecords: 3, aggregation: { enabled: true, maxBytes: 1_000, hashBuckets: 1 } }),
+      { deadLetters: noDeadLetters, logger: silentLogger, client },
+    );
+    const records = Array.from({ length: 40 }, (_, i) => rec(`k${i}`, 'x'.repeat(100)));
+    records.push(rec('big', 'y'.repeat(2_000)));
+    const done = sink.write(records);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await done;
+    for (const call of client.calls) {
+      expect(call.Records.length).toBeLessThanOrEqual(3);
+      for (const r of call.Records) {
+        const size = r.Data.byteLength + Buffer.byteLength(r.PartitionKey);
+        if (isAggregated(r.Data)) expect(size).toBeLessThanOrEqual(1_000);
+        else expect(r.PartitionKey).toBe('big');
+      }
+    }
+    // 40 records of 100 bytes, at most 8 per 1000-byte aggregate, plus the big one on its own.
+    expect(client.accepted).toHaveLength(6);
+    expect(client.accepted.flatMap(users)).toHaveLength(41);
+    await sink.close();
+  });
+
+  it('strict ordering lets a hot key share its one aggregate in flight, in order, and never sends a second one alongside', async () => {
+    vi.useFakeTimers();
+    let inFlight = 0;
+    let maxInFlightOfHot = 0;
+    const client = new FakePutRecordsClient(async (input) => {
+      const hot = input.Records.filter((r) => users(r).some((u) => u.key === 'hot')).length;
+      inFlight += hot;
+      maxInFlightOfHot = Math.max(maxInFlightOfHot, inFlight);
+      await new Promise((r) => setTimeout(r, 10));
+      inFlight -= hot;
+      return input.Records.map(() => 'ok' as const);
+    });
+    const sink = createKinesisSink(
+      config({
+        lingerMs: 0,
+        maxInFlightBatches: 4,
+        aggregation: { enabled: true, maxBytes: 200, hashBuckets: 1 },
+      }),
+      { deadLetters: noDeadLetters, logger: silentLogger, client },
+    );
+    const done = sink.write(
+      Array.from({ length: 30 }, (_, i) => rec('hot', `h${String(i).padStart(2, '0')}`)),
+    );
+    await vi.advanceTimersByTimeAsync(1_000);
+    await done;
+    expect(maxInFlightOfHot).toBe(1);
+    expect(client.accepted.length).toBeLessThan(30);
+    expect(client.accepted.flatMap(users).map((u) => u.body)).toEqual(
+      Array.from({ length: 30 }, (_, i) => `h${String(i).padStart(2, '0')}`),
+    );
+    await sink.close();
+  });
+
+  it('retries a failed aggregate entry as a whole, ahead of newer records', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient((input, call) =>
+      input.Records.map(() => (call === 0 ? { errorCode: 'InternalFailure' } : 'ok')),
+    );
+    const sink = createKinesisSink(config({ aggregation: { enabled: true, hashBuckets: 1 } }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+      random: () => 0.5,
+    });
+    const first = sink.write(['a', 'b', 'c'].map((k) => rec(k, `${k}0`)));
+    await vi.advanceTimersByTimeAsync(50);
+    const second = sink.write(['a', 'd'].map((k) => rec(k, `${k}1`)));
+    await vi.advanceTimersByTimeAsync(2_000);
+    const deliveries = [...(await first), ...(await second)];
+    expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+    expect(client.calls[0]!.Records.flatMap(users).map((u) => u.body)).toEqual(['a0', 'b0', 'c0']);
+    // The retried records come first; a1 follows a0 (same aggregate, after it).
+    expect(client.calls[1]!.Records.flatMap(users).map((u) => u.body)).toEqual([
+      'a0',
+      'b0',
+      'c0',
+      'a1',
+      'd1',
+    ]);
+    expect(await metricValue(producerRecordsTotal, { sink: sink.name, outcome: 'retried' })).toBe(3);
+    await sink.close();
+  });
+
+  it('dead-letters each user record of an aggregate that cannot be sent, with the reason', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient(() => {
+      throw awsError('AccessDeniedException');
+    });
+    const letters: { partitionKey?: string; reason: string; data: Uint8Array }[] = [];
+    const sink = createKinesisSink(config({ aggregation: { enabled: true, hashBuckets: 1 } }), {
+      deadLetters: { put: async (l) => void letters.push(...l) },
+      logger: silentLogger,
+      client,
+    });
+    const done = sink.write(['a', 'b', 'c'].map((k) => rec(k, `${k}0`)));
+    await vi.advanceTimersByTimeAsync(50);
+    const deliveries = await done;
+    expect(client.calls).toHaveLength(1);
+    expect(client.calls[0]!.Records).toHaveLength(1);
+    expect(deliveries.map((d) => d.status)).toEqual(['dead_lettered', 'dead_lettered', 'dead_lettered']);
+    expect(letters.map((l) => [l.partitionKey, dec.decode(l.data)])).toEqual([
+      ['a', 'a0'],
+      ['b', 'b0'],
+      ['c', 'c0'],
+    ]);
+    for (const l of letters) expect(l.reason).toMatch(/not retriable.*AccessDenied/);
+    await sink.close();
+  });
+
+  it('rejects aggregation.maxBytes above maxRecordBytes', () => {
+    expect(() =>
+      createKinesisSink(
+        config({ maxRecordBytes: 10_000, aggregation: { enabled: true, maxBytes: 20_000 } }),
+        {
+          deadLetters: noDeadLetters,
+          logger: silentLogger,
+          client: new FakePutRecordsClient(),
+        },
+      ),
+    ).toThrow(/aggregation\.maxBytes \(20000\) must be <= maxRecordBytes \(10000\)/);
   });
 });

@@ -40,6 +40,17 @@
  *   at most one batch in flight. If a call rejects an earlier record of K but accepts a later one,
  *   those two are reordered (PutRecords does not guarantee order: see its API reference).
  * Delivery is at least once: a call that timed out may have been applied, and is retried.
+ *
+ * ## Aggregation (`aggregation.enabled`)
+ * Records are packed into KPL aggregated records (`kpl.ts`) by hash bucket, each bucket sent with
+ * a fixed `ExplicitHashKey`; see `aggregation.ts` for the routing choice and the ordering argument.
+ * The buffer, backpressure, `maxAttempts` and metrics count user records (`records` = user records);
+ * the batch limits (`maxBatchRecords`, `maxBatchBytes`) count Kinesis records. A Kinesis record
+ * (aggregate) succeeds or fails as a unit: on success every user record in it resolves with the
+ * aggregate's shard and sequence number; on failure each of its user records is retried (re-packed,
+ * ahead of newer records of its key) or dead-lettered with the reason. The
+ * `ingest_producer_kinesis_records_total` and `ingest_producer_aggregated_records_total` counters
+ * show the packing ratio.
  */
 
 import type { z } from 'zod';
@@ -47,8 +58,14 @@ import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError, describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Delivery, OutgoingRecord, Sink } from '../types.js';
+import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
 import { fullJitterDelayMs, recordBytes, type Sized, selectBatch, validateRecord } from './batcher.js';
-import { createKinesisClient, type PutRecordsClient, type PutRecordsOutputLike } from './client.js';
+import {
+  createKinesisClient,
+  type PutRecordsClient,
+  type PutRecordsEntry,
+  type PutRecordsOutputLike,
+} from './client.js';
 import { type KinesisSinkConfig, KinesisSinkSchema } from './config.js';
 import {
   classifyEntryError,
@@ -59,7 +76,9 @@ import {
   StreamNotFoundError,
   ThrottledError,
 } from './errors.js';
+import { encodeAggregated } from './kpl.js';
 import {
+  producerAggregatedRecordsTotal,
   producerBackpressureWaitsTotal,
   producerBatchBytes,
   producerBatchesTotal,
@@ -68,6 +87,7 @@ import {
   producerBufferCapacityRatio,
   producerBufferRecords,
   producerFailedEntriesTotal,
+  producerKinesisRecordsTotal,
   producerPutDurationSeconds,
   producerRecordsTotal,
   producerThrottledTotal,
@@ -77,6 +97,7 @@ export * from './batcher.js';
 export * from './client.js';
 export * from './config.js';
 export * from './errors.js';
+export { decodeAggregated, encodeAggregated, isAggregated, KplFormatError, type UserRecord } from './kpl.js';
 
 /** The config as written (before defaults); a parsed {@link KinesisSinkConfig} is accepted too. */
 export type KinesisSinkInput = z.input<typeof KinesisSinkSchema>;
@@ -118,6 +139,10 @@ export interface KinesisSink extends Sink {
 interface Entry extends Sized {
   readonly record: OutgoingRecord;
   readonly seq: number;
+  /** Data bytes (without the key). */
+  readonly dataBytes: number;
+  /** Hash bucket of the key (aggregation only; 0 otherwise). */
+  readonly bucket: number;
   /** Whether the record holds buffer space (invalid records never do). */
   readonly buffered: boolean;
   attempts: number;
@@ -125,6 +150,13 @@ interface Entry extends Sized {
   dueAt: number;
   resolve: (delivery: Delivery) => void;
   readonly done: Promise<Delivery>;
+}
+
+/** One Kinesis record of a call: one user record, or (aggregation) the user records of one aggregate. */
+interface Unit {
+  readonly entries: Entry[];
+  /** `ExplicitHashKey` (aggregation: the bucket's, also for a single record). */
+  readonly explicitHashKey?: string;
 }
 
 interface DeadLetterItem {
@@ -295,8 +327,21 @@ class KinesisSinkImpl implements KinesisSink {
         retriable: false,
       });
     }
+    const agg = this.cfg.aggregation;
+    if (agg.enabled && shards !== undefined && shards > agg.hashBuckets) {
+      this.log.warn(
+        { event: 'aggregation_buckets_below_shards', shards, hashBuckets: agg.hashBuckets },
+        `aggregation.hashBuckets (${agg.hashBuckets}) is below the open shard count (${shards}): some shards receive no records; raise hashBuckets`,
+      );
+    }
     this.log.info(
-      { event: 'sink_started', endpoint: client.endpoint, status, shards },
+      {
+        event: 'sink_started',
+        endpoint: client.endpoint,
+        status,
+        shards,
+        ...(agg.enabled ? { aggregation: agg } : {}),
+      },
       'kinesis sink started',
     );
   }
@@ -416,6 +461,10 @@ class KinesisSinkImpl implements KinesisSink {
       partitionKey: record.partitionKey,
       bytes: recordBytes(record),
       seq: this.seq++,
+      dataBytes: record.data.byteLength,
+      bucket: this.cfg.aggregation.enabled
+        ? hashBucketOf(record.partitionKey, this.cfg.aggregation.hashBuckets)
+        : 0,
       buffered,
       attempts: 0,
       dueAt: this.now() + this.cfg.lingerMs,
@@ -502,18 +551,41 @@ class KinesisSinkImpl implements KinesisSink {
     else this.busy.set(key, left);
   }
 
-  private pump(): void {
-    const now = this.now();
-    while (this.inFlight < this.cfg.maxInFlightBatches && this.pending.length > 0) {
-      const selection = selectBatch(this.pending, {
+  /** The next batch from `pending`: Kinesis records (units) and the pending indexes they use. */
+  private select(): { units: Unit[]; indexes: number[]; bytes: number; full: boolean } {
+    const isBlocked = (key: string) => this.busy.has(key);
+    const agg = this.cfg.aggregation;
+    if (!agg.enabled) {
+      const s = selectBatch(this.pending, {
         maxBatchRecords: this.cfg.maxBatchRecords,
         maxBatchBytes: this.cfg.maxBatchBytes,
         maxPerKey: this.maxPerKey,
-        isBlocked: (key) => this.busy.has(key),
+        isBlocked,
       });
+      return { ...s, units: s.indexes.map((i) => ({ entries: [this.pending[i]!] })) };
+    }
+    const s = selectAggregatedBatch(this.pending, {
+      maxBatchRecords: this.cfg.maxBatchRecords,
+      maxBatchBytes: this.cfg.maxBatchBytes,
+      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
+      strict: this.cfg.ordering === 'strict',
+      isBlocked,
+    });
+    return {
+      ...s,
+      units: s.units.map((u) => ({
+        entries: u.indexes.map((i) => this.pending[i]!),
+        explicitHashKey: bucketHashKey(u.bucket, agg.hashBuckets),
+      })),
+    };
+  }
+
+  private pump(): void {
+    const now = this.now();
+    while (this.inFlight < this.cfg.maxInFlightBatches && this.pending.length > 0) {
+      const selection = this.select();
       if (selection.indexes.length === 0) return;
-      const batch = selection.indexes.map((i) => this.pending[i]!);
-      const due = Math.min(...batch.map((e) => e.dueAt));
+      const due = Math.min(...selection.indexes.map((i) => this.pending[i]!.dueAt));
       const urgent =
         selection.full || due <= now || this.flushing > 0 || this.closing || this.waiter !== undefined;
       if (!urgent) {
@@ -522,16 +594,40 @@ class KinesisSinkImpl implements KinesisSink {
       }
       const chosen = new Set(selection.indexes);
       this.pending = this.pending.filter((_, i) => !chosen.has(i));
-      for (const e of batch) this.busyAdd(e.partitionKey, 1);
+      for (const u of selection.units) for (const e of u.entries) this.busyAdd(e.partitionKey, 1);
       this.inFlight++;
-      void this.send(batch, selection.bytes);
+      void this.send(selection.units, selection.bytes);
     }
   }
 
-  private async send(batch: Entry[], bytes: number): Promise<void> {
+  /** The PutRecords entry of a unit: the record itself, or a KPL aggregate keyed by its first record. */
+  private toPutEntry(unit: Unit): PutRecordsEntry {
+    const first = unit.entries[0]!.record;
+    const ehk = unit.explicitHashKey === undefined ? {} : { ExplicitHashKey: unit.explicitHashKey };
+    if (unit.entries.length === 1) return { Data: first.data, PartitionKey: first.partitionKey, ...ehk };
+    return {
+      Data: encodeAggregated(
+        unit.entries.map((e) => ({ partitionKey: e.record.partitionKey, data: e.record.data })),
+      ),
+      PartitionKey: first.partitionKey,
+      ...ehk,
+    };
+  }
+
+  private async send(units: Unit[], bytes: number): Promise<void> {
+    const batch = units.flatMap((u) => u.entries);
     producerBatchesTotal.inc(this.labels);
     producerBatchRecords.observe(this.labels, batch.length);
     producerBatchBytes.observe(this.labels, bytes);
+    const aggregates = units.filter((u) => u.entries.length > 1);
+    producerKinesisRecordsTotal.inc({ ...this.labels, kind: 'single' }, units.length - aggregates.length);
+    if (aggregates.length > 0) {
+      producerKinesisRecordsTotal.inc({ ...this.labels, kind: 'aggregate' }, aggregates.length);
+      producerAggregatedRecordsTotal.inc(
+        this.labels,
+        aggregates.reduce((n, u) => n + u.entries.length, 0),
+      );
+    }
     let resent = 0;
     for (const e of batch) {
       if (e.attempts > 0) resent++;
@@ -544,7 +640,7 @@ class KinesisSinkImpl implements KinesisSink {
     try {
       output = await this.getClient().putRecords({
         StreamName: this.cfg.streamName,
-        Records: batch.map((e) => ({ Data: e.record.data, PartitionKey: e.record.partitionKey })),
+        Records: units.map((u) => this.toPutEntry(u)),
       });
     } catch (err) {
       failure = classifyKinesisError(err);
@@ -554,18 +650,18 @@ class KinesisSinkImpl implements KinesisSink {
     try {
       if (failure === undefined) {
         const results = output?.Records ?? [];
-        if (results.length === batch.length) this.onResponse(batch, output!);
+        if (results.length === units.length) this.onResponse(units, output!);
         else
           this.onCallFailed(
-            batch,
+            units,
             new PutRecordsError(
-              `PutRecords returned ${results.length} results for ${batch.length} records`,
+              `PutRecords returned ${results.length} results for ${units.length} records`,
               'malformed_response',
               { retriable: true, code: 'MalformedResponse' },
             ),
           );
       } else {
-        this.onCallFailed(batch, failure);
+        this.onCallFailed(units, failure);
       }
     } catch (err) {
       // Our own bug: never strand the records; dead-letter them with the error.
@@ -578,24 +674,26 @@ class KinesisSinkImpl implements KinesisSink {
     this.schedulePump();
   }
 
-  private onResponse(batch: Entry[], output: PutRecordsOutputLike): void {
+  private onResponse(units: Unit[], output: PutRecordsOutputLike): void {
     const results = output.Records!;
     const retry: Entry[] = [];
     const dead: DeadLetterItem[] = [];
     let delivered = 0;
     let throttled = 0;
-    batch.forEach((entry, i) => {
+    units.forEach((unit, i) => {
       const r = results[i]!;
       if (!r.ErrorCode) {
-        delivered++;
-        this.busyAdd(entry.partitionKey, -1);
-        this.settle(entry, { status: 'delivered', shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
+        for (const entry of unit.entries) {
+          delivered++;
+          this.busyAdd(entry.partitionKey, -1);
+          this.settle(entry, { status: 'delivered', shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
+        }
         return;
       }
       producerFailedEntriesTotal.inc({ ...this.labels, error_code: r.ErrorCode });
       const error = classifyEntryError(r.ErrorCode, r.ErrorMessage);
-      if (error instanceof ThrottledError) throttled++;
-      this.retryOrDeadLetter(entry, error, retry, dead);
+      if (error instanceof ThrottledError) throttled += unit.entries.length;
+      for (const entry of unit.entries) this.retryOrDeadLetter(entry, error, retry, dead);
     });
     if (delivered > 0) producerRecordsTotal.inc({ ...this.labels, outcome: 'delivered' }, delivered);
     if (throttled > 0) {
@@ -608,8 +706,9 @@ class KinesisSinkImpl implements KinesisSink {
     this.deadLetter(dead);
   }
 
-  private onCallFailed(batch: Entry[], error: ProducerError): void {
-    producerFailedEntriesTotal.inc({ ...this.labels, error_code: error.code ?? error.name }, batch.length);
+  private onCallFailed(units: Unit[], error: ProducerError): void {
+    const batch = units.flatMap((u) => u.entries);
+    producerFailedEntriesTotal.inc({ ...this.labels, error_code: error.code ?? error.name }, units.length);
     const throttled = error instanceof ThrottledError;
     if (throttled) {
       producerThrottledTotal.inc(this.labels);

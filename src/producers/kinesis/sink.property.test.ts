@@ -4,19 +4,30 @@ import { silentLogger } from '../../log.js';
 import type { OutgoingRecord } from '../types.js';
 import { recordBytes } from './batcher.js';
 import { createKinesisSink } from './index.js';
+import { decodeAggregated, isAggregated } from './kpl.js';
 import { FakePutRecordsClient } from './testing.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+/** The user records in one Kinesis record: itself, or the records of a KPL aggregate. */
+function users(r: { Data: Uint8Array; PartitionKey: string }): { id: string; key: string }[] {
+  if (!isAggregated(r.Data)) return [{ id: dec.decode(r.Data), key: r.PartitionKey }];
+  return decodeAggregated(r.Data).map((u) => ({ id: dec.decode(u.data), key: u.partitionKey }));
+}
 
 /**
  * The sink end to end against a fake client that fails random entries (and sometimes whole calls):
  * every record is accepted exactly once, each key's records are accepted in write order, and no call
  * breaks the batch limits.
  */
-describe('kinesis sink (property)', () => {
+describe.each([
+  ['without aggregation', false],
+  ['with aggregation', true],
+])('kinesis sink (property, %s)', (_, aggregated) => {
   it('never loses, duplicates or reorders a key, and keeps every call within the limits', async () => {
     let run = 0;
+    let aggregatesSeen = 0;
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -37,7 +48,8 @@ describe('kinesis sink (property)', () => {
           maxInFlightBatches: fc.integer({ min: 1, max: 3 }),
           bufferMaxRecords: fc.integer({ min: 1, max: 20 }),
         }),
-        async (writes, entryPattern, callFails, limits) => {
+        fc.record({ maxBytes: fc.integer({ min: 64, max: 200 }), hashBuckets: fc.constantFrom(1, 2, 64) }),
+        async (writes, entryPattern, callFails, limits, aggregation) => {
           run++;
           // Each record fails at most 3 times, so every record is eventually accepted.
           const failures = new Map<string, number>();
@@ -54,13 +66,23 @@ describe('kinesis sink (property)', () => {
             if (input.Records.length > limits.maxBatchRecords)
               violations.push(`${input.Records.length} records`);
             if (bytes > limits.maxBatchBytes) violations.push(`${bytes} bytes`);
+            for (const r of input.Records) {
+              const size = recordBytes({ partitionKey: r.PartitionKey, data: r.Data });
+              if (isAggregated(r.Data) && size > Math.min(aggregation.maxBytes, limits.maxBatchBytes))
+                violations.push(`aggregate of ${size} bytes`);
+              if (aggregated !== isAggregated(r.Data) && users(r).length > 1) violations.push('aggregate');
+              // Routing: every Kinesis record of a key carries its bucket's hash key.
+              if (aggregated && r.ExplicitHashKey === undefined) violations.push('no ExplicitHashKey');
+            }
             const mayFail = (id: string) => (failures.get(id) ?? 0) < 3;
-            if (
-              callFails[callTick++ % callFails.length] &&
-              input.Records.every((r) => mayFail(dec.decode(r.Data)))
-            ) {
-              for (const r of input.Records)
-                failures.set(dec.decode(r.Data), (failures.get(dec.decode(r.Data)) ?? 0) + 1);
+            // A Kinesis record fails as a unit: it may fail while all its user records may.
+            const mayFailRecord = (r: { Data: Uint8Array; PartitionKey: string }) =>
+              users(r).every((u) => mayFail(u.id));
+            const noteFailure = (r: { Data: Uint8Array; PartitionKey: string }) => {
+              for (const u of users(r)) failures.set(u.id, (failures.get(u.id) ?? 0) + 1);
+            };
+            if (callFails[callTick++ % callFails.length] && input.Records.every(mayFailRecord)) {
+              for (const r of input.Records) noteFailure(r);
               throw Object.assign(new Error('simulated'), {
                 name: 'InternalFailureException',
                 $fault: 'server',
@@ -68,10 +90,9 @@ describe('kinesis sink (property)', () => {
               });
             }
             return input.Records.map((r) => {
-              const id = dec.decode(r.Data);
               const outcome = entryPattern[entryTick++ % entryPattern.length];
-              if (outcome === 'ok' || !mayFail(id)) return 'ok';
-              failures.set(id, (failures.get(id) ?? 0) + 1);
+              if (outcome === 'ok' || !mayFailRecord(r)) return 'ok';
+              noteFailure(r);
               return {
                 errorCode:
                   outcome === 'throttle' ? 'ProvisionedThroughputExceededException' : 'InternalFailure',
@@ -85,6 +106,7 @@ describe('kinesis sink (property)', () => {
               streamName: 's',
               lingerMs: 0,
               ...limits,
+              aggregation: { enabled: aggregated, ...aggregation },
               retry: { maxAttempts: 10, baseDelayMs: 0, maxDelayMs: 1, throttledBaseDelayMs: 0 },
             },
             {
@@ -106,7 +128,10 @@ describe('kinesis sink (property)', () => {
           await sink.close();
           expect(violations).toEqual([]);
           expect(deadLettered).toEqual([]);
-          const accepted = client.accepted.map((r) => dec.decode(r.Data));
+          const acceptedUsers = client.accepted.flatMap((r) =>
+            users(r).map((u) => ({ ...u, seq: r.SequenceNumber, ehk: r.ExplicitHashKey })),
+          );
+          const accepted = acceptedUsers.map((u) => u.id);
           const written = batches.flat().map((r) => dec.decode(r.data));
           // Exactly once.
           expect([...accepted].sort()).toEqual([...written].sort());
@@ -116,12 +141,14 @@ describe('kinesis sink (property)', () => {
               .flat()
               .filter((r) => r.partitionKey === key)
               .map((r) => dec.decode(r.data));
-            expect(
-              client.accepted.filter((r) => r.PartitionKey === key).map((r) => dec.decode(r.Data)),
-            ).toEqual(expected);
+            const ofKey = acceptedUsers.filter((u) => u.key === key);
+            expect(ofKey.map((u) => u.id)).toEqual(expected);
+            // One hash key per key: all its records land on one shard.
+            expect(new Set(ofKey.map((u) => u.ehk)).size).toBeLessThanOrEqual(1);
           }
-          // Every delivery names the sequence number its record got.
-          const seqById = new Map(client.accepted.map((r) => [dec.decode(r.Data), r.SequenceNumber]));
+          aggregatesSeen += client.accepted.filter((r) => isAggregated(r.Data)).length;
+          // Every delivery names the sequence number its record (or its aggregate) got.
+          const seqById = new Map(acceptedUsers.map((u) => [u.id, u.seq]));
           for (const [wi, ds] of results.entries()) {
             for (const [i, d] of ds.entries()) {
               expect(d).toMatchObject({
@@ -135,5 +162,7 @@ describe('kinesis sink (property)', () => {
       ),
       { numRuns: 150 },
     );
+    if (aggregated) expect(aggregatesSeen).toBeGreaterThan(100);
+    else expect(aggregatesSeen).toBe(0);
   });
 });
