@@ -104,6 +104,20 @@ function reasonOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** Builds rejections of one Kinesis record: its sequence number and partition key, a reason and bytes. */
+function rejecter(
+  record: ShardRecord,
+): (reason: string, bytes: Uint8Array, source?: string) => RejectedRecord {
+  const { sequenceNumber, partitionKey } = record;
+  return (reason, bytes, source = 'unknown') => ({
+    sequenceNumber,
+    reason,
+    source,
+    data: bytes,
+    ...(partitionKey === undefined ? {} : { partitionKey }),
+  });
+}
+
 /**
  * Parses one Kinesis record. The data must be UTF-8. When the whole text parses as JSON it is one
  * envelope (which may span several lines: it is then re-serialised onto one line); otherwise it is
@@ -119,14 +133,8 @@ function reasonOf(err: unknown): string {
  * names stay deterministic), and user records within one aggregate keep their packing order.
  */
 export function parseRecord(record: ShardRecord): ParsedRecord {
-  const { sequenceNumber, data, partitionKey } = record;
-  const reject = (reason: string, bytes: Uint8Array, source = 'unknown'): RejectedRecord => ({
-    sequenceNumber,
-    reason,
-    source,
-    data: bytes,
-    ...(partitionKey === undefined ? {} : { partitionKey }),
-  });
+  const { sequenceNumber, data } = record;
+  const reject = rejecter(record);
   if (isAggregated(data)) {
     let users: UserRecord[];
     try {
@@ -150,14 +158,8 @@ export function parseRecord(record: ShardRecord): ParsedRecord {
 
 /** {@link parseRecord} for a record that is not a KPL aggregate (or one user record of one). */
 function parsePlain(record: ShardRecord): ParsedRecord {
-  const { sequenceNumber, data, partitionKey } = record;
-  const reject = (reason: string, bytes: Uint8Array, source = 'unknown'): RejectedRecord => ({
-    sequenceNumber,
-    reason,
-    source,
-    data: bytes,
-    ...(partitionKey === undefined ? {} : { partitionKey }),
-  });
+  const { sequenceNumber, data } = record;
+  const reject = rejecter(record);
   let text: string;
   try {
     text = decoder.decode(data);
