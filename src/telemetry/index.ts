@@ -6,6 +6,9 @@
  */
 import { createServer, type Server } from 'node:http';
 import client from 'prom-client';
+import { readiness } from './readiness.js';
+
+export { type NotReadyCondition, readiness } from './readiness.js';
 
 export const registry = client.register;
 
@@ -63,7 +66,8 @@ export interface TelemetryServerOptions {
 
 /**
  * Serves `/metrics` (Prometheus text exposition), `/healthz` (200 while the process runs) and
- * `/readyz` (200 only when `ready()` resolves true, else 503).
+ * `/readyz` (200 only when `ready()` resolves true and no {@link readiness} condition is set, else
+ * 503 with `{"status":"not_ready","reasons":[...]}`).
  */
 export async function startTelemetryServer(
   options: TelemetryServerOptions,
@@ -88,9 +92,17 @@ export async function startTelemetryServer(
       options
         .ready()
         .catch(() => false)
-        .then((ok) => {
+        .then((probeOk) => {
+          const reasons = readiness.list().map((c) => ({
+            component: c.key,
+            reason: c.reason,
+            since: new Date(c.sinceMs).toISOString(),
+          }));
+          if (!probeOk)
+            reasons.push({ component: 'probe', reason: 'a dependency did not answer', since: '' });
+          const ok = reasons.length === 0;
           res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ok ? 'ready' : 'not_ready' }));
+          res.end(JSON.stringify(ok ? { status: 'ready' } : { status: 'not_ready', reasons }));
         });
     } else {
       res.writeHead(404);
