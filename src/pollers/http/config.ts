@@ -114,7 +114,7 @@ export const HttpSourceSchema = z
       .nonnegative()
       .default(100_000)
       .describe(
-        'Change-detection entries cached in memory per source (LRU, about 200 bytes each) in front of the state store, which keeps every entity (`seen.sqlite` locally, one DynamoDB item per entity). An entry not cached is read from the store; 0 disables the cache.',
+        'Change-detection entries cached in memory per source (LRU, about 160 bytes each) in front of the state store, which keeps every entity (`seen.sqlite` locally, one DynamoDB item per entity). An entry not cached is read from the store; 0 disables the cache.',
       ),
     conditionalRequests: z.boolean().default(true).describe('Send `If-None-Match` with the last `ETag`.'),
     pagination: PaginationSchema,
