@@ -70,44 +70,61 @@ export function trackingKeys(rows: readonly TrackedRow[]): {
 }
 
 /**
- * A bounded map with least-recently-used eviction (insertion order of a `Map` is the recency order).
- * The change detector's cache: tracking key → last record id.
+ * A bounded cache with approximate least-recently-used eviction, in two generations (the scheme of
+ * npm `quick-lru`): entries go to the young generation; when it holds `max / 2` entries it becomes
+ * the old one and the previous old generation is dropped; a hit in the old generation moves the
+ * entry to the young one. So the cache holds the at least `max / 2` and at most `max` most recently
+ * used entries, and every operation is O(1). (A single `Map` with delete-and-reinsert and eviction
+ * through `keys().next()` degrades badly in V8 past ~100,000 entries: deleted slots stay in the
+ * table until it is rehashed, and every eviction walks over them.)
+ * Used for change detection: tracking key → last record id.
  */
 export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
+  private readonly generation: number;
 
-  /** @param max - capacity; the least recently used entry is evicted beyond it (0: keeps nothing). */
-  constructor(private readonly max: number) {}
+  /** @param max - capacity (entries); 0 keeps nothing. */
+  constructor(private readonly max: number) {
+    this.generation = Math.max(1, Math.floor(max / 2));
+  }
 
+  /** Distinct keys held. */
   get size(): number {
-    return this.map.size;
+    let n = this.young.size;
+    for (const k of this.old.keys()) if (!this.young.has(k)) n++;
+    return n;
   }
 
-  /** Reads a value and marks the key as most recently used. */
+  /** Reads a value and marks the key as recently used. */
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
+    const v = this.young.get(key);
+    if (v !== undefined) return v;
+    const o = this.old.get(key);
+    if (o !== undefined) this.add(key, o);
+    return o;
   }
 
-  /** Sets a value as most recently used, evicting the least recently used entries beyond `max`. */
+  /** Sets a value as most recently used. */
   set(key: K, value: V): void {
-    this.map.delete(key);
     if (this.max <= 0) return;
-    this.map.set(key, value);
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
-      if (oldest.done) break;
-      this.map.delete(oldest.value);
-    }
+    if (this.young.has(key)) this.young.set(key, value);
+    else this.add(key, value);
   }
 
-  /** Entries, least recently used first. */
+  /** Entries, older generation first. */
   entries(): [K, V][] {
-    return [...this.map.entries()];
+    const out: [K, V][] = [];
+    for (const [k, v] of this.old) if (!this.young.has(k)) out.push([k, v]);
+    return [...out, ...this.young];
+  }
+
+  private add(key: K, value: V): void {
+    this.young.set(key, value);
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
+    }
   }
 }
 

@@ -434,17 +434,23 @@ describe('change detection', () => {
     }
   });
 
-  it('LruMap evicts the least recently used entry', () => {
-    const m = new LruMap<string, number>(2);
+  it('LruMap keeps the most recently used entries (two generations of max / 2)', () => {
+    const m = new LruMap<string, number>(4);
     m.set('a', 1);
-    m.set('b', 2);
-    expect(m.get('a')).toBe(1); // a is now the most recent
-    m.set('c', 3);
+    m.set('b', 2); // the young generation is full (2): it becomes the old one
+    expect(m.get('a')).toBe(1); // a moves back to the young generation
+    m.set('c', 3); // young {a, c} is full: it becomes the old one, {a, b} is dropped
     expect(m.get('b')).toBeUndefined();
+    expect(m.get('a')).toBe(1);
+    m.set('a', 9);
     expect(m.entries()).toEqual([
-      ['a', 1],
       ['c', 3],
+      ['a', 9],
     ]);
+    expect(m.size).toBe(2);
+    const none = new LruMap<string, number>(0);
+    none.set('x', 1);
+    expect(none.get('x')).toBeUndefined();
   });
 
   it('awaits the sink before persisting: while deliveries are pending, neither seen-map nor ETag is written', async () => {
