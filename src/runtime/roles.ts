@@ -46,7 +46,8 @@ export function openStateStore(config: Config): StateStore {
   }
 }
 
-function commonDeps(config: Config, logger: Logger): ComponentDeps {
+/** The dependencies every component gets: state store, dead-letter queue, logger, lake config. */
+export function commonDeps(config: Config, logger: Logger): ComponentDeps {
   return {
     state: openStateStore(config),
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
