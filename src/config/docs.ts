@@ -80,7 +80,7 @@ export function configReference(): string {
     'value is typed as YAML types it (`runPort: ${PORT:-9464}` is a number); a quoted one stays a string.',
     '`$${` writes a literal `${`. An unset variable without a default is an error naming the field.',
     'Aliases may expand to at most 100 nodes. Secrets are never written in the file: name their',
-    'environment variables (`tokenEnv`, `valueEnv`). See docs/adr/0005-config-loading.md.',
+    'environment variables (`tokenEnv`, `valueEnv`). See docs/adr/0006-config-loading.md.',
     '',
     table('Top level', ConfigSchema, "The file's top-level keys."),
     table('Sources (`sources[]`)', SourceSchema, 'Each entry is one API polled continuously (role `run`).'),
