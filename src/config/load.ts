@@ -83,7 +83,9 @@ function toValues(doc: Document, origin: string): unknown {
 export function parseConfig(text: string, origin = 'config', env: NodeJS.ProcessEnv = process.env): Config {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(`${origin}: invalid YAML\n  ${doc.errors.map((e) => e.message).join('\n  ')}`);
+    // One line per error ("... at line L, column C"), without the code frame prettyErrors appends.
+    const lines = doc.errors.map((e) => e.message.split('\n')[0]!.replace(/:$/, ''));
+    throw new ConfigError(`${origin}: invalid YAML: ${lines.join('; ')}`);
   }
   interpolateDocument(doc, env, origin);
   const raw = toValues(doc, origin);

@@ -115,6 +115,12 @@ describe('config files that cannot be read or expanded', () => {
     await expect(loadConfig(dir)).rejects.toThrow(`${dir}: cannot read config file: it is a directory`);
   });
 
+  it('invalid YAML is one line per error, with line and column', () => {
+    expect(message(() => parseConfig('a: 1\na: 2\n', 'dup.yaml'))).toBe(
+      'dup.yaml: invalid YAML: Map keys must be unique at line 2, column 1',
+    );
+  });
+
   it('a YAML alias bomb is refused in one line before it expands', async () => {
     const levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
     for (let i = 1; i < 9; i++) {

@@ -72,6 +72,16 @@ describe('clean failures: exit 2 with one line', () => {
     );
   });
 
+  it('invalid YAML', async () => {
+    const bad = file('bad.yaml', 'sources:\n  - name: a\n  type: http\n');
+    const r = await cli(['validate-config', bad]);
+    expect(r.code).toBe(2);
+    expectOneLine(
+      r.stderr,
+      `${bad}: invalid YAML: All mapping items must start at the same column at line 3, column 1`,
+    );
+  });
+
   it('a misspelled key names the nearest known one; an unset variable in a comment is ignored', async () => {
     const cfg = file(
       'typo.yaml',
