@@ -340,6 +340,22 @@ describe('fetchJson against a hanging local server (loopback only)', () => {
     expect(sentBytes).toBeLessThan(10);
   });
 
+  it('the deadline covers trickled response headers too (phase total before headersTimeoutMs)', async () => {
+    handler = (res) => {
+      // Raw bytes on the socket: a status line, then one header byte per second.
+      const socket = res.socket!;
+      socket.write('HTTP/1.1 200 OK\r\nx-slow: ');
+      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write('a')), 1_000);
+      socket.on('close', () => clearInterval(timer));
+    };
+    const err = await fetchJson(
+      { url: `${base}/slow-headers`, method: 'GET', headers: {} },
+      opts(agent, { requestTimeoutMs: 1_200, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000 }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
+    expect((err as RequestTimeoutError).phase).toBe('total');
+  });
+
   it('a stop during a request is an abort, not a timeout', async () => {
     handler = () => undefined;
     const stop = new AbortController();
