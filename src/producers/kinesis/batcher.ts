@@ -162,6 +162,7 @@ export function fullJitterDelayMs(
   maxDelayMs: number,
   random: () => number,
 ): number {
-  const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  // The exponent is capped: records are retried without limit, so `attempt` can grow large.
+  const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   return Math.floor(random() * cap);
 }

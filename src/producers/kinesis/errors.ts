@@ -86,6 +86,21 @@ export class ProducerClosedError extends ProducerError {
   }
 }
 
+/**
+ * The sink stopped (shutdown deadline) before the service acknowledged these records. They were
+ * neither delivered nor dead-lettered: the writer must not record them as seen, so they are polled
+ * again. Retriable: the same write can succeed after a restart.
+ */
+export class SinkAbandonedError extends ProducerError {
+  constructor(sinkName: string, reason: string) {
+    super(
+      `sink "${sinkName}" abandoned records not yet acknowledged (${reason}); they were not delivered and will be polled again`,
+      'sink',
+      { retriable: true },
+    );
+  }
+}
+
 const THROTTLING = new Set([
   'ProvisionedThroughputExceededException',
   'KMSThrottlingException',
@@ -99,10 +114,24 @@ const RETRIABLE_SERVER = new Set([
   'ServiceUnavailableException',
   'InternalServerError',
 ]);
-const NOT_RETRIABLE = new Set([
-  'ResourceNotFoundException',
+/**
+ * The request itself is invalid: sending it again cannot succeed. Per entry, the record is
+ * dead-lettered; for a whole call, the batch is split so the bad record is found.
+ */
+const INVALID_REQUEST = new Set([
   'ValidationException',
   'InvalidArgumentException',
+  'SerializationException',
+]);
+/**
+ * The stream, its permissions or its KMS key are unusable right now. That is a dependency problem
+ * an operator fixes (create the stream, grant the permission, enable the key), not a property of
+ * the records: they stay buffered and are retried until it is fixed (design brief, "Delivery
+ * guarantee": a dependency being down is never a reason to dead-letter).
+ */
+const DEPENDENCY_UNUSABLE = new Set([
+  'ResourceNotFoundException',
+  'ResourceInUseException',
   'AccessDeniedException',
   'KMSAccessDeniedException',
   'KMSDisabledException',
@@ -110,13 +139,8 @@ const NOT_RETRIABLE = new Set([
   'KMSNotFoundException',
   'KMSOptInRequired',
   'UnrecognizedClientException',
+  'InvalidClientTokenId',
 ]);
-/**
- * Credential and signing failures that are transient in practice: the credential endpoint (ECS task
- * role, IMDS) hiccuping, a session token expiring at a rotation boundary, clock skew. The SDK's own
- * skew-correcting retry does not run (we own retries with `maxAttempts: 1`), so they are retried
- * here, still bounded by `retry.maxAttempts`.
- */
 const RETRIABLE_AUTH = new Set([
   'CredentialsProviderError',
   'ProviderError',
@@ -151,8 +175,10 @@ const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', '
 export function classifyEntryError(errorCode: string, errorMessage?: string): ProducerError {
   const message = `${errorCode}${errorMessage ? `: ${errorMessage}` : ''}`;
   if (THROTTLING.has(errorCode)) return new ThrottledError(message, { code: errorCode });
-  if (NOT_RETRIABLE.has(errorCode))
+  if (INVALID_REQUEST.has(errorCode))
     return new PutRecordsError(message, 'http_4xx', { retriable: false, code: errorCode });
+  if (DEPENDENCY_UNUSABLE.has(errorCode))
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, code: errorCode });
   // InternalFailure and any code we do not know: the entry failed on the service side; try again.
   return new PutRecordsError(message, 'http_5xx', { retriable: true, code: errorCode });
 }
@@ -189,8 +215,10 @@ export function classifyKinesisError(err: unknown): ProducerError {
   const status = e.$metadata?.httpStatusCode;
   if (THROTTLING.has(name) || e.$retryable?.throttling === true)
     return new ThrottledError(message, { cause: err, code: name });
-  if (NOT_RETRIABLE.has(name))
+  if (INVALID_REQUEST.has(name))
     return new PutRecordsError(message, 'http_4xx', { retriable: false, cause: err, code: name });
+  if (DEPENDENCY_UNUSABLE.has(name))
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (RETRIABLE_AUTH.has(name))
     return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (RETRIABLE_SERVER.has(name))
@@ -204,8 +232,10 @@ export function classifyKinesisError(err: unknown): ProducerError {
   if (status !== undefined && status >= 500)
     return new PutRecordsError(message, 'http_5xx', { retriable: true, cause: err, code: name });
   if (status === 429) return new ThrottledError(message, { cause: err, code: name });
+  // Any other 4xx (403 from a proxy, 404 from a wrong endpoint): the request did not reach a
+  // usable stream. Not the records' fault, so they are held and retried until it is fixed.
   if (status !== undefined && status >= 400)
-    return new PutRecordsError(message, 'http_4xx', { retriable: false, cause: err, code: name });
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (e.$fault === 'server')
     return new PutRecordsError(message, 'http_5xx', { retriable: true, cause: err, code: name });
   // No HTTP response at all and not a known programmer error: the SDK failed to reach the service.

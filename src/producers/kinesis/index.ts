@@ -18,13 +18,21 @@
  * - Partial failure (HTTP 200, `FailedRecordCount > 0`): only the failed entries are resent, after a
  *   full-jitter exponential backoff (`retry.baseDelayMs`, or `retry.throttledBaseDelayMs` when an
  *   entry was throttled), capped at `retry.maxDelayMs`.
- * - A whole-call failure that is retriable (throttling, InternalFailure, 5xx, network, timeout)
- *   retries the whole batch the same way.
- * - Non-retriable failures (ResourceNotFound, Validation, AccessDenied, KMS errors other than
- *   throttling, programmer errors) and records that used `retry.maxAttempts` attempts are written to
- *   the dead-letter location with the reason and failure class; their delivery is `dead_lettered`.
- * - Records over `maxRecordBytes` (or `maxBatchBytes`, if smaller) or with a partition key outside
- *   1-256 characters are dead-lettered at once and never sent.
+ * - A whole-call failure that is retriable (throttling, InternalFailure, 5xx, network, timeout, and
+ *   an unusable stream: ResourceNotFound, AccessDenied, KMS key disabled or denied) retries the whole
+ *   batch the same way. Retriable failures are retried for as long as it takes, never dead-lettered:
+ *   the records stay buffered, the full buffer makes writers wait (backpressure: pollers pause and
+ *   their seen-state does not advance), `ingest_producer_failing_seconds` counts the seconds without
+ *   a success and `/readyz` answers not ready with the last error (`../health.ts`).
+ * - Only a record that can never be accepted is dead-lettered, with its reason and failure class:
+ *   over `maxRecordBytes` (or `maxBatchBytes`, if smaller) or with a partition key outside 1-256
+ *   characters (at once, never sent), or rejected by the service as invalid (`ValidationException`,
+ *   `InvalidArgumentException`). A whole call rejected as invalid is split into single-record
+ *   calls so that only the bad record is dead-lettered. A programmer error (our bug) dead-letters
+ *   the records it touched, with the error.
+ * - `abandon()` (shutdown deadline) rejects every write not yet acknowledged with
+ *   {@link SinkAbandonedError}: those records are neither delivered nor dead-lettered, and the
+ *   pollers poll them again after the restart.
  * - A failing dead-letter write is retried forever with backoff (logged at error): nothing accepted
  *   is dropped; the buffer then fills and writers wait.
  *
@@ -57,6 +65,7 @@ import type { z } from 'zod';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError, describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { SinkHealth } from '../health.js';
 import type { Delivery, OutgoingRecord, Sink } from '../types.js';
 import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
 import { fullJitterDelayMs, recordBytes, type Sized, selectBatch, validateRecord } from './batcher.js';
@@ -73,6 +82,7 @@ import {
   ProducerClosedError,
   ProducerError,
   PutRecordsError,
+  SinkAbandonedError,
   StreamNotFoundError,
   ThrottledError,
 } from './errors.js';
@@ -149,6 +159,7 @@ interface Entry extends Sized {
   /** When the record should be sent at the latest (admission + lingerMs; now for retries). */
   dueAt: number;
   resolve: (delivery: Delivery) => void;
+  reject: (err: Error) => void;
   readonly done: Promise<Delivery>;
 }
 
@@ -228,7 +239,10 @@ class KinesisSinkImpl implements KinesisSink {
 
   private pending: Entry[] = [];
   private readonly busy = new Map<string, number>();
-  private readonly outstanding = new Set<Promise<Delivery>>();
+  private readonly outstanding = new Map<Promise<Delivery>, Entry>();
+  private abandoned: SinkAbandonedError | undefined;
+  private readonly health: SinkHealth;
+  private readonly blockedLog: BurstLog;
   /** The one write waiting for buffer space (later writes queue behind it on `admissionTail`). */
   private waiter: { bytes: number; resolve: () => void } | undefined;
   private admissionTail: Promise<void> = Promise.resolve();
@@ -275,6 +289,12 @@ class KinesisSinkImpl implements KinesisSink {
     this.failureLog = new BurstLog(
       (f, m) => this.log.warn({ event: 'kinesis_put_failed', ...f }, m),
       'PutRecords calls failed; retrying',
+      this.now,
+    );
+    this.health = new SinkHealth(this.name, `PutRecords to stream "${this.cfg.streamName}"`, this.now);
+    this.blockedLog = new BurstLog(
+      (f, m) => this.log.error({ event: 'kinesis_put_blocked', ...f }, m),
+      `PutRecords to stream "${this.cfg.streamName}" is refused (stream missing, access denied or KMS key unusable); records are held and retried until it is fixed`,
       this.now,
     );
     this.updateGauges();
@@ -368,7 +388,7 @@ class KinesisSinkImpl implements KinesisSink {
     this.flushing++;
     this.schedulePump();
     try {
-      await Promise.all([...this.outstanding]);
+      await Promise.all([...this.outstanding.keys()]);
     } finally {
       this.flushing--;
     }
@@ -379,15 +399,41 @@ class KinesisSinkImpl implements KinesisSink {
       this.closing = true;
       this.schedulePump();
       await Promise.allSettled([...this.writes]);
-      await this.flush();
+      try {
+        await this.flush();
+      } catch (err) {
+        if (!(err instanceof SinkAbandonedError)) throw err;
+      }
       if (this.timer) clearTimeout(this.timer);
       this.timer = undefined;
       this.throttleLog.drain();
       this.failureLog.drain();
+      this.blockedLog.drain();
+      this.health.dispose();
       if (this.ownsClient) this.client?.close?.();
       this.log.info({ event: 'sink_closed' }, 'kinesis sink closed');
     })();
     return this.closePromise;
+  }
+
+  abandon(reason: string): number {
+    if (this.abandoned !== undefined) return 0;
+    const error = new SinkAbandonedError(this.name, reason);
+    this.abandoned = error;
+    this.closing = true;
+    const entries = [...this.outstanding.values()];
+    this.outstanding.clear();
+    for (const e of entries) e.reject(error);
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.resolve();
+    if (entries.length > 0 || waiter !== undefined) {
+      this.log.warn(
+        { event: 'sink_abandoned', records: entries.length, reason },
+        `${entries.length} record(s) not yet acknowledged were abandoned (${reason}); they are not recorded as seen and will be polled again`,
+      );
+    }
+    return entries.length;
   }
 
   // ---- admission and buffer accounting ----
@@ -421,6 +467,7 @@ class KinesisSinkImpl implements KinesisSink {
       this.waitingRecords += valid.length;
       const run = async () => {
         for (const i of valid) {
+          if (this.abandoned) throw this.abandoned;
           const record = records[i]!;
           const bytes = recordBytes(record);
           if (this.fits(bytes)) {
@@ -432,6 +479,7 @@ class KinesisSinkImpl implements KinesisSink {
               this.waiter = { bytes, resolve };
               this.schedulePump();
             });
+            if (this.abandoned) throw this.abandoned;
           }
           this.waitingRecords--;
           const entry = this.newEntry(record, true);
@@ -453,9 +501,13 @@ class KinesisSinkImpl implements KinesisSink {
 
   private newEntry(record: OutgoingRecord, buffered: boolean): Entry {
     let resolve!: (d: Delivery) => void;
-    const done = new Promise<Delivery>((r) => {
-      resolve = r;
+    let reject!: (err: Error) => void;
+    const done = new Promise<Delivery>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    // A rejection (abandon) is observed by whoever awaits the write; never an unhandled rejection.
+    done.catch(() => undefined);
     const entry: Entry = {
       record,
       partitionKey: record.partitionKey,
@@ -469,9 +521,10 @@ class KinesisSinkImpl implements KinesisSink {
       attempts: 0,
       dueAt: this.now() + this.cfg.lingerMs,
       resolve,
+      reject,
       done,
     };
-    this.outstanding.add(done);
+    this.outstanding.set(done, entry);
     return entry;
   }
 
@@ -695,7 +748,12 @@ class KinesisSinkImpl implements KinesisSink {
       if (error instanceof ThrottledError) throttled += unit.entries.length;
       for (const entry of unit.entries) this.retryOrDeadLetter(entry, error, retry, dead);
     });
-    if (delivered > 0) producerRecordsTotal.inc({ ...this.labels, outcome: 'delivered' }, delivered);
+    if (delivered > 0) {
+      producerRecordsTotal.inc({ ...this.labels, outcome: 'delivered' }, delivered);
+      this.health.succeeded();
+    } else {
+      this.health.failed(`every entry failed: ${[...new Set(results.map((r) => r.ErrorCode))].join(', ')}`);
+    }
     if (throttled > 0) {
       producerThrottledTotal.inc(this.labels);
       this.throttleLog.note('ProvisionedThroughputExceededException', throttled);
@@ -709,10 +767,29 @@ class KinesisSinkImpl implements KinesisSink {
   private onCallFailed(units: Unit[], error: ProducerError): void {
     const batch = units.flatMap((u) => u.entries);
     producerFailedEntriesTotal.inc({ ...this.labels, error_code: error.code ?? error.name }, units.length);
+    if (!error.retriable && error.failureClass !== 'internal' && units.length > 1) {
+      // The service rejected the request as invalid; one record is to blame. Send each on its own
+      // so only the bad one is dead-lettered. Their keys stay busy until each call settles.
+      this.log.warn(
+        { event: 'kinesis_batch_split', code: error.code, units: units.length },
+        `PutRecords rejected a batch as invalid (${error.message}); resending its ${units.length} records one per call to find the bad one`,
+      );
+      for (const unit of units) {
+        this.inFlight++;
+        void this.send(
+          [unit],
+          unit.entries.reduce((n, e) => n + e.bytes, 0),
+        );
+      }
+      return;
+    }
+    if (error.retriable) this.health.failed(error.message);
     const throttled = error instanceof ThrottledError;
     if (throttled) {
       producerThrottledTotal.inc(this.labels);
       this.throttleLog.note(error.code ?? 'throttled', batch.length);
+    } else if (error.retriable && error.failureClass === 'http_4xx') {
+      this.blockedLog.note(error.code ?? error.name, batch.length, { lastError: error.message });
     } else if (error.retriable) {
       this.failureLog.note(error.code ?? error.name, batch.length, { lastError: error.message });
     } else {
@@ -739,14 +816,12 @@ class KinesisSinkImpl implements KinesisSink {
     retry: Entry[],
     dead: DeadLetterItem[],
   ): void {
-    if (error.retriable && entry.attempts < this.cfg.retry.maxAttempts) {
+    if (error.retriable) {
       retry.push(entry);
       return;
     }
     this.busyAdd(entry.partitionKey, -1);
-    const reason = error.retriable
-      ? `PutRecords to stream "${this.cfg.streamName}" gave up after ${entry.attempts} attempts (retry.maxAttempts); last error: ${error.message}`
-      : `PutRecords to stream "${this.cfg.streamName}" failed (not retriable): ${error.message}`;
+    const reason = `PutRecords to stream "${this.cfg.streamName}" rejected the record (not retriable): ${error.message}`;
     dead.push({ entry, reason, error });
   }
 
