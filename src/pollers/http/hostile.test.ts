@@ -55,6 +55,9 @@ class AckSink implements Sink {
   }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
+  abandon(): number {
+    return 0;
+  }
   async ready(): Promise<boolean> {
     return true;
   }
