@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { type Document, parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { mask } from '../secrets/index.js';
 import { interpolateDocument } from './interpolate.js';
 import { type Config, ConfigSchema } from './schema.js';
 import { nearest } from './suggest.js';
@@ -14,7 +15,7 @@ export const MAX_ALIAS_COUNT = 100;
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const s = mask(JSON.stringify(v)); // before the cut, so a secret (e.g. a URL password) is masked whole
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

@@ -1,30 +1,20 @@
 /**
- * Errors of the Kinesis sink. Whether to retry is a field of the error (`retriable`), decided here
- * once from the AWS error name or network error code, never guessed at the call site.
+ * Errors of the Kinesis sink and its classifier. Whether to retry is a field of the error
+ * (`retriable`), decided here once from the AWS error name or network error code, never guessed at
+ * the call site (ADR 5).
  *
- * Retriable (per the Kinesis PutRecords API reference, "Errors" and the PutRecords response's
- * per-entry `ErrorCode`): `ProvisionedThroughputExceededException`, `KMSThrottlingException`,
- * `LimitExceededException`, `InternalFailure` / `InternalFailureException`, `ServiceUnavailable`,
- * any HTTP 5xx, network errors (connection refused/reset, DNS) and timeouts.
- * Not retriable: `ResourceNotFoundException`, `ValidationException`, `InvalidArgumentException`,
- * `AccessDeniedException`, the other `KMS*Exception`s, and programmer errors (`TypeError`, ...).
+ * Retriable, held in the buffer until it succeeds (per the Kinesis PutRecords API reference,
+ * "Errors" and the per-entry `ErrorCode`): throttling (`ProvisionedThroughputExceededException`,
+ * `KMSThrottlingException`, `LimitExceededException`), `InternalFailure`, `ServiceUnavailable`, any
+ * HTTP 5xx, network errors and timeouts, expired or unloadable credentials, and an unusable stream
+ * or key (`ResourceNotFoundException`, `AccessDeniedException`, `KMSDisabledException`,
+ * `KMSAccessDeniedException`, ...), which an operator fixes.
+ * Not retriable, dead-lettered: an invalid request (`ValidationException`,
+ * `InvalidArgumentException`), records over the limits, and programmer errors (`TypeError`, ...).
  */
-import { type FailureClass, IngestError, type IngestErrorOptions } from '../../errors.js';
+import { ProducerError, ThrottledError } from '../errors.js';
 
-/** Base class of every error the Kinesis sink throws or dead-letters with. */
-export class ProducerError extends IngestError {
-  /** The AWS error name or per-entry `ErrorCode` this error came from, when there is one. */
-  readonly code: string | undefined;
-
-  constructor(
-    message: string,
-    failureClass: FailureClass,
-    options: IngestErrorOptions & { code?: string } = {},
-  ) {
-    super(message, failureClass, options);
-    this.code = options.code;
-  }
-}
+export { ProducerClosedError, ProducerError, SinkAbandonedError, ThrottledError } from '../errors.js';
 
 /**
  * A record is larger than `maxRecordBytes` (data plus partition key, UTF-8; AWS limit 1 MiB per the
@@ -54,13 +44,6 @@ export class InvalidPartitionKeyError extends ProducerError {
   }
 }
 
-/** Kinesis throttled the call or entry (`ProvisionedThroughputExceededException`, `KMSThrottlingException`, `LimitExceededException`). Always retriable. */
-export class ThrottledError extends ProducerError {
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
-    super(message, 'throttled', { ...options, retriable: true });
-  }
-}
-
 /** A PutRecords call or entry failed; `retriable` follows the AWS error (see the module comment). */
 export class PutRecordsError extends ProducerError {}
 
@@ -76,28 +59,6 @@ export class StreamNotFoundError extends ProducerError {
       cause,
       code: 'ResourceNotFoundException',
     });
-  }
-}
-
-/** `write()` was called after `close()`. Never retriable. */
-export class ProducerClosedError extends ProducerError {
-  constructor(sinkName: string) {
-    super(`sink "${sinkName}" is closed: write() after close() is rejected`, 'sink', { retriable: false });
-  }
-}
-
-/**
- * The sink stopped (shutdown deadline) before the service acknowledged these records. They were
- * neither delivered nor dead-lettered: the writer must not record them as seen, so they are polled
- * again. Retriable: the same write can succeed after a restart.
- */
-export class SinkAbandonedError extends ProducerError {
-  constructor(sinkName: string, reason: string) {
-    super(
-      `sink "${sinkName}" abandoned records not yet acknowledged (${reason}); they were not delivered and will be polled again`,
-      'sink',
-      { retriable: true },
-    );
   }
 }
 
