@@ -192,7 +192,8 @@ test('memory of the in-process cache (LruMap) per entry', () => {
   const gc = runInNewContext('gc') as () => void;
   gc();
   const before = process.memoryUsage().heapUsed;
-  const lru = new LruMap<string, string>(n);
+  // Capacity 2n: the young generation (n) rotates into the old one exactly once, holding all n.
+  const lru = new LruMap<string, string>(2 * n);
   for (let i = 0; i < n; i++) {
     const r = row(i, 1);
     lru.set(r.entity, r.id);

@@ -78,6 +78,9 @@ describe('an HTTP source on the DynamoDB state store', () => {
     }
     async flush() {}
     async close() {}
+    abandon() {
+      return 0;
+    }
     async ready() {
       return true;
     }

@@ -106,3 +106,13 @@ export const sourceMissingKeyFieldsTotal = counter(
   'Rows in which a configured idField path or versionField was absent, null or empty; the id falls back to a content hash.',
   ['source', 'field'],
 );
+
+/**
+ * Pagination links not followed because they point to an origin the source does not allow
+ * (`url`'s origin and `allowedOrigins`); each ends its poll early.
+ */
+export const sourceOffOriginLinksTotal = counter(
+  'ingest_source_offorigin_links_total',
+  'Pagination links to an origin outside the source url and allowedOrigins: not followed, the poll ended there.',
+  ['source'],
+);
