@@ -1,0 +1,524 @@
+/**
+ * One shard's reader: reads from its checkpoint, buffers, writes the buffer's objects (and dead
+ * letters) to the lake, and only then checkpoints.
+ */
+import {
+  GetRecordsCommand,
+  type GetRecordsCommandOutput,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  type ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
+import type { DeadLetter, DeadLetterQueue } from '../../deadletter/index.js';
+import { describeError, isRetriable, StateConflictError } from '../../errors.js';
+import type { Lake } from '../../lake/index.js';
+import type { Logger } from '../../log.js';
+import type { StateStore } from '../../state/index.js';
+import type { ConsumerStats, ShardStats } from '../types.js';
+import { backoffMs, equalJitterBackoffMs, sleep } from './backoff.js';
+import type { BronzeWriterConfig } from './config.js';
+import {
+  BronzeWriteError,
+  CheckpointError,
+  ConsumerError,
+  IteratorExpiredError,
+  kinesisError,
+  ShardOwnershipError,
+  ShutdownTimeoutError,
+} from './errors.js';
+import { GET_RECORDS_MIN_INTERVAL_MS, kinesisCall } from './kinesis.js';
+import { gzipNdjson, planObjects } from './objects.js';
+import { type ParsedEnvelope, parseRecord, type RejectedRecord } from './records.js';
+import {
+  bronzeBehindLatestSeconds,
+  bronzeCheckpointLagSeconds,
+  bronzeRecordsTotal,
+  bronzeShardRestartsTotal,
+  bronzeWriteDurationSeconds,
+} from './telemetry.js';
+
+/** A shard checkpoint as stored in the state store. */
+export interface ShardCheckpoint {
+  /** Last sequence number whose record is durably in the lake (or the dead-letter location). */
+  sequenceNumber?: string;
+  /** `ApproximateArrivalTimestamp` of that record, epoch milliseconds. */
+  approximateArrivalMs?: number;
+  /** True once a closed shard was read to its end: it is never read again. */
+  shardEnd?: boolean;
+  /** When the checkpoint was written, ISO-8601 UTC. */
+  updatedAt: string;
+}
+
+/** The state-store key of a shard's checkpoint: `checkpoint/<consumer>/<stream>/<shardId>`. */
+export function checkpointKey(consumer: string, streamName: string, shardId: string): string {
+  return `checkpoint/${consumer}/${streamName}/${shardId}`;
+}
+
+/** Records read from one shard since its last checkpoint. */
+interface ShardBuffer {
+  envelopes: ParsedEnvelope[];
+  rejected: RejectedRecord[];
+  /** Uncompressed bytes (NDJSON lines with newlines, plus rejected data). */
+  bytes: number;
+  /** When the first record entered the buffer (epoch ms). */
+  startedAtMs?: number;
+  /** Last sequence number in the buffer. */
+  lastSequenceNumber?: string;
+  lastArrivalMs?: number;
+  firstArrivalMs?: number;
+}
+
+function newBuffer(): ShardBuffer {
+  return { envelopes: [], rejected: [], bytes: 0 };
+}
+
+/** The stop signals of a writer: `stop` ends reading, `abandon` ends retries at the shutdown deadline. */
+export interface Signals {
+  stop: AbortSignal;
+  abandon: AbortSignal;
+}
+
+/** What a shard worker needs from its writer (the {@link BronzeWriter}). */
+export interface ShardHost {
+  readonly config: BronzeWriterConfig;
+  readonly log: Logger;
+  readonly kinesis: KinesisClient;
+  readonly lake: Lake;
+  readonly state: StateStore;
+  readonly deadLetters: DeadLetterQueue;
+  /** Counters behind the writer's stats. */
+  readonly counts: Omit<ConsumerStats, 'shards' | 'recordsBuffered'>;
+  /** True once `stop()` ran out of time: no more checkpoints are written. */
+  readonly abandoned: boolean;
+  retrying<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T>;
+  countError(err: unknown): void;
+  countObject(records: number, bytes: number, uncompressedBytes: number): void;
+  countDeadLetters(n: number): void;
+  onShardEnded(shardId: string): void;
+}
+
+/** Reads one shard. */
+export class ShardWorker {
+  status: ShardStats['state'] = 'waiting';
+  error?: string;
+  millisBehindLatest?: number;
+  checkpoint?: ShardCheckpoint;
+  private checkpointVersion = 0;
+  private buffer = newBuffer();
+  private iterator?: string;
+  private lastCallAtMs = 0;
+  /** Failures since the shard last checkpointed (or started): the exponent of the restart backoff. */
+  private failuresSinceCheckpoint = 0;
+  private readonly endedDeferred: { promise: Promise<void>; resolve: () => void };
+  done: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly writer: ShardHost,
+    readonly shardId: string,
+    /** Parent shards (listed ones only) that must be read to their end first. */
+    readonly parents: ShardWorker[],
+  ) {
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    this.endedDeferred = { promise, resolve };
+  }
+
+  /** Resolves once the shard was read to its end and checkpointed as such. */
+  get ended(): Promise<void> {
+    return this.endedDeferred.promise;
+  }
+
+  get buffered(): number {
+    return this.buffer.envelopes.length + this.buffer.rejected.length;
+  }
+
+  private get cfg(): BronzeWriterConfig {
+    return this.writer.config;
+  }
+
+  private get log(): Logger {
+    return this.writer.log;
+  }
+
+  /** Starts reading in the background; {@link done} resolves once the worker stopped (never rejects). */
+  start(signals: Signals): void {
+    this.done = this.supervise(signals);
+  }
+
+  /**
+   * Runs the worker, and after a failure that is not the writer stopping restarts it from its
+   * checkpoint after a backoff (the buffer was not checkpointed: it is dropped and read again).
+   * A shard another writer took over (ShardOwnershipError), or a failure while stopping, is left
+   * `failed`.
+   */
+  private async supervise(signals: Signals): Promise<void> {
+    for (;;) {
+      try {
+        await this.run(signals);
+        return;
+      } catch (err) {
+        if (signals.stop.aborted && err === signals.stop.reason) return;
+        this.status = 'failed';
+        this.error = describeError(err);
+        if (err instanceof ShardOwnershipError || signals.stop.aborted) {
+          this.log.error({ shard: this.shardId, err }, 'bronze writer gave up on a shard');
+          return;
+        }
+        const delay = equalJitterBackoffMs(
+          this.failuresSinceCheckpoint++,
+          this.cfg.retryBaseDelayMs,
+          this.cfg.retryMaxDelayMs,
+        );
+        this.log.error(
+          { shard: this.shardId, err, restartInMs: Math.round(delay) },
+          'bronze shard worker failed: restarting it from its checkpoint',
+        );
+        try {
+          await sleep(delay, signals.stop);
+        } catch {
+          return;
+        }
+        this.resetForRestart();
+        bronzeShardRestartsTotal.inc(this.labels());
+      }
+    }
+  }
+
+  /** Forgets what was read since the checkpoint: a restarted worker reads it again from there. */
+  private resetForRestart(): void {
+    this.buffer = newBuffer();
+    this.iterator = undefined;
+    this.status = 'waiting';
+    this.error = undefined;
+  }
+
+  private async run(signals: Signals): Promise<void> {
+    if (this.parents.length > 0) {
+      const stopped = new Promise<void>((resolve) => {
+        if (signals.stop.aborted) resolve();
+        signals.stop.addEventListener('abort', () => resolve(), { once: true });
+      });
+      await Promise.race([Promise.all(this.parents.map((p) => p.ended)), stopped]);
+    }
+    if (signals.stop.aborted) return;
+    const key = this.checkpointKey();
+    const stored = await this.writer.retrying(async () => {
+      try {
+        return await this.writer.state.get<ShardCheckpoint>(key);
+      } catch (err) {
+        throw new CheckpointError(`cannot read checkpoint ${key}`, {
+          cause: err,
+          retriable: isRetriable(err),
+        });
+      }
+    }, signals.stop);
+    this.checkpoint = stored?.value;
+    this.checkpointVersion = stored?.version ?? 0;
+    if (this.checkpoint?.shardEnd) {
+      this.markEnded();
+      return;
+    }
+    this.status = 'reading';
+    this.log.info(
+      { shard: this.shardId, checkpoint: this.checkpoint?.sequenceNumber ?? null },
+      'bronze writer reading shard',
+    );
+    await this.readLoop(signals);
+    // Stopped: write what was read, regardless of the buffer's thresholds. (After a failure the
+    // buffer is left alone: it was not checkpointed, so it is read again on the next start.)
+    if (this.buffered > 0) await this.flush('stop', signals);
+  }
+
+  private async readLoop(signals: Signals): Promise<void> {
+    let attempt = 0;
+    while (!signals.stop.aborted) {
+      let res: GetRecordsCommandOutput;
+      try {
+        if (!this.iterator) this.iterator = await this.getIterator(signals.stop);
+        const wait = this.lastCallAtMs + GET_RECORDS_MIN_INTERVAL_MS - Date.now();
+        if (wait > 0) await sleep(wait, signals.stop);
+        this.lastCallAtMs = Date.now();
+        const iterator = this.iterator;
+        res = await kinesisCall(
+          'GetRecords',
+          this.cfg.streamName,
+          this.cfg.requestTimeoutMs,
+          signals.stop,
+          (abortSignal) =>
+            this.writer.kinesis.send(
+              new GetRecordsCommand({ ShardIterator: iterator, Limit: this.cfg.maxRecordsPerGet }),
+              { abortSignal },
+            ),
+        );
+      } catch (err) {
+        if (signals.stop.aborted) return;
+        const e = kinesisError(err, 'GetRecords', this.cfg.streamName);
+        this.writer.countError(e);
+        if (e instanceof IteratorExpiredError) {
+          this.log.warn({ shard: this.shardId }, 'shard iterator expired: getting a new one');
+          this.iterator = undefined;
+          continue;
+        }
+        if (!e.retriable) throw e;
+        const delay = backoffMs(attempt++, this.cfg.retryBaseDelayMs, this.cfg.retryMaxDelayMs);
+        this.log.warn(
+          { shard: this.shardId, err: describeError(e), delayMs: Math.round(delay) },
+          'GetRecords failed: backing off',
+        );
+        try {
+          await sleep(Math.max(delay, GET_RECORDS_MIN_INTERVAL_MS), signals.stop);
+        } catch {
+          return;
+        }
+        continue;
+      }
+      attempt = 0;
+      this.millisBehindLatest = res.MillisBehindLatest;
+      if (res.MillisBehindLatest !== undefined) {
+        bronzeBehindLatestSeconds.set(this.labels(), res.MillisBehindLatest / 1000);
+      }
+      const records = res.Records ?? [];
+      for (const r of records) {
+        this.add(
+          r.SequenceNumber ?? '',
+          r.Data ?? new Uint8Array(),
+          r.PartitionKey,
+          r.ApproximateArrivalTimestamp,
+        );
+        if (this.buffer.bytes >= this.cfg.bufferMaxBytes) await this.flush('size', signals);
+      }
+      this.iterator = res.NextShardIterator;
+      if (!this.iterator) {
+        // A closed shard read to its end: write the rest, checkpoint it as ended, let children go.
+        await this.flush('shard_end', signals, true);
+        this.markEnded();
+        this.writer.onShardEnded(this.shardId);
+        return;
+      }
+      if (this.dueInMs() <= 0) await this.flush('interval', signals);
+      this.updateLag();
+      const caughtUp = records.length === 0 && (res.MillisBehindLatest ?? 0) === 0;
+      if (caughtUp) {
+        try {
+          await sleep(Math.max(0, Math.min(this.cfg.pollIntervalMs, this.dueInMs())), signals.stop);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  private markEnded(): void {
+    this.status = 'ended';
+    bronzeCheckpointLagSeconds.set(this.labels(), 0);
+    this.endedDeferred.resolve();
+  }
+
+  private labels(): { consumer: string; shard: string } {
+    return { consumer: this.cfg.name, shard: this.shardId };
+  }
+
+  private checkpointKey(): string {
+    return checkpointKey(this.cfg.name, this.cfg.streamName, this.shardId);
+  }
+
+  /** Milliseconds until the buffer is due by time; Infinity when empty. */
+  private dueInMs(): number {
+    if (this.buffer.startedAtMs === undefined) return Number.POSITIVE_INFINITY;
+    return this.buffer.startedAtMs + this.cfg.bufferIntervalSecs * 1000 - Date.now();
+  }
+
+  /** Where to resume: after the last record read (buffered) or checkpointed, else the start position. */
+  private async getIterator(signal: AbortSignal): Promise<string> {
+    const after = this.buffer.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
+    // A child shard starts at its beginning: its parents were read to their end first.
+    const type: ShardIteratorType = after
+      ? 'AFTER_SEQUENCE_NUMBER'
+      : this.parents.length > 0
+        ? 'TRIM_HORIZON'
+        : this.cfg.initialPosition;
+    const res = await kinesisCall(
+      'GetShardIterator',
+      this.cfg.streamName,
+      this.cfg.requestTimeoutMs,
+      signal,
+      (abortSignal) =>
+        this.writer.kinesis.send(
+          new GetShardIteratorCommand({
+            StreamName: this.cfg.streamName,
+            ShardId: this.shardId,
+            ShardIteratorType: type,
+            ...(after ? { StartingSequenceNumber: after } : {}),
+          }),
+          { abortSignal },
+        ),
+    );
+    if (!res.ShardIterator) {
+      throw new ConsumerError(
+        `GetShardIterator on ${this.shardId} returned no iterator`,
+        'malformed_response',
+        {
+          retriable: true,
+        },
+      );
+    }
+    return res.ShardIterator;
+  }
+
+  private add(sequenceNumber: string, data: Uint8Array, partitionKey?: string, arrival?: Date): void {
+    const parsed = parseRecord({
+      sequenceNumber,
+      data,
+      ...(partitionKey === undefined ? {} : { partitionKey }),
+    });
+    const b = this.buffer;
+    const now = Date.now();
+    b.startedAtMs ??= now;
+    for (const e of parsed.envelopes) {
+      b.envelopes.push(e);
+      b.bytes += Buffer.byteLength(e.line, 'utf8') + 1;
+    }
+    for (const r of parsed.rejected) {
+      b.rejected.push(r);
+      b.bytes += r.data.length;
+    }
+    b.lastSequenceNumber = sequenceNumber;
+    const arrivalMs = arrival?.getTime();
+    if (arrivalMs !== undefined) {
+      b.firstArrivalMs ??= arrivalMs;
+      b.lastArrivalMs = arrivalMs;
+    }
+    const read = parsed.envelopes.length + parsed.rejected.length;
+    this.writer.counts.kinesisRecordsRead += 1;
+    this.writer.counts.recordsRead += read;
+    bronzeRecordsTotal.inc({ consumer: this.cfg.name, outcome: 'read' }, read);
+  }
+
+  /**
+   * Checkpoint lag: now − arrival of the last checkpointed record, but while records are buffered at
+   * most the age of the oldest buffered one (an idle shard does not report its idle time), and 0
+   * when the shard is caught up with nothing buffered.
+   */
+  private updateLag(): void {
+    const now = Date.now();
+    let lagMs = 0;
+    if (this.buffered > 0 || (this.millisBehindLatest ?? 0) > 0) {
+      const cp = this.checkpoint?.approximateArrivalMs;
+      const first = this.buffer.firstArrivalMs;
+      const from = cp !== undefined && first !== undefined ? Math.max(cp, first) : (cp ?? first);
+      lagMs = from === undefined ? 0 : Math.max(0, now - from);
+    }
+    bronzeCheckpointLagSeconds.set(this.labels(), lagMs / 1000);
+  }
+
+  /**
+   * Writes the buffer: one object per (source, dt, hour) group, then the dead letters, then the
+   * checkpoint; only then is the buffer cleared. Retriable failures are retried with backoff until
+   * they succeed or the shutdown deadline passes (then nothing is checkpointed and the records are
+   * read again on the next start).
+   * @throws ConsumerError when a failure is not retriable, or ShutdownTimeoutError at the deadline.
+   */
+  async flush(
+    reason: 'size' | 'interval' | 'stop' | 'shard_end',
+    signals: Signals,
+    shardEnd = false,
+  ): Promise<void> {
+    const b = this.buffer;
+    if (b.lastSequenceNumber === undefined && !shardEnd) return;
+    const started = Date.now();
+    const cfg = this.cfg;
+    const plans = planObjects(b.envelopes, cfg.streamName, this.shardId);
+    let bytes = 0;
+    for (const plan of plans) {
+      const body = await gzipNdjson(plan.lines);
+      const stopTimer = bronzeWriteDurationSeconds.startTimer({ consumer: cfg.name });
+      await this.writer.retrying(async () => {
+        try {
+          await this.writer.lake.put(plan.key, body, 'application/gzip');
+        } catch (err) {
+          throw new BronzeWriteError(`cannot write ${plan.key}`, { cause: err, retriable: isRetriable(err) });
+        }
+      }, signals.abandon);
+      stopTimer();
+      bytes += body.length;
+      this.writer.countObject(plan.lines.length, body.length, plan.uncompressedBytes);
+      this.log.debug(
+        { shard: this.shardId, key: plan.key, records: plan.lines.length, bytes: body.length },
+        'bronze object written',
+      );
+    }
+    if (b.rejected.length > 0) {
+      const letters: DeadLetter[] = b.rejected.map((r) => ({
+        component: cfg.name,
+        source: r.source,
+        failureClass: 'malformed_response',
+        reason: `${r.reason} (stream ${cfg.streamName}, shard ${this.shardId}, sequence ${r.sequenceNumber})`,
+        data: r.data,
+        ...(r.partitionKey === undefined ? {} : { partitionKey: r.partitionKey }),
+      }));
+      await this.writer.retrying(async () => {
+        try {
+          await this.writer.deadLetters.put(letters);
+        } catch (err) {
+          throw new BronzeWriteError('cannot write dead letters', {
+            cause: err,
+            retriable: isRetriable(err),
+          });
+        }
+      }, signals.abandon);
+      this.writer.countDeadLetters(letters.length);
+    }
+    const sequenceNumber = b.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
+    const arrivalMs =
+      b.lastSequenceNumber !== undefined ? b.lastArrivalMs : this.checkpoint?.approximateArrivalMs;
+    const checkpoint: ShardCheckpoint = {
+      ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
+      ...(arrivalMs === undefined ? {} : { approximateArrivalMs: arrivalMs }),
+      ...(shardEnd ? { shardEnd: true } : {}),
+      updatedAt: new Date().toISOString(),
+    };
+    await this.writer.retrying(() => this.saveCheckpoint(checkpoint), signals.abandon);
+    this.checkpoint = checkpoint;
+    this.failuresSinceCheckpoint = 0;
+    this.buffer = newBuffer();
+    this.updateLag();
+    this.log.info(
+      {
+        shard: this.shardId,
+        reason,
+        objects: plans.length,
+        records: b.envelopes.length,
+        deadLettered: b.rejected.length,
+        bytes,
+        checkpoint: sequenceNumber ?? null,
+        durationMs: Date.now() - started,
+      },
+      'bronze buffer flushed',
+    );
+  }
+
+  private async saveCheckpoint(checkpoint: ShardCheckpoint): Promise<void> {
+    const key = this.checkpointKey();
+    if (this.writer.abandoned) {
+      throw new ShutdownTimeoutError(`shutdown deadline passed before checkpoint ${key} was written`);
+    }
+    try {
+      this.checkpointVersion = await this.writer.state.put(key, checkpoint, {
+        expectedVersion: this.checkpointVersion,
+      });
+    } catch (err) {
+      if (err instanceof StateConflictError) {
+        throw new ShardOwnershipError(`checkpoint ${key} was written by another writer: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw new CheckpointError(`cannot write checkpoint ${key}`, {
+        cause: err,
+        retriable: isRetriable(err),
+      });
+    }
+    this.writer.counts.checkpointsWritten += 1;
+  }
+}
