@@ -59,17 +59,20 @@ export class MalformedRecordError extends ConsumerError {
   }
 }
 
-/** Writing a bronze object (or a dead letter) failed. Retriable unless the cause says otherwise. */
+/**
+ * Writing a bronze object (or a dead letter) failed. Retriable unless the cause says otherwise;
+ * failure class `storage` unless the cause has a finer one (`access_denied`, `not_found`, `kms`...).
+ */
 export class BronzeWriteError extends ConsumerError {
-  constructor(message: string, options: IngestErrorOptions = {}) {
-    super(message, 'storage', { retriable: true, ...options });
+  constructor(message: string, options: IngestErrorOptions & { failureClass?: FailureClass } = {}) {
+    super(message, options.failureClass ?? 'storage', { retriable: true, ...options });
   }
 }
 
 /** Storing a shard checkpoint failed in the state store. Retriable unless the cause says otherwise. */
 export class CheckpointError extends ConsumerError {
-  constructor(message: string, options: IngestErrorOptions = {}) {
-    super(message, 'storage', { retriable: true, ...options });
+  constructor(message: string, options: IngestErrorOptions & { failureClass?: FailureClass } = {}) {
+    super(message, options.failureClass ?? 'storage', { retriable: true, ...options });
   }
 }
 

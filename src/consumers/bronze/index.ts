@@ -19,9 +19,24 @@
  * end before their children; the shards are listed again whenever a parent ends and every
  * `shardDiscoveryIntervalSecs`, retrying a failed listing, so children of a reshard are always found.
  *
- * A shard worker that fails on an error that is not retriable is restarted from its checkpoint after
- * a backoff (`ingest_bronze_shard_restarts_total`), unless another writer took the shard over
- * (ShardOwnershipError): that shard is left to its new owner.
+ * Failures (issue 7, "lake writes that fail for good are visible"): a lake write, dead-letter write
+ * or checkpoint that fails is retried in place, and nothing after it runs (no checkpoint past
+ * unwritten records, no further reads on that shard). Retriable failures (throttling, 5xx, network,
+ * timeouts) are retried with capped backoff for as long as it takes. Non-retriable ones
+ * (AccessDenied, NoSuchBucket, a KMS failure, classified in src/aws/errors.ts) are retried with
+ * backoff for `failedShardRetryBudgetSecs`; then the shard is marked failed: one error log line with
+ * the cause, `ingest_bronze_shard_failed{consumer,shard}` = 1, a `/readyz` condition
+ * `bronze:<consumer>/<shard>`. It keeps trying every `failedShardProbeIntervalSecs` and resumes by
+ * itself once the cause is fixed: the records it holds are written, then checkpointed.
+ *
+ * A shard worker whose Kinesis read (or checkpoint read) fails with a non-retriable error is
+ * restarted from its checkpoint after a backoff (`ingest_bronze_shard_restarts_total`), under the
+ * same budget, unless another writer took the shard over (ShardOwnershipError): that shard is left
+ * to its new owner.
+ *
+ * Module map: `kinesis.ts` (calls, timeouts, listing), `discovery.ts` (finding new shards),
+ * `shard.ts` (one shard's read, buffer, flush, checkpoint), `health.ts` (failed shards), `writer.ts`
+ * (the Consumer), `records.ts` and `objects.ts` (envelopes in, gzip NDJSON objects out).
  */
 import type { BronzeWriterConfig } from './config.js';
 import { BronzeWriter, type BronzeWriterDeps } from './writer.js';
@@ -29,6 +44,7 @@ import { BronzeWriter, type BronzeWriterDeps } from './writer.js';
 export type { BronzeWriterConfig } from './config.js';
 export { BronzeWriterSchema } from './config.js';
 export * from './errors.js';
+export { ShardHealth } from './health.js';
 export {
   DEFAULT_REQUEST_TIMEOUT_MS,
   GET_RECORDS_MIN_INTERVAL_MS,

@@ -10,7 +10,13 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
 import type { DeadLetter, DeadLetterQueue } from '../../deadletter/index.js';
-import { describeError, isRetriable, StateConflictError } from '../../errors.js';
+import {
+  describeError,
+  type FailureClass,
+  IngestError,
+  isRetriable,
+  StateConflictError,
+} from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import type { StateStore } from '../../state/index.js';
@@ -26,6 +32,7 @@ import {
   ShardOwnershipError,
   ShutdownTimeoutError,
 } from './errors.js';
+import { ShardHealth } from './health.js';
 import { GET_RECORDS_MIN_INTERVAL_MS, kinesisCall } from './kinesis.js';
 import { gzipNdjson, planObjects } from './objects.js';
 import { type ParsedEnvelope, parseRecord, type RejectedRecord } from './records.js';
@@ -110,6 +117,8 @@ export class ShardWorker {
   /** Failures since the shard last checkpointed (or started): the exponent of the restart backoff. */
   private failuresSinceCheckpoint = 0;
   private readonly endedDeferred: { promise: Promise<void>; resolve: () => void };
+  /** Whether the shard is failing for good (non-retriable failures past the retry budget). */
+  readonly health: ShardHealth;
   done: Promise<void> = Promise.resolve();
 
   constructor(
@@ -123,6 +132,13 @@ export class ShardWorker {
       resolve = r;
     });
     this.endedDeferred = { promise, resolve };
+    this.health = new ShardHealth({
+      consumer: writer.config.name,
+      shard: shardId,
+      budgetMs: writer.config.failedShardRetryBudgetSecs * 1000,
+      probeIntervalMs: writer.config.failedShardProbeIntervalSecs * 1000,
+      log: writer.log,
+    });
   }
 
   /** Resolves once the shard was read to its end and checkpointed as such. */
@@ -149,9 +165,11 @@ export class ShardWorker {
 
   /**
    * Runs the worker, and after a failure that is not the writer stopping restarts it from its
-   * checkpoint after a backoff (the buffer was not checkpointed: it is dropped and read again).
-   * A shard another writer took over (ShardOwnershipError), or a failure while stopping, is left
-   * `failed`.
+   * checkpoint after a backoff (the buffer was not checkpointed: it is dropped and read again). Such
+   * failures (a Kinesis read or checkpoint read failing with a non-retriable error) count against
+   * the shard's retry budget like failed writes do: past it the shard is marked failed and restarted
+   * every `failedShardProbeIntervalSecs` until a read succeeds. A shard another writer took over
+   * (ShardOwnershipError), or a failure while stopping, is left `failed`.
    */
   private async supervise(signals: Signals): Promise<void> {
     for (;;) {
@@ -162,17 +180,29 @@ export class ShardWorker {
         if (signals.stop.aborted && err === signals.stop.reason) return;
         this.status = 'failed';
         this.error = describeError(err);
-        if (err instanceof ShardOwnershipError || signals.stop.aborted) {
+        if (err instanceof ShardOwnershipError) {
           this.log.error({ shard: this.shardId, err }, 'bronze writer gave up on a shard');
           return;
         }
-        const delay = equalJitterBackoffMs(
-          this.failuresSinceCheckpoint++,
-          this.cfg.retryBaseDelayMs,
-          this.cfg.retryMaxDelayMs,
-        );
-        this.log.error(
-          { shard: this.shardId, err, restartInMs: Math.round(delay) },
+        if (signals.stop.aborted) {
+          this.log.error(
+            { shard: this.shardId, err: describeError(err), recordsNotCheckpointed: this.buffered },
+            'bronze writer stopped a shard with unwritten records: they are not checkpointed and are read again on the next start',
+          );
+          return;
+        }
+        const failed = this.health.permanentFailure(`reading shard ${this.shardId}`, err);
+        if (failed) this.error = this.health.reason;
+        const delay = failed
+          ? this.cfg.failedShardProbeIntervalSecs * 1000
+          : equalJitterBackoffMs(
+              this.failuresSinceCheckpoint++,
+              this.cfg.retryBaseDelayMs,
+              this.cfg.retryMaxDelayMs,
+            );
+        const log = failed ? this.log.debug.bind(this.log) : this.log.error.bind(this.log);
+        log(
+          { shard: this.shardId, err: describeError(err), restartInMs: Math.round(delay) },
           'bronze shard worker failed: restarting it from its checkpoint',
         );
         try {
@@ -275,6 +305,7 @@ export class ShardWorker {
         continue;
       }
       attempt = 0;
+      this.health.recovered();
       this.millisBehindLatest = res.MillisBehindLatest;
       if (res.MillisBehindLatest !== undefined) {
         bronzeBehindLatestSeconds.set(this.labels(), res.MillisBehindLatest / 1000);
@@ -415,10 +446,12 @@ export class ShardWorker {
 
   /**
    * Writes the buffer: one object per (source, dt, hour) group, then the dead letters, then the
-   * checkpoint; only then is the buffer cleared. Retriable failures are retried with backoff until
-   * they succeed or the shutdown deadline passes (then nothing is checkpointed and the records are
-   * read again on the next start).
-   * @throws ConsumerError when a failure is not retriable, or ShutdownTimeoutError at the deadline.
+   * checkpoint; only then is the buffer cleared. Each step is retried until it succeeds (see
+   * {@link persist}): a failing lake never lets the checkpoint move past unwritten records, and the
+   * shard reads nothing more meanwhile (its buffer stays bounded). When the writer stops, what is
+   * not written by the shutdown deadline is not checkpointed and is read again on the next start.
+   * @throws ShardOwnershipError, ShutdownTimeoutError at the deadline, or a non-retriable failure
+   * while stopping.
    */
   async flush(
     reason: 'size' | 'interval' | 'stop' | 'shard_end',
@@ -434,13 +467,17 @@ export class ShardWorker {
     for (const plan of plans) {
       const body = await gzipNdjson(plan.lines);
       const stopTimer = bronzeWriteDurationSeconds.startTimer({ consumer: cfg.name });
-      await this.writer.retrying(async () => {
-        try {
-          await this.writer.lake.put(plan.key, body, 'application/gzip');
-        } catch (err) {
-          throw new BronzeWriteError(`cannot write ${plan.key}`, { cause: err, retriable: isRetriable(err) });
-        }
-      }, signals.abandon);
+      await this.persist(
+        `writing ${plan.key}`,
+        async () => {
+          try {
+            await this.writer.lake.put(plan.key, body, 'application/gzip');
+          } catch (err) {
+            throw writeError(`cannot write ${plan.key}`, err);
+          }
+        },
+        signals,
+      );
       stopTimer();
       bytes += body.length;
       this.writer.countObject(plan.lines.length, body.length, plan.uncompressedBytes);
@@ -458,16 +495,17 @@ export class ShardWorker {
         data: r.data,
         ...(r.partitionKey === undefined ? {} : { partitionKey: r.partitionKey }),
       }));
-      await this.writer.retrying(async () => {
-        try {
-          await this.writer.deadLetters.put(letters);
-        } catch (err) {
-          throw new BronzeWriteError('cannot write dead letters', {
-            cause: err,
-            retriable: isRetriable(err),
-          });
-        }
-      }, signals.abandon);
+      await this.persist(
+        `writing ${letters.length} dead letters`,
+        async () => {
+          try {
+            await this.writer.deadLetters.put(letters);
+          } catch (err) {
+            throw writeError('cannot write dead letters', err);
+          }
+        },
+        signals,
+      );
       this.writer.countDeadLetters(letters.length);
     }
     const sequenceNumber = b.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
@@ -479,7 +517,11 @@ export class ShardWorker {
       ...(shardEnd ? { shardEnd: true } : {}),
       updatedAt: new Date().toISOString(),
     };
-    await this.writer.retrying(() => this.saveCheckpoint(checkpoint), signals.abandon);
+    await this.persist(
+      `checkpointing at ${sequenceNumber ?? 'the shard end'}`,
+      () => this.saveCheckpoint(checkpoint),
+      signals,
+    );
     this.checkpoint = checkpoint;
     this.failuresSinceCheckpoint = 0;
     this.buffer = newBuffer();
@@ -499,6 +541,62 @@ export class ShardWorker {
     );
   }
 
+  /**
+   * Runs one durable step of a flush (an object write, the dead letters, the checkpoint) until it
+   * succeeds. Retriable failures (throttling, 5xx, network, timeouts) are retried with capped
+   * backoff for as long as it takes. A non-retriable one (AccessDenied, NoSuchBucket, a KMS failure)
+   * is retried with backoff too until `failedShardRetryBudgetSecs` is spent; then the shard is
+   * marked failed ({@link ShardHealth}) and the step is tried every `failedShardProbeIntervalSecs`
+   * until it succeeds, which clears the failure and lets the flush go on.
+   * @param what - the step, for the log line and the `/readyz` reason, e.g. `writing bronze/…`.
+   * @throws ShardOwnershipError at once; the shutdown deadline's ShutdownTimeoutError (or the last
+   * failure) once it passed; a non-retriable failure at once while the writer is stopping.
+   */
+  private async persist<T>(what: string, fn: () => Promise<T>, signals: Signals): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (signals.abandon.aborted) throw signals.abandon.reason;
+      try {
+        const result = await fn();
+        this.health.recovered();
+        if (this.status === 'failed') {
+          this.status = 'reading';
+          this.error = undefined;
+        }
+        return result;
+      } catch (err) {
+        this.writer.countError(err);
+        if (err instanceof ShardOwnershipError || signals.abandon.aborted) throw err;
+        const retriable = isRetriable(err);
+        // Stopping: a permanent failure will not heal before the deadline; the records are read again.
+        if (!retriable && signals.stop.aborted) throw err;
+        const failed = retriable ? this.health.failed : this.health.permanentFailure(what, err);
+        if (failed) {
+          this.status = 'failed';
+          this.error = this.health.reason;
+        }
+        const delay = failed
+          ? cfgProbeMs(this.cfg)
+          : backoffMs(attempt, this.cfg.retryBaseDelayMs, this.cfg.retryMaxDelayMs);
+        const log = failed ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log);
+        log(
+          {
+            shard: this.shardId,
+            err: describeError(err),
+            retriable,
+            attempt: attempt + 1,
+            delayMs: Math.round(delay),
+          },
+          `${what} failed: retrying`,
+        );
+        // Stop wakes the wait: one more attempt before the shutdown deadline.
+        const wake = signals.stop.aborted
+          ? signals.abandon
+          : AbortSignal.any([signals.abandon, signals.stop]);
+        await sleep(delay, wake).catch(() => undefined);
+      }
+    }
+  }
+
   private async saveCheckpoint(checkpoint: ShardCheckpoint): Promise<void> {
     const key = this.checkpointKey();
     if (this.writer.abandoned) {
@@ -514,11 +612,31 @@ export class ShardWorker {
           cause: err,
         });
       }
-      throw new CheckpointError(`cannot write checkpoint ${key}`, {
+      throw new CheckpointError(`cannot write checkpoint ${key}: ${describeError(err)}`, {
         cause: err,
         retriable: isRetriable(err),
+        failureClass: storageClassOf(err),
       });
     }
     this.writer.counts.checkpointsWritten += 1;
   }
+}
+
+/** Milliseconds between two attempts while a shard is marked failed. */
+function cfgProbeMs(cfg: BronzeWriterConfig): number {
+  return cfg.failedShardProbeIntervalSecs * 1000;
+}
+
+/** A failed lake or dead-letter write, with its cause's retriability and failure class. */
+function writeError(message: string, err: unknown): BronzeWriteError {
+  return new BronzeWriteError(`${message}: ${describeError(err)}`, {
+    cause: err,
+    retriable: isRetriable(err),
+    failureClass: storageClassOf(err),
+  });
+}
+
+/** The failure class of a storage failure: the cause's own (`not_found`, `kms`...), else `storage`. */
+function storageClassOf(err: unknown): FailureClass {
+  return err instanceof IngestError ? err.failureClass : 'storage';
 }

@@ -197,11 +197,17 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
         'bronze writer stop timed out: unwritten buffers were not checkpointed and will be read again',
       );
     }
+    // A stopped writer says nothing about readiness any more (its failed shards were logged).
+    for (const w of this.workers.values()) w.health.release();
     if (this.ownsKinesis) this.kinesis.destroy();
     this.log.info({ ...this.stats(), shards: undefined }, 'bronze writer stopped');
   }
 
-  /** True when Kinesis answers DescribeStreamSummary, the lake answers `ping()` and no shard failed. */
+  /**
+   * True when Kinesis answers DescribeStreamSummary, the lake answers `ping()` and no shard failed
+   * (a shard marked failed also has its own `/readyz` condition, `bronze:<consumer>/<shard>`, with
+   * the reason).
+   */
   async ready(): Promise<boolean> {
     if ([...this.workers.values()].some((w) => w.status === 'failed')) return false;
     try {
