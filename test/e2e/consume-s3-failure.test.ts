@@ -7,16 +7,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointKey, gunzipNdjson, type ShardCheckpoint } from '../../src/consumers/bronze/index.js';
+import { checkpointKey, type ShardCheckpoint } from '../../src/consumers/bronze/index.js';
 import {
   emulatorKinesisClient,
   freePort,
@@ -26,6 +19,7 @@ import {
 import { FileStateStore } from '../../src/state/index.js';
 import { requireBuiltCli, type Spawned, spawnCli, tempDir, waitFor } from '../support/cli.js';
 import { type Moto, startMoto } from '../support/moto.js';
+import { deleteBucket, landedIdCounts, motoS3Client } from '../support/s3.js';
 
 const STREAM = 'e2e-s3-failure';
 const BUCKET = 'e2e-s3-failure';
@@ -43,12 +37,7 @@ beforeAll(async () => {
     startMoto(),
   ]);
   kinesis = emulatorKinesisClient(kl.endpoint);
-  s3 = new S3Client({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  s3 = motoS3Client(moto.endpoint);
 });
 
 afterAll(async () => {
@@ -74,20 +63,10 @@ async function put(tag: string, n: number): Promise<{ ids: string[]; last: strin
   return { ids, last: res.Records?.at(-1)?.SequenceNumber ?? '' };
 }
 
-async function keys(): Promise<string[]> {
-  const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
-  return (page.Contents ?? []).map((o) => o.Key ?? '');
-}
-
+/** Every envelope id landed in the bucket (none while it is gone), sorted. */
 async function landedIds(): Promise<string[]> {
-  const ids: string[] = [];
-  for (const key of await keys().catch(() => [])) {
-    const obj = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    for (const line of await gunzipNdjson(await (obj.Body?.transformToByteArray() ?? new Uint8Array()))) {
-      ids.push((JSON.parse(line) as { id: string }).id);
-    }
-  }
-  return ids.sort();
+  const counts = await landedIdCounts(s3, BUCKET).catch(() => new Map<string, number>());
+  return [...counts.entries()].flatMap(([id, n]) => Array<string>(n).fill(id)).sort();
 }
 
 describe('ingest consume when the S3 bucket goes away', () => {
@@ -149,13 +128,7 @@ describe('ingest consume when the S3 bucket goes away', () => {
       await waitFor(async () => (await checkpoint()) === first.last, 30_000, 'first batch checkpointed');
 
       // The bucket goes away, records keep coming: the shard fails, /readyz says why.
-      await s3.send(
-        new DeleteObjectsCommand({
-          Bucket: BUCKET,
-          Delete: { Objects: (await keys()).map((Key) => ({ Key })) },
-        }),
-      );
-      await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
+      await deleteBucket(s3, BUCKET);
       const during = await put('during', 5);
       // (HeadBucket fails at once, so /readyz is 503 at once; the shard's condition follows the budget.)
       await waitFor(

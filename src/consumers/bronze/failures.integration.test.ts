@@ -10,18 +10,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import {
-  CreateBucketCommand,
-  DeleteBucketCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor as waitUntil } from '../../../test/support/cli.js';
+import { lastSequenceByShard } from '../../../test/support/kinesis.js';
 import { type Moto, startMoto } from '../../../test/support/moto.js';
+import { deleteBucket as deleteBucketOf, landedIdCounts, motoS3Client } from '../../../test/support/s3.js';
 import { DeadLetterQueue } from '../../deadletter/index.js';
 import type { Envelope } from '../../envelope.js';
 import { openLake } from '../../lake/index.js';
@@ -33,7 +28,6 @@ import {
   BronzeWriterSchema,
   checkpointKey,
   createBronzeWriter,
-  gunzipNdjson,
   type ShardCheckpoint,
 } from './index.js';
 
@@ -53,12 +47,7 @@ beforeAll(async () => {
     startMoto(),
   ]);
   kinesis = emulatorKinesisClient(kl.endpoint);
-  s3 = new S3Client({
-    endpoint: moto.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  s3 = motoS3Client(moto.endpoint);
   tmp = await mkdtemp(join(tmpdir(), 'bronze-failures-'));
 });
 
@@ -92,48 +81,16 @@ async function put(list: Envelope[]): Promise<Map<string, string>> {
     }),
   );
   expect(res.FailedRecordCount ?? 0).toBe(0);
-  const last = new Map<string, string>();
-  for (const r of res.Records ?? []) {
-    const prev = last.get(r.ShardId ?? '');
-    if (!prev || BigInt(r.SequenceNumber ?? 0) > BigInt(prev))
-      last.set(r.ShardId ?? '', r.SequenceNumber ?? '');
-  }
-  return last;
-}
-
-async function listKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
+  return lastSequenceByShard(res);
 }
 
 /** Every envelope id in the bucket, with how often it landed. */
-async function landedIds(): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const key of await listKeys()) {
-    const obj = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-    for (const line of await gunzipNdjson(await (obj.Body?.transformToByteArray() ?? new Uint8Array()))) {
-      const id = (JSON.parse(line) as Envelope).id;
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-  }
-  return counts;
+function landedIds(): Promise<Map<string, number>> {
+  return landedIdCounts(s3, BUCKET);
 }
 
-/** Empties and deletes the bucket (S3 deletes only an empty bucket). */
-async function deleteBucket(): Promise<void> {
-  const keys = await listKeys();
-  if (keys.length > 0) {
-    await s3.send(
-      new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys.map((Key) => ({ Key })) } }),
-    );
-  }
-  await s3.send(new DeleteBucketCommand({ Bucket: BUCKET }));
+function deleteBucket(): Promise<void> {
+  return deleteBucketOf(s3, BUCKET);
 }
 
 async function gauge(name: string, shard: string): Promise<number | undefined> {
