@@ -35,12 +35,14 @@
  * to its new owner.
  *
  * Module map: `kinesis.ts` (calls, timeouts, listing), `discovery.ts` (finding new shards),
- * `shard.ts` (one shard's read, buffer, flush, checkpoint), `health.ts` (failed shards), `writer.ts`
- * (the Consumer), `records.ts` and `objects.ts` (envelopes in, gzip NDJSON objects out).
+ * `shard.ts` (one shard's read, flush and retries), `buffer.ts`, `checkpoint.ts`, `health.ts`
+ * (failed shards), `writer.ts` (the Consumer), `records.ts` and `objects.ts` (envelopes in, gzip
+ * NDJSON objects out).
  */
 import type { BronzeWriterConfig } from './config.js';
 import { BronzeWriter, type BronzeWriterDeps } from './writer.js';
 
+export { checkpointKey, type ShardCheckpoint } from './checkpoint.js';
 export type { BronzeWriterConfig } from './config.js';
 export { BronzeWriterSchema } from './config.js';
 export * from './errors.js';
@@ -70,7 +72,6 @@ export {
   SOURCE_PATTERN,
   validateEnvelope,
 } from './records.js';
-export { checkpointKey, type ShardCheckpoint } from './shard.js';
 export { BronzeWriter, type BronzeWriterDeps } from './writer.js';
 
 /**

@@ -2,7 +2,13 @@
  * The bronze writer's Kinesis calls: a client built from the environment, every call bounded by a
  * timeout (and by the writer stopping), and shard listing.
  */
-import { KinesisClient, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
+import {
+  GetShardIteratorCommand,
+  KinesisClient,
+  ListShardsCommand,
+  type Shard,
+  type ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { ConsumerError, kinesisError, StreamReadError } from './errors.js';
 
@@ -94,4 +100,35 @@ export async function listAllShards(
     nextToken = res.NextToken;
   } while (nextToken);
   return shards;
+}
+
+/**
+ * Gets an iterator on a shard (GetShardIterator): after `after` when given, else at `type`.
+ * @param signal - aborts the call (the writer stopping).
+ * @throws ConsumerError (see {@link kinesisError}); a retriable one (`malformed_response`) when the
+ * answer holds no iterator.
+ */
+export async function getShardIterator(
+  kinesis: KinesisClient,
+  streamName: string,
+  shardId: string,
+  start: { after: string } | { type: ShardIteratorType },
+  signal: AbortSignal,
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+): Promise<string> {
+  const position =
+    'after' in start
+      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER' as const, StartingSequenceNumber: start.after }
+      : { ShardIteratorType: start.type };
+  const res = await kinesisCall('GetShardIterator', streamName, requestTimeoutMs, signal, (abortSignal) =>
+    kinesis.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ...position }), {
+      abortSignal,
+    }),
+  );
+  if (!res.ShardIterator) {
+    throw new ConsumerError(`GetShardIterator on ${shardId} returned no iterator`, 'malformed_response', {
+      retriable: true,
+    });
+  }
+  return res.ShardIterator;
 }

@@ -2,40 +2,28 @@
  * One shard's reader: reads from its checkpoint, buffers, writes the buffer's objects (and dead
  * letters) to the lake, and only then checkpoints.
  */
-import {
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  type ShardIteratorType,
-} from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
 import type { DeadLetter, DeadLetterQueue } from '../../deadletter/index.js';
-import {
-  describeError,
-  type FailureClass,
-  IngestError,
-  isRetriable,
-  StateConflictError,
-} from '../../errors.js';
+import { describeError } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import type { StateStore } from '../../state/index.js';
 import type { ConsumerStats, ShardStats } from '../types.js';
 import { backoffMs, equalJitterBackoffMs, sleep } from './backoff.js';
+import { ShardBuffer } from './buffer.js';
+import { CheckpointStore, checkpointKey, type ShardCheckpoint } from './checkpoint.js';
 import type { BronzeWriterConfig } from './config.js';
 import {
-  BronzeWriteError,
-  CheckpointError,
-  ConsumerError,
+  bronzeWriteError,
   IteratorExpiredError,
   kinesisError,
   ShardOwnershipError,
   ShutdownTimeoutError,
 } from './errors.js';
 import { ShardHealth } from './health.js';
-import { GET_RECORDS_MIN_INTERVAL_MS, kinesisCall } from './kinesis.js';
+import { GET_RECORDS_MIN_INTERVAL_MS, getShardIterator, kinesisCall } from './kinesis.js';
 import { gzipNdjson, planObjects } from './objects.js';
-import { type ParsedEnvelope, parseRecord, type RejectedRecord } from './records.js';
+import { persistStep, type Signals } from './persist.js';
 import {
   bronzeBehindLatestSeconds,
   bronzeCheckpointLagSeconds,
@@ -44,46 +32,7 @@ import {
   bronzeWriteDurationSeconds,
 } from './telemetry.js';
 
-/** A shard checkpoint as stored in the state store. */
-export interface ShardCheckpoint {
-  /** Last sequence number whose record is durably in the lake (or the dead-letter location). */
-  sequenceNumber?: string;
-  /** `ApproximateArrivalTimestamp` of that record, epoch milliseconds. */
-  approximateArrivalMs?: number;
-  /** True once a closed shard was read to its end: it is never read again. */
-  shardEnd?: boolean;
-  /** When the checkpoint was written, ISO-8601 UTC. */
-  updatedAt: string;
-}
-
-/** The state-store key of a shard's checkpoint: `checkpoint/<consumer>/<stream>/<shardId>`. */
-export function checkpointKey(consumer: string, streamName: string, shardId: string): string {
-  return `checkpoint/${consumer}/${streamName}/${shardId}`;
-}
-
-/** Records read from one shard since its last checkpoint. */
-interface ShardBuffer {
-  envelopes: ParsedEnvelope[];
-  rejected: RejectedRecord[];
-  /** Uncompressed bytes (NDJSON lines with newlines, plus rejected data). */
-  bytes: number;
-  /** When the first record entered the buffer (epoch ms). */
-  startedAtMs?: number;
-  /** Last sequence number in the buffer. */
-  lastSequenceNumber?: string;
-  lastArrivalMs?: number;
-  firstArrivalMs?: number;
-}
-
-function newBuffer(): ShardBuffer {
-  return { envelopes: [], rejected: [], bytes: 0 };
-}
-
-/** The stop signals of a writer: `stop` ends reading, `abandon` ends retries at the shutdown deadline. */
-export interface Signals {
-  stop: AbortSignal;
-  abandon: AbortSignal;
-}
+export type { Signals } from './persist.js';
 
 /** What a shard worker needs from its writer (the {@link BronzeWriter}). */
 export interface ShardHost {
@@ -110,8 +59,8 @@ export class ShardWorker {
   error?: string;
   millisBehindLatest?: number;
   checkpoint?: ShardCheckpoint;
-  private checkpointVersion = 0;
-  private buffer = newBuffer();
+  private readonly checkpoints: CheckpointStore;
+  private buffer = new ShardBuffer();
   private iterator?: string;
   private lastCallAtMs = 0;
   /** Failures since the shard last checkpointed (or started): the exponent of the restart backoff. */
@@ -132,6 +81,10 @@ export class ShardWorker {
       resolve = r;
     });
     this.endedDeferred = { promise, resolve };
+    this.checkpoints = new CheckpointStore(
+      writer.state,
+      checkpointKey(writer.config.name, writer.config.streamName, shardId),
+    );
     this.health = new ShardHealth({
       consumer: writer.config.name,
       shard: shardId,
@@ -147,7 +100,7 @@ export class ShardWorker {
   }
 
   get buffered(): number {
-    return this.buffer.envelopes.length + this.buffer.rejected.length;
+    return this.buffer.size;
   }
 
   private get cfg(): BronzeWriterConfig {
@@ -192,7 +145,7 @@ export class ShardWorker {
           return;
         }
         const failed = this.health.permanentFailure(`reading shard ${this.shardId}`, err);
-        if (failed) this.error = this.health.reason;
+        if (failed) this.setFailed(true);
         const delay = failed
           ? this.cfg.failedShardProbeIntervalSecs * 1000
           : equalJitterBackoffMs(
@@ -218,10 +171,12 @@ export class ShardWorker {
 
   /** Forgets what was read since the checkpoint: a restarted worker reads it again from there. */
   private resetForRestart(): void {
-    this.buffer = newBuffer();
+    this.buffer = new ShardBuffer();
     this.iterator = undefined;
-    this.status = 'waiting';
-    this.error = undefined;
+    if (!this.health.failed) {
+      this.status = 'waiting';
+      this.error = undefined;
+    }
   }
 
   private async run(signals: Signals): Promise<void> {
@@ -233,24 +188,12 @@ export class ShardWorker {
       await Promise.race([Promise.all(this.parents.map((p) => p.ended)), stopped]);
     }
     if (signals.stop.aborted) return;
-    const key = this.checkpointKey();
-    const stored = await this.writer.retrying(async () => {
-      try {
-        return await this.writer.state.get<ShardCheckpoint>(key);
-      } catch (err) {
-        throw new CheckpointError(`cannot read checkpoint ${key}`, {
-          cause: err,
-          retriable: isRetriable(err),
-        });
-      }
-    }, signals.stop);
-    this.checkpoint = stored?.value;
-    this.checkpointVersion = stored?.version ?? 0;
+    this.checkpoint = await this.writer.retrying(() => this.checkpoints.read(), signals.stop);
     if (this.checkpoint?.shardEnd) {
       this.markEnded();
       return;
     }
-    this.status = 'reading';
+    if (!this.health.failed) this.status = 'reading';
     this.log.info(
       { shard: this.shardId, checkpoint: this.checkpoint?.sequenceNumber ?? null },
       'bronze writer reading shard',
@@ -306,6 +249,7 @@ export class ShardWorker {
       }
       attempt = 0;
       this.health.recovered();
+      this.setFailed(false);
       this.millisBehindLatest = res.MillisBehindLatest;
       if (res.MillisBehindLatest !== undefined) {
         bronzeBehindLatestSeconds.set(this.labels(), res.MillisBehindLatest / 1000);
@@ -328,12 +272,15 @@ export class ShardWorker {
         this.writer.onShardEnded(this.shardId);
         return;
       }
-      if (this.dueInMs() <= 0) await this.flush('interval', signals);
+      if (this.buffer.dueInMs(this.cfg.bufferIntervalSecs) <= 0) await this.flush('interval', signals);
       this.updateLag();
       const caughtUp = records.length === 0 && (res.MillisBehindLatest ?? 0) === 0;
       if (caughtUp) {
         try {
-          await sleep(Math.max(0, Math.min(this.cfg.pollIntervalMs, this.dueInMs())), signals.stop);
+          await sleep(
+            Math.max(0, Math.min(this.cfg.pollIntervalMs, this.buffer.dueInMs(this.cfg.bufferIntervalSecs))),
+            signals.stop,
+          );
         } catch {
           return;
         }
@@ -351,77 +298,23 @@ export class ShardWorker {
     return { consumer: this.cfg.name, shard: this.shardId };
   }
 
-  private checkpointKey(): string {
-    return checkpointKey(this.cfg.name, this.cfg.streamName, this.shardId);
-  }
-
-  /** Milliseconds until the buffer is due by time; Infinity when empty. */
-  private dueInMs(): number {
-    if (this.buffer.startedAtMs === undefined) return Number.POSITIVE_INFINITY;
-    return this.buffer.startedAtMs + this.cfg.bufferIntervalSecs * 1000 - Date.now();
-  }
-
   /** Where to resume: after the last record read (buffered) or checkpointed, else the start position. */
-  private async getIterator(signal: AbortSignal): Promise<string> {
+  private getIterator(signal: AbortSignal): Promise<string> {
     const after = this.buffer.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
     // A child shard starts at its beginning: its parents were read to their end first.
-    const type: ShardIteratorType = after
-      ? 'AFTER_SEQUENCE_NUMBER'
-      : this.parents.length > 0
-        ? 'TRIM_HORIZON'
-        : this.cfg.initialPosition;
-    const res = await kinesisCall(
-      'GetShardIterator',
+    const type = this.parents.length > 0 ? 'TRIM_HORIZON' : this.cfg.initialPosition;
+    return getShardIterator(
+      this.writer.kinesis,
       this.cfg.streamName,
-      this.cfg.requestTimeoutMs,
+      this.shardId,
+      after ? { after } : { type },
       signal,
-      (abortSignal) =>
-        this.writer.kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: this.cfg.streamName,
-            ShardId: this.shardId,
-            ShardIteratorType: type,
-            ...(after ? { StartingSequenceNumber: after } : {}),
-          }),
-          { abortSignal },
-        ),
+      this.cfg.requestTimeoutMs,
     );
-    if (!res.ShardIterator) {
-      throw new ConsumerError(
-        `GetShardIterator on ${this.shardId} returned no iterator`,
-        'malformed_response',
-        {
-          retriable: true,
-        },
-      );
-    }
-    return res.ShardIterator;
   }
 
   private add(sequenceNumber: string, data: Uint8Array, partitionKey?: string, arrival?: Date): void {
-    const parsed = parseRecord({
-      sequenceNumber,
-      data,
-      ...(partitionKey === undefined ? {} : { partitionKey }),
-    });
-    const b = this.buffer;
-    const now = Date.now();
-    b.startedAtMs ??= now;
-    for (const e of parsed.envelopes) {
-      b.envelopes.push(e);
-      b.bytes += Buffer.byteLength(e.line, 'utf8') + 1;
-    }
-    for (const r of parsed.rejected) {
-      b.rejected.push(r);
-      b.bytes += r.data.length;
-    }
-    b.lastSequenceNumber = sequenceNumber;
-    const arrivalMs = arrival?.getTime();
-    if (arrivalMs !== undefined) {
-      b.firstArrivalMs ??= arrivalMs;
-      b.lastArrivalMs = arrivalMs;
-    }
-    const read = parsed.envelopes.length + parsed.rejected.length;
+    const read = this.buffer.add(sequenceNumber, data, partitionKey, arrival);
     this.writer.counts.kinesisRecordsRead += 1;
     this.writer.counts.recordsRead += read;
     bronzeRecordsTotal.inc({ consumer: this.cfg.name, outcome: 'read' }, read);
@@ -473,7 +366,7 @@ export class ShardWorker {
           try {
             await this.writer.lake.put(plan.key, body, 'application/gzip');
           } catch (err) {
-            throw writeError(`cannot write ${plan.key}`, err);
+            throw bronzeWriteError(`cannot write ${plan.key}`, err);
           }
         },
         signals,
@@ -501,7 +394,7 @@ export class ShardWorker {
           try {
             await this.writer.deadLetters.put(letters);
           } catch (err) {
-            throw writeError('cannot write dead letters', err);
+            throw bronzeWriteError('cannot write dead letters', err);
           }
         },
         signals,
@@ -524,7 +417,7 @@ export class ShardWorker {
     );
     this.checkpoint = checkpoint;
     this.failuresSinceCheckpoint = 0;
-    this.buffer = newBuffer();
+    this.buffer = new ShardBuffer();
     this.updateLag();
     this.log.info(
       {
@@ -541,102 +434,41 @@ export class ShardWorker {
     );
   }
 
-  /**
-   * Runs one durable step of a flush (an object write, the dead letters, the checkpoint) until it
-   * succeeds. Retriable failures (throttling, 5xx, network, timeouts) are retried with capped
-   * backoff for as long as it takes. A non-retriable one (AccessDenied, NoSuchBucket, a KMS failure)
-   * is retried with backoff too until `failedShardRetryBudgetSecs` is spent; then the shard is
-   * marked failed ({@link ShardHealth}) and the step is tried every `failedShardProbeIntervalSecs`
-   * until it succeeds, which clears the failure and lets the flush go on.
-   * @param what - the step, for the log line and the `/readyz` reason, e.g. `writing bronze/…`.
-   * @throws ShardOwnershipError at once; the shutdown deadline's ShutdownTimeoutError (or the last
-   * failure) once it passed; a non-retriable failure at once while the writer is stopping.
-   */
-  private async persist<T>(what: string, fn: () => Promise<T>, signals: Signals): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      if (signals.abandon.aborted) throw signals.abandon.reason;
-      try {
-        const result = await fn();
-        this.health.recovered();
-        if (this.status === 'failed') {
-          this.status = 'reading';
-          this.error = undefined;
-        }
-        return result;
-      } catch (err) {
-        this.writer.countError(err);
-        if (err instanceof ShardOwnershipError || signals.abandon.aborted) throw err;
-        const retriable = isRetriable(err);
-        // Stopping: a permanent failure will not heal before the deadline; the records are read again.
-        if (!retriable && signals.stop.aborted) throw err;
-        const failed = retriable ? this.health.failed : this.health.permanentFailure(what, err);
-        if (failed) {
-          this.status = 'failed';
-          this.error = this.health.reason;
-        }
-        const delay = failed
-          ? cfgProbeMs(this.cfg)
-          : backoffMs(attempt, this.cfg.retryBaseDelayMs, this.cfg.retryMaxDelayMs);
-        const log = failed ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log);
-        log(
-          {
-            shard: this.shardId,
-            err: describeError(err),
-            retriable,
-            attempt: attempt + 1,
-            delayMs: Math.round(delay),
-          },
-          `${what} failed: retrying`,
-        );
-        // Stop wakes the wait: one more attempt before the shutdown deadline.
-        const wake = signals.stop.aborted
-          ? signals.abandon
-          : AbortSignal.any([signals.abandon, signals.stop]);
-        await sleep(delay, wake).catch(() => undefined);
-      }
+  /** Runs one durable step of a flush until it succeeds (see {@link persistStep}). */
+  private persist<T>(what: string, fn: () => Promise<T>, signals: Signals): Promise<T> {
+    return persistStep(
+      {
+        config: this.cfg,
+        log: this.log,
+        shardId: this.shardId,
+        health: this.health,
+        countError: (err) => this.writer.countError(err),
+        setStatus: (failed) => this.setFailed(failed),
+      },
+      what,
+      fn,
+      signals,
+    );
+  }
+
+  /** Marks the shard failed (with the health's reason) or, after a success, healthy again. */
+  private setFailed(failed: boolean): void {
+    if (failed) {
+      this.status = 'failed';
+      this.error = this.health.reason;
+    } else if (this.status === 'failed') {
+      this.status = 'reading';
+      this.error = undefined;
     }
   }
 
   private async saveCheckpoint(checkpoint: ShardCheckpoint): Promise<void> {
-    const key = this.checkpointKey();
     if (this.writer.abandoned) {
-      throw new ShutdownTimeoutError(`shutdown deadline passed before checkpoint ${key} was written`);
+      throw new ShutdownTimeoutError(
+        `shutdown deadline passed before checkpoint ${this.checkpoints.key} was written`,
+      );
     }
-    try {
-      this.checkpointVersion = await this.writer.state.put(key, checkpoint, {
-        expectedVersion: this.checkpointVersion,
-      });
-    } catch (err) {
-      if (err instanceof StateConflictError) {
-        throw new ShardOwnershipError(`checkpoint ${key} was written by another writer: ${err.message}`, {
-          cause: err,
-        });
-      }
-      throw new CheckpointError(`cannot write checkpoint ${key}: ${describeError(err)}`, {
-        cause: err,
-        retriable: isRetriable(err),
-        failureClass: storageClassOf(err),
-      });
-    }
+    await this.checkpoints.write(checkpoint);
     this.writer.counts.checkpointsWritten += 1;
   }
-}
-
-/** Milliseconds between two attempts while a shard is marked failed. */
-function cfgProbeMs(cfg: BronzeWriterConfig): number {
-  return cfg.failedShardProbeIntervalSecs * 1000;
-}
-
-/** A failed lake or dead-letter write, with its cause's retriability and failure class. */
-function writeError(message: string, err: unknown): BronzeWriteError {
-  return new BronzeWriteError(`${message}: ${describeError(err)}`, {
-    cause: err,
-    retriable: isRetriable(err),
-    failureClass: storageClassOf(err),
-  });
-}
-
-/** The failure class of a storage failure: the cause's own (`not_found`, `kms`...), else `storage`. */
-function storageClassOf(err: unknown): FailureClass {
-  return err instanceof IngestError ? err.failureClass : 'storage';
 }

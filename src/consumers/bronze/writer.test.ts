@@ -635,6 +635,39 @@ describe('bronze writer: lake writes that fail for good (issue 7)', () => {
     expect(await landedIds(lake)).toEqual(['a']);
   });
 
+  it('marks a shard failed when a non-retriable Kinesis read failure outlasts the budget, and clears it once a read succeeds', async () => {
+    const { kinesis, lake, make, logs } = setup({
+      retryBaseDelayMs: 20,
+      retryMaxDelayMs: 40,
+      failedShardRetryBudgetSecs: 0.2,
+      failedShardProbeIntervalSecs: 0.1,
+    });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const denied = () =>
+      Object.assign(new Error('not authorized'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      });
+    kinesis.getRecordsErrors.push(...Array.from({ length: 1_000 }, denied));
+    const w = make();
+    await w.start();
+    await waitFor('condition set', () => condition() !== undefined);
+    expect(condition()?.reason).toMatch(/^reading shard shard-0 fails .*\(http_4xx\).*AccessDeniedException/);
+    expect(w.stats().shards['shard-0']?.state).toBe('failed');
+    expect(await w.ready()).toBe(false);
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(1);
+    kinesis.getRecordsErrors.length = 0;
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    expect(condition()).toBeUndefined();
+    expect(w.stats().shards['shard-0']?.state).toBe('reading');
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(0);
+    expect(logs.filter((l) => l.msg.startsWith('bronze shard failed'))).toHaveLength(1);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a']);
+  });
+
   it('stop() on a failed shard returns within shutdownTimeoutMs without checkpointing, and a restart writes what was missing', async () => {
     const { kinesis, lake, state, make } = setup({
       failedShardRetryBudgetSecs: 0.1,
