@@ -1,11 +1,60 @@
 import { z } from 'zod';
+import { registerSecret } from '../../secrets/index.js';
+
+const AUTH_POINTER =
+  'put the secret in an environment variable and name it in `auth` (`type: bearer` with `tokenEnv`, or `type: header` with `header` and `valueEnv`)';
+
+/**
+ * Checks a source URL: `http`/`https` only, and no credentials in it (`https://user:pass@host`).
+ * A password found there is registered as a secret first, so the error that quotes the URL is masked.
+ */
+function checkSourceUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return; // z.url() reports it
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `only http and https URLs are accepted, not ${u.protocol}` });
+  }
+  if (u.username !== '' || u.password !== '') {
+    registerSecret(u.password);
+    registerSecret(decodeURIComponent(u.password));
+    ctx.addIssue({ code: 'custom', message: `credentials in the URL are not accepted: ${AUTH_POINTER}` });
+  }
+}
+
+/** An origin, `scheme://host[:port]` (RFC 6454), http or https, with nothing after it. */
+const OriginSchema = z.string().superRefine((value, ctx) => {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  const bare =
+    u !== undefined &&
+    (u.protocol === 'http:' || u.protocol === 'https:') &&
+    u.username === '' &&
+    u.password === '' &&
+    u.pathname === '/' &&
+    u.search === '' &&
+    u.hash === '';
+  if (!bare) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected an origin: http(s)://host[:port], without path, query or credentials',
+    });
+  }
+});
 
 /** Pagination kinds an HTTP source supports. */
 export const PaginationSchema = z
   .discriminatedUnion('type', [
-    z.object({ type: z.literal('none') }).describe('One request returns every record.'),
+    z.strictObject({ type: z.literal('none') }).describe('One request returns every record.'),
     z
-      .object({
+      .strictObject({
         type: z.literal('pageNumber'),
         pageParam: z.string().default('page').describe('Query parameter carrying the page number.'),
         sizeParam: z.string().optional().describe('Query parameter carrying the page size, if any.'),
@@ -15,7 +64,7 @@ export const PaginationSchema = z
       })
       .describe('`?page=1,2,...` until a page returns fewer records than `pageSize` (or none).'),
     z
-      .object({
+      .strictObject({
         type: z.literal('offsetLimit'),
         offsetParam: z.string().default('offset').describe('Query parameter carrying the offset.'),
         limitParam: z.string().default('limit').describe('Query parameter carrying the limit.'),
@@ -24,7 +73,7 @@ export const PaginationSchema = z
       })
       .describe('`?offset=0&limit=N`, then `offset=N`, ... until a page returns fewer than `limit`.'),
     z
-      .object({
+      .strictObject({
         type: z.literal('linkHeader'),
         maxPages: z.number().int().positive().default(1000).describe('Safety cap on pages per poll.'),
       })
@@ -33,7 +82,7 @@ export const PaginationSchema = z
   .default({ type: 'none' });
 
 export const RetrySchema = z
-  .object({
+  .strictObject({
     maxAttempts: z.number().int().min(1).default(5).describe('Attempts per request, including the first.'),
     baseDelayMs: z.number().int().nonnegative().default(200).describe('Base of the exponential backoff.'),
     maxDelayMs: z
@@ -47,7 +96,7 @@ export const RetrySchema = z
   .default({ maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 30_000 });
 
 export const HttpSourceSchema = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .regex(
@@ -56,7 +105,24 @@ export const HttpSourceSchema = z
       )
       .describe('Source name: the envelope `source` and the bronze `source=` partition.'),
     type: z.literal('http').describe('HTTP JSON API polled on an interval.'),
-    url: z.url().describe('Request URL of the first page.'),
+    url: z
+      .url()
+      .superRefine(checkSourceUrl)
+      .describe(
+        'Request URL of the first page: `http` or `https`, without credentials (use `auth`). Its origin (scheme, host, port) is the only one pagination links and credentials go to, unless `allowedOrigins` names more.',
+      ),
+    allowedOrigins: z
+      .array(OriginSchema)
+      .default([])
+      .describe(
+        'Further origins (`https://host[:port]`) whose pagination links (`Link` rel=next) may be followed. Requests to them carry no credentials unless the origin is also in `credentialOrigins`. A link to any other origin is not followed: the poll ends there, with a warning and `ingest_source_offorigin_links_total`.',
+      ),
+    credentialOrigins: z
+      .array(OriginSchema)
+      .default([])
+      .describe(
+        'Origins of `allowedOrigins` that also receive the `auth` header (and credential-like `headers`). The origin of `url` always does.',
+      ),
     method: z.enum(['GET', 'POST']).default('GET'),
     headers: z
       .record(z.string(), z.string())
@@ -64,11 +130,11 @@ export const HttpSourceSchema = z
       .describe('Extra request headers (no secrets here).'),
     auth: z
       .discriminatedUnion('type', [
-        z.object({
+        z.strictObject({
           type: z.literal('bearer'),
           tokenEnv: z.string().describe('Environment variable holding the token.'),
         }),
-        z.object({
+        z.strictObject({
           type: z.literal('header'),
           header: z.string().describe('Header name, e.g. `X-Api-Key`.'),
           valueEnv: z.string().describe('Environment variable holding the value.'),
@@ -111,7 +177,7 @@ export const HttpSourceSchema = z
     conditionalRequests: z.boolean().default(true).describe('Send `If-None-Match` with the last `ETag`.'),
     pagination: PaginationSchema,
     rateLimit: z
-      .object({
+      .strictObject({
         requestsPerSec: z.number().positive().default(5).describe('Token refill rate.'),
         burst: z.number().int().positive().default(5).describe('Bucket size.'),
         maxConcurrent: z.number().int().positive().default(2).describe('Requests in flight at once.'),
@@ -119,7 +185,7 @@ export const HttpSourceSchema = z
       .default({ requestsPerSec: 5, burst: 5, maxConcurrent: 2 })
       .describe('Per-source token bucket (bottleneck).'),
     breaker: z
-      .object({
+      .strictObject({
         errorThresholdPercentage: z.number().min(1).max(100).default(50),
         volumeThreshold: z
           .number()
@@ -152,6 +218,14 @@ export const HttpSourceSchema = z
       .positive()
       .default(30_000)
       .describe('Idle time allowed between body chunks.'),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .describe(
+        'Overall deadline of one request attempt (connect, headers and the whole body), on top of the idle timeouts; a request past it fails with class `timeout` and is retried. Each retry gets a fresh deadline.',
+      ),
     maxResponseBytes: z
       .number()
       .int()
@@ -160,7 +234,28 @@ export const HttpSourceSchema = z
       .describe('Largest response body accepted; a larger one is an error, counted, and not parsed.'),
     sink: z.string().optional().describe('Name of the sink to write to. @default the only sink'),
   })
+  .superRefine((source, ctx) => {
+    const allowed = new Set(source.allowedOrigins.map(originOf));
+    source.credentialOrigins.forEach((o, i) => {
+      if (!allowed.has(originOf(o))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentialOrigins', i],
+          message: 'a credential origin must also be listed in `allowedOrigins`',
+        });
+      }
+    });
+  })
   .describe('A JSON HTTP API polled continuously.');
+
+/** The normalised origin of a URL (`https://host[:port]`, default port omitted); the input when it is no URL. */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
 
 export type HttpSourceConfig = z.infer<typeof HttpSourceSchema>;
 export type PaginationConfig = z.infer<typeof PaginationSchema>;

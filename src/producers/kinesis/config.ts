@@ -11,7 +11,7 @@ export const KINESIS_LIMITS = {
 export const KPL_DEFAULT_MAX_BYTES = 51_200;
 
 export const KinesisSinkSchema = z
-  .object({
+  .strictObject({
     name: z.string().default('kinesis').describe('Sink name that sources refer to.'),
     type: z.literal('kinesis').describe('Kinesis Data Streams through PutRecords.'),
     streamName: z.string().min(1).max(128).describe('Kinesis stream name.'),
@@ -70,13 +70,7 @@ export const KinesisSinkSchema = z
       .default(4)
       .describe('PutRecords calls in flight at once.'),
     retry: z
-      .object({
-        maxAttempts: z
-          .number()
-          .int()
-          .min(1)
-          .default(10)
-          .describe('Attempts per record before it is dead-lettered.'),
+      .strictObject({
         baseDelayMs: z
           .number()
           .int()
@@ -95,8 +89,10 @@ export const KinesisSinkSchema = z
             'Backoff base after ProvisionedThroughputExceededException / KMSThrottlingException (per-shard limits are per second, so throttling backs off longer).',
           ),
       })
-      .default({ maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
-      .describe('Retries of failed entries (throttling, internal failures) with full-jitter backoff.'),
+      .default({ baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
+      .describe(
+        'Backoff of failed entries. Retriable failures (throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key) are retried without limit: records stay buffered and the full buffer pauses the pollers (backpressure). Only records the service rejects as invalid are dead-lettered.',
+      ),
     requestTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one PutRecords call.'),
     ordering: z
       .enum(['strict', 'relaxed'])
@@ -105,7 +101,7 @@ export const KinesisSinkSchema = z
         "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
       ),
     aggregation: z
-      .object({
+      .strictObject({
         enabled: z
           .boolean()
           .default(false)
