@@ -404,18 +404,20 @@ export class ShardWorker {
     const sequenceNumber = b.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
     const arrivalMs =
       b.lastSequenceNumber !== undefined ? b.lastArrivalMs : this.checkpoint?.approximateArrivalMs;
-    const checkpoint: ShardCheckpoint = {
-      ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
-      ...(arrivalMs === undefined ? {} : { approximateArrivalMs: arrivalMs }),
-      ...(shardEnd ? { shardEnd: true } : {}),
-      updatedAt: new Date().toISOString(),
-    };
-    await this.persist(
+    this.checkpoint = await this.persist(
       `checkpointing at ${sequenceNumber ?? 'the shard end'}`,
-      () => this.saveCheckpoint(checkpoint),
+      async () => {
+        const checkpoint: ShardCheckpoint = {
+          ...(sequenceNumber === undefined ? {} : { sequenceNumber }),
+          ...(arrivalMs === undefined ? {} : { approximateArrivalMs: arrivalMs }),
+          ...(shardEnd ? { shardEnd: true } : {}),
+          updatedAt: new Date().toISOString(),
+        };
+        await this.saveCheckpoint(checkpoint);
+        return checkpoint;
+      },
       signals,
     );
-    this.checkpoint = checkpoint;
     this.failuresSinceCheckpoint = 0;
     this.buffer = new ShardBuffer();
     this.updateLag();
