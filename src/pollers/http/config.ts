@@ -173,7 +173,9 @@ export const HttpSourceSchema = z
     emit: z
       .enum(['changed', 'all'])
       .default('changed')
-      .describe('`changed`: only records whose id was not emitted before; `all`: every record every poll.'),
+      .describe(
+        '`changed`: only records whose id differs from the last one emitted for their entity key (see `idField`, ADR 3); `all`: every record every poll, no change-detection state.',
+      ),
     maxTrackedIds: z
       .number()
       .int()

@@ -92,7 +92,9 @@ export class DynamoDbSeenStore implements SeenStore {
       let pending: KeysAndAttributes | undefined = {
         Keys: chunk.map((pk) => ({ pk: { S: pk } })),
         ConsistentRead: true,
-        ProjectionExpression: 'pk, rid',
+        // Placeholders: no attribute name can collide with a DynamoDB reserved word.
+        ProjectionExpression: '#pk, #rid',
+        ExpressionAttributeNames: { '#pk': 'pk', '#rid': 'rid' },
       };
       await this.withRetries(`read seen-state of ${source}`, async () => {
         if (!pending) return;
