@@ -33,7 +33,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { awsErrorOf, isTransientAwsError } from '../../aws/errors.js';
 import { StorageError } from '../../errors.js';
-import { defaultSleep, type RetryPolicy, type Sleep, withRetry } from '../../pollers/http/fetch.js';
+import { defaultSleep, type RetryPolicy, type Sleep, withRetry } from '../../retry/index.js';
 import { boundedSeenKey, lastPerEntity, type SeenEntry, type SeenStore } from './types.js';
 
 /** Keys per BatchGetItem call (DynamoDB API Reference, BatchGetItem). */
