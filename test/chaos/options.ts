@@ -18,7 +18,7 @@ export interface ChaosOptions {
   recordsPerSec: number;
   /** `CHAOS_UPDATES_PER_SEC`: version bumps of existing records per second. @default 1 */
   updatesPerSec: number;
-  /** `CHAOS_FAULT_RATE`: probability that an upstream request gets a fault. @default 0.1 */
+  /** `CHAOS_FAULT_RATE`: probability that an upstream request gets a fault. @default 0.15 */
   faultRate: number;
   /** `CHAOS_RSS_SAMPLE_SECS`: RSS sampling period; the soak prints a row per sample. @default 1 (soak: 60) */
   rssSampleSecs: number;
@@ -51,7 +51,7 @@ export function chaosOptions(argv: string[]): ChaosOptions {
     soak,
     recordsPerSec: num('CHAOS_RECORDS_PER_SEC', soak ? 2 : 5),
     updatesPerSec: num('CHAOS_UPDATES_PER_SEC', 1),
-    faultRate: num('CHAOS_FAULT_RATE', 0.1),
+    faultRate: num('CHAOS_FAULT_RATE', 0.15),
     rssSampleSecs: num('CHAOS_RSS_SAMPLE_SECS', soak ? 60 : 1),
     dir: process.env.CHAOS_DIR || undefined,
     maxResponseBytes: 3 * 1024 * 1024,

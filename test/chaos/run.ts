@@ -150,8 +150,8 @@ async function main(opts: ChaosOptions): Promise<number> {
       }
       const stallMaxSecs = Math.min(60, Math.max(3, Math.floor(opts.secs / 6)));
       const meanGapSecs = Math.min(25, Math.max(4, opts.secs / 12));
-      // The first deck deals every kind once, starting with a stall of at least 10 s and a SIGTERM of
-      // `run` one second into it (shutdown while the stream is stalled); then shuffled decks follow.
+      // The first deck deals every kind once, starting with a stall of at least 15 s and a SIGTERM of
+      // `run` 3 s before it ends (shutdown while the stream is stalled); then shuffled decks follow.
       const first: DownstreamFault[] = [
         'kinesis_stall',
         'run_sigterm',
@@ -159,13 +159,15 @@ async function main(opts: ChaosOptions): Promise<number> {
       ];
       const deck = new Deck(DOWNSTREAM, rng);
       await sleep(Math.min(10_000, opts.secs * 100));
+      let firstStallSecs = 0;
       while (Date.now() < faultEnd && !stopped) {
         const firstStall = first[0] === 'kinesis_stall';
         const kind = first.shift() ?? deck.next();
         downstream[kind]++;
         const [role, sig] = kind.split('_') as ['run' | 'consume', 'sigterm' | 'sigkill'];
         if (kind === 'kinesis_stall') {
-          const secs = rng.int(firstStall ? Math.min(10, stallMaxSecs) : 3, stallMaxSecs);
+          const secs = rng.int(firstStall ? Math.min(15, stallMaxSecs) : 3, stallMaxSecs);
+          if (firstStall) firstStallSecs = secs;
           say(`stall the Kinesis proxy for ${secs} s`);
           proxy.stall();
           stalls.push(sleep(secs * 1000).then(() => proxy.unstall()));
@@ -200,8 +202,10 @@ async function main(opts: ChaosOptions): Promise<number> {
             if (!stopped) r.start();
           }
         }
+        // After the first stall, SIGTERM `run` 3 s before the stall ends: it has been failing to put
+        // records for a while and still holds some.
         const gap = firstStall
-          ? 1_000
+          ? Math.max(1, firstStallSecs - 3) * 1000
           : rng.int(Math.round(meanGapSecs * 500), Math.round(meanGapSecs * 1500));
         await sleep(Math.min(gap, faultEnd - Date.now()));
       }

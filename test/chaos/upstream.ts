@@ -60,7 +60,7 @@ export interface UpstreamOptions {
   pageSize?: number;
   /** Records in the data set at the start. @default 250 */
   initialRecords?: number;
-  /** Probability that a request (outside a 5xx burst) gets a fault. @default 0.1 */
+  /** Probability that a request (outside a 5xx burst) gets a fault. @default 0.15 */
   faultRate?: number;
 }
 
@@ -86,6 +86,7 @@ export class ChaosUpstream {
   private readonly timers = new Set<NodeJS.Timeout>();
   private server: Server | undefined;
   private burstLeft = 0;
+  private burstEcho = false;
   private faultsOn = false;
   private growth: NodeJS.Timeout | undefined;
   private oversizedPad: string | undefined;
@@ -93,8 +94,8 @@ export class ChaosUpstream {
   origin = '';
 
   constructor(options: UpstreamOptions) {
-    this.opts = { pageSize: 100, initialRecords: 250, faultRate: 0.1, ...options };
-    this.deck = new Deck(UPSTREAM_FAULTS, this.opts.rng, ['hang', 'trickle']);
+    this.opts = { pageSize: 100, initialRecords: 250, faultRate: 0.15, ...options };
+    this.deck = new Deck(UPSTREAM_FAULTS, this.opts.rng, ['trickle']);
     const faults = Object.fromEntries([...UPSTREAM_FAULTS, 'big_record'].map((k) => [k, 0]));
     this.stats = {
       requests: 0,
@@ -203,6 +204,10 @@ export class ChaosUpstream {
     if (this.burstLeft > 0) {
       this.burstLeft--;
       this.stats.burstResponses++;
+      if (this.burstEcho) {
+        this.echo(req, res);
+        return;
+      }
       const status = this.opts.rng.pick([500, 502, 504]);
       res.writeHead(status, json).end(JSON.stringify({ error: 'burst', status }));
       return;
@@ -214,6 +219,7 @@ export class ChaosUpstream {
     switch (fault) {
       case 'http_5xx_burst': {
         this.burstLeft = this.opts.rng.int(2, 6);
+        this.burstEcho = false;
         this.stats.burstResponses++;
         res.writeHead(503, json).end('{"error":"burst"}');
         return;
@@ -278,10 +284,12 @@ export class ChaosUpstream {
         return;
       }
       case 'echo_auth_500':
-        // A misbehaving upstream that echoes the request headers, Authorization included, in its error.
-        res
-          .writeHead(500, json)
-          .end(JSON.stringify({ error: 'internal error', request: { headers: req.headers } }));
+        // A misbehaving upstream that echoes the request headers, Authorization included, in its
+        // error; for several requests in a row, so a poll fails with it after its retries.
+        this.burstLeft = 5;
+        this.burstEcho = true;
+        this.stats.burstResponses++;
+        this.echo(req, res);
         return;
       default: {
         // A normal page, or the cross-origin Link fault: a full page whose next link is on the trap.
@@ -296,6 +304,12 @@ export class ChaosUpstream {
         res.end(body);
       }
     }
+  }
+
+  private echo(req: IncomingMessage, res: ServerResponse): void {
+    res
+      .writeHead(500, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ error: 'internal error', request: { url: req.url, headers: req.headers } }));
   }
 
   private ledger(page: ItemRecord[]): void {
