@@ -173,17 +173,18 @@ async function main(opts: ChaosOptions): Promise<number> {
           stalls.push(sleep(secs * 1000).then(() => proxy.unstall()));
         } else if (kind === 'kinesis_kill_restart') {
           // Stop forwarding first and give the emulator 1.5 s (3 persist intervals) to write what it
-          // acknowledged, as a real stream would keep it; then SIGKILL it, keep it down, restart it.
+          // acknowledged, as a real stream would keep it; then SIGKILL it and forward again, so while
+          // it is down the roles' connections are refused; restart it on its port from its data.
           proxy.stall();
           await sleep(1_500);
-          const downSecs = rng.int(2, 8);
+          const downSecs = rng.int(5, 20);
           say(`kill the Kinesis emulator (SIGKILL), restart it after ${downSecs} s with its persisted data`);
           const port = Number(new URL(kinesis.endpoint).port);
           await kinesis.stop();
+          proxy.unstall();
           await sleep(downSecs * 1000);
           kinesis = await startKinesis(port).catch(() => startKinesis());
           proxy.targetPort = Number(new URL(kinesis.endpoint).port);
-          proxy.unstall();
         } else {
           const r = roles[role];
           if (!r.running) {

@@ -307,9 +307,12 @@ export class ChaosUpstream {
   }
 
   private echo(req: IncomingMessage, res: ServerResponse): void {
-    res
-      .writeHead(500, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ error: 'internal error', request: { url: req.url, headers: req.headers } }));
+    res.writeHead(500, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        error: `internal error handling ${req.headers.authorization ?? 'no credentials'}`,
+        request: { url: req.url, headers: req.headers },
+      }),
+    );
   }
 
   private ledger(page: ItemRecord[]): void {
