@@ -13,6 +13,7 @@ import { runBootstrapCommand } from './bootstrap/index.js';
 import { configReference } from './config/docs.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
+import { registerDeadLetterCommands } from './deadletter/command.js';
 import { IngestError } from './errors.js';
 import { formatSummary, runLocal } from './local/index.js';
 import { createLogger, type Logger } from './log.js';
@@ -222,5 +223,7 @@ program
     else if (topic === 'metrics') process.stdout.write(await metricsReference());
     else fail(new InvalidArgumentError(`unknown docs topic "${topic}" (try: config, metrics)`));
   });
+
+registerDeadLetterCommands(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

@@ -1,4 +1,5 @@
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import { mask } from './secrets/index.js';
 
 export type { Logger };
 
@@ -7,13 +8,16 @@ export const ALWAYS_REDACTED = ['authorization', 'Authorization', 'token', 'pass
 
 /**
  * Builds the service's JSON logger (pino): one line per event that matters, never one per record at
- * info level. `Authorization`, tokens and the configured secret fields are redacted.
+ * info level. `Authorization`, tokens and the configured secret fields are redacted by name, and
+ * every registered secret value (`src/secrets`) is masked as `***` in the final line, whatever field
+ * or message it ended up in.
  *
  * @param options.level - pino level. @default process.env.LOG_LEVEL ?? 'info'
  * @param options.redact - extra field names to redact (from `logging.redactFields` in config).
+ * @param options.destination - a file descriptor, or a stream (tests capture lines with one). @default 2
  */
 export function createLogger(
-  options: { level?: string; redact?: string[]; destination?: number } = {},
+  options: { level?: string; redact?: string[]; destination?: number | DestinationStream } = {},
 ): Logger {
   const names = [...new Set([...ALWAYS_REDACTED, ...(options.redact ?? [])])];
   const paths = names.flatMap((n) => [n, `*.${n}`, `*.*.${n}`, `headers.${n.toLowerCase()}`]);
@@ -24,8 +28,11 @@ export function createLogger(
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: [...new Set(paths)], censor: '[REDACTED]' },
       formatters: { level: (label) => ({ level: label }) },
+      hooks: { streamWrite: mask },
     },
-    pino.destination({ dest: options.destination ?? 2, sync: true }),
+    typeof options.destination === 'object'
+      ? options.destination
+      : pino.destination({ dest: options.destination ?? 2, sync: true }),
   );
 }
 

@@ -2,12 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
+import { mask } from '../secrets/index.js';
 import { interpolateEnv } from './interpolate.js';
 import { type Config, ConfigSchema } from './schema.js';
 
 function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const s = mask(JSON.stringify(v)); // before the cut, so a secret (e.g. a URL password) is masked whole
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import type { FailureClass } from '../errors.js';
 import type { Lake } from '../lake/index.js';
+import { mask } from '../secrets/index.js';
 import { deadLetterRecordsTotal } from '../telemetry/index.js';
 
 /** One record that could not be delivered, with why. */
@@ -19,7 +20,7 @@ export interface DeadLetter {
 /**
  * The dead-letter location: gzip NDJSON objects under
  * `dead-letter/component=<c>/dt=YYYY-MM-DD/hour=HH/<time>-<seq>.json.gz` in a lake URI, one line per
- * record with `reason`, `failure_class`, `source`, `dead_lettered_at` and the record itself.
+ * record with `reason` (registered secrets masked, see `src/secrets`), `failure_class`, `source`, `dead_lettered_at` and the record itself.
  * Every dead letter is counted in `ingest_dead_letter_records_total{component,source,class}`.
  */
 export class DeadLetterQueue {
@@ -42,7 +43,7 @@ export class DeadLetterQueue {
           component: l.component,
           source: l.source,
           failure_class: l.failureClass,
-          reason: l.reason,
+          reason: mask(l.reason), // a reason may quote an upstream body or URL: no secret leaves with it
           partition_key: l.partitionKey,
           ...(roundTrips ? { data: text } : { data_base64: Buffer.from(l.data).toString('base64') }),
         });

@@ -166,7 +166,8 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       await sleep(200);
     }
   } finally {
-    await run.stop();
+    // Bounded: records a stalled sink never acknowledged are abandoned (polled again next run).
+    await run.stop(Date.now() + config.shutdownTimeoutSecs * 1000);
     // Let the bronze writer read what the sources put last before it flushes and stops.
     const settleUntil = Date.now() + 10_000;
     while (read() < delivered() && Date.now() < settleUntil) await sleep(200);

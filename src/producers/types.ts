@@ -34,6 +34,13 @@ export interface Sink {
   flush(): Promise<void>;
   /** Flushes, then stops. Records written after close are rejected. */
   close(): Promise<void>;
+  /**
+   * Gives up on every write not yet acknowledged (the shutdown deadline passed while the service
+   * was failing): those writes reject with a retriable error, so their records are neither recorded
+   * as seen nor dead-lettered and are polled again after a restart. Stops accepting writes; a
+   * pending `close()` then resolves. Returns how many records were abandoned.
+   */
+  abandon(reason: string): number;
   /** Answers whether the downstream service is reachable (for `/readyz`). */
   ready(): Promise<boolean>;
 }

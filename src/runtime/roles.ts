@@ -18,8 +18,13 @@ import { collectProcessMetrics, startTelemetryServer } from '../telemetry/index.
 export interface Role {
   /** Telemetry port actually bound. */
   port: number;
-  /** Stops the role: no new work, flush, checkpoint. Resolves when done. */
-  stop(): Promise<void>;
+  /**
+   * Stops the role: no new work, flush, checkpoint. Resolves when done.
+   * @param deadlineMs - when (ms since the epoch) to give up on work still waiting for a failing
+   *   dependency: the run role then abandons unacknowledged records (they are polled again after a
+   *   restart, never dead-lettered) so the stop resolves in time. @default no deadline
+   */
+  stop(deadlineMs?: number): Promise<void>;
 }
 
 export interface RunRole extends Role {
@@ -41,7 +46,8 @@ export function openStateStore(config: Config): StateStore {
   }
 }
 
-function commonDeps(config: Config, logger: Logger): ComponentDeps {
+/** The dependencies every component gets: state store, dead-letter queue, logger, lake config. */
+export function commonDeps(config: Config, logger: Logger): ComponentDeps {
   return {
     state: openStateStore(config),
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
@@ -95,9 +101,25 @@ export async function startRunRole(
     port: telemetry.port,
     sources,
     sinks,
-    stop: async () => {
-      await Promise.all(sources.map((s) => s.stop()));
-      await Promise.all(sinks.map((s) => s.close()));
+    stop: async (deadlineMs?: number) => {
+      // A poll waiting on a failing sink cannot finish by itself: at the deadline the sinks abandon
+      // what is unacknowledged, the waiting writes reject, and the polls end without recording it.
+      const abandonTimer =
+        deadlineMs === undefined
+          ? undefined
+          : setTimeout(
+              () => {
+                for (const s of sinks)
+                  s.abandon('shutdown deadline reached while the sink was not acknowledging');
+              },
+              Math.max(0, deadlineMs - Date.now()),
+            );
+      try {
+        await Promise.all(sources.map((s) => s.stop()));
+        await Promise.all(sinks.map((s) => s.close()));
+      } finally {
+        if (abandonTimer !== undefined) clearTimeout(abandonTimer);
+      }
       await closeSharedAgents();
       await deps.state.close();
       await telemetry.close();
@@ -181,7 +203,9 @@ export class Shutdown {
       process.exit(1);
     }, timeoutSecs * 1000);
     timer.unref();
-    Promise.all(roles.map((r) => r.stop()))
+    // Leave the last fifth (at most 5 s) to close the state store and the telemetry server.
+    const deadlineMs = Date.now() + timeoutSecs * 1000 - Math.min(5_000, timeoutSecs * 200);
+    Promise.all(roles.map((r) => r.stop(deadlineMs)))
       .then(() => {
         logger.info({ event: 'shutdown_complete' }, 'stopped cleanly');
         process.exit(0);

@@ -28,11 +28,13 @@ describe('roles under SIGTERM and SIGKILL', () => {
       streams: [
         { name: 'sig-a', shards: 2 },
         { name: 'sig-b', shards: 2 },
+        { name: 'sig-c', shards: 2 },
       ],
     });
     fixtures = await startFixtureServer({ port: 0 });
   });
   afterAll(async () => {
+    kinesis?.resume();
     await kinesis?.stop();
     await fixtures?.close();
   });
@@ -152,6 +154,40 @@ describe('roles under SIGTERM and SIGKILL', () => {
     await Promise.all([run.exited, consume.exited]);
     expect((await distinctIds(lake)).get('github.issues')?.size ?? 0).toBeLessThan(13);
 
+    await restartUntilComplete(start, lake);
+  });
+
+  it('SIGTERM while Kinesis is stalled: run exits 0 within shutdownTimeoutSecs, dead-letters nothing, and a restart completes', async () => {
+    const { dir, start } = await setup('sig-c');
+    const lake = join(dir, 'lake');
+    const [consume, run] = start('slow');
+    // Stall the stream once GitHub's rate-limited pages are being fetched: the run role then holds
+    // records that Kinesis never acknowledges.
+    await waitFor(
+      async () => (fixtures.hits.get('/repositories/515435940/issues') ?? 0) > 0,
+      30_000,
+      'GitHub pages being fetched',
+    );
+    kinesis.pause();
+    try {
+      await new Promise((r) => setTimeout(r, 3_000));
+      const t0 = Date.now();
+      run.child.kill('SIGTERM');
+      const r1 = await run.exited;
+      // shutdownTimeoutSecs is 20 (the default): the stop abandons what is unacknowledged in time.
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(r1.code, run.stderr()).toBe(0);
+      expect(run.stderr()).toContain('stopped cleanly');
+      expect(run.stderr()).not.toContain('dead_lettered');
+      // It really was stalled: records were waiting for Kinesis and were abandoned, not dead-lettered.
+      expect(run.stderr()).toContain('"event":"sink_abandoned"');
+    } finally {
+      kinesis.resume();
+    }
+    consume.child.kill('SIGTERM');
+    expect((await consume.exited).code).toBe(0);
+    expect(existsSync(join(lake, 'dead-letter'))).toBe(false);
+    // The abandoned records were not recorded as seen: the restart polls and lands them.
     await restartUntilComplete(start, lake);
   });
 });

@@ -1,4 +1,53 @@
 import { z } from 'zod';
+import { registerSecret } from '../../secrets/index.js';
+
+const AUTH_POINTER =
+  'put the secret in an environment variable and name it in `auth` (`type: bearer` with `tokenEnv`, or `type: header` with `header` and `valueEnv`)';
+
+/**
+ * Checks a source URL: `http`/`https` only, and no credentials in it (`https://user:pass@host`).
+ * A password found there is registered as a secret first, so the error that quotes the URL is masked.
+ */
+function checkSourceUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return; // z.url() reports it
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `only http and https URLs are accepted, not ${u.protocol}` });
+  }
+  if (u.username !== '' || u.password !== '') {
+    registerSecret(u.password);
+    registerSecret(decodeURIComponent(u.password));
+    ctx.addIssue({ code: 'custom', message: `credentials in the URL are not accepted: ${AUTH_POINTER}` });
+  }
+}
+
+/** An origin, `scheme://host[:port]` (RFC 6454), http or https, with nothing after it. */
+const OriginSchema = z.string().superRefine((value, ctx) => {
+  let u: URL | undefined;
+  try {
+    u = new URL(value);
+  } catch {
+    u = undefined;
+  }
+  const bare =
+    u !== undefined &&
+    (u.protocol === 'http:' || u.protocol === 'https:') &&
+    u.username === '' &&
+    u.password === '' &&
+    u.pathname === '/' &&
+    u.search === '' &&
+    u.hash === '';
+  if (!bare) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected an origin: http(s)://host[:port], without path, query or credentials',
+    });
+  }
+});
 
 /** Pagination kinds an HTTP source supports. */
 export const PaginationSchema = z
@@ -56,7 +105,24 @@ export const HttpSourceSchema = z
       )
       .describe('Source name: the envelope `source` and the bronze `source=` partition.'),
     type: z.literal('http').describe('HTTP JSON API polled on an interval.'),
-    url: z.url().describe('Request URL of the first page.'),
+    url: z
+      .url()
+      .superRefine(checkSourceUrl)
+      .describe(
+        'Request URL of the first page: `http` or `https`, without credentials (use `auth`). Its origin (scheme, host, port) is the only one pagination links and credentials go to, unless `allowedOrigins` names more.',
+      ),
+    allowedOrigins: z
+      .array(OriginSchema)
+      .default([])
+      .describe(
+        'Further origins (`https://host[:port]`) whose pagination links (`Link` rel=next) may be followed. Requests to them carry no credentials unless the origin is also in `credentialOrigins`. A link to any other origin is not followed: the poll ends there, with a warning and `ingest_source_offorigin_links_total`.',
+      ),
+    credentialOrigins: z
+      .array(OriginSchema)
+      .default([])
+      .describe(
+        'Origins of `allowedOrigins` that also receive the `auth` header (and credential-like `headers`). The origin of `url` always does.',
+      ),
     method: z.enum(['GET', 'POST']).default('GET'),
     headers: z
       .record(z.string(), z.string())
@@ -152,6 +218,14 @@ export const HttpSourceSchema = z
       .positive()
       .default(30_000)
       .describe('Idle time allowed between body chunks.'),
+    requestTimeoutMs: z
+      .number()
+      .int()
+      .positive()
+      .default(60_000)
+      .describe(
+        'Overall deadline of one request attempt (connect, headers and the whole body), on top of the idle timeouts; a request past it fails with class `timeout` and is retried. Each retry gets a fresh deadline.',
+      ),
     maxResponseBytes: z
       .number()
       .int()
@@ -160,7 +234,28 @@ export const HttpSourceSchema = z
       .describe('Largest response body accepted; a larger one is an error, counted, and not parsed.'),
     sink: z.string().optional().describe('Name of the sink to write to. @default the only sink'),
   })
+  .superRefine((source, ctx) => {
+    const allowed = new Set(source.allowedOrigins.map(originOf));
+    source.credentialOrigins.forEach((o, i) => {
+      if (!allowed.has(originOf(o))) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['credentialOrigins', i],
+          message: 'a credential origin must also be listed in `allowedOrigins`',
+        });
+      }
+    });
+  })
   .describe('A JSON HTTP API polled continuously.');
+
+/** The normalised origin of a URL (`https://host[:port]`, default port omitted); the input when it is no URL. */
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
 
 export type HttpSourceConfig = z.infer<typeof HttpSourceSchema>;
 export type PaginationConfig = z.infer<typeof PaginationSchema>;

@@ -6,8 +6,12 @@
  * @module
  */
 import { type FailureClass, IngestError, type IngestErrorOptions } from '../../errors.js';
+import { mask } from '../../secrets/index.js';
 
-/** Base class of every error the HTTP poller throws on purpose. */
+/**
+ * Base class of every error the HTTP poller throws on purpose. Its `message` and `url` are masked
+ * (`src/secrets`): they quote URLs and response bodies, which may echo a configured secret.
+ */
 export class PollerError extends IngestError {
   /** The source (config `name`) the error belongs to, when known. */
   readonly source: string | undefined;
@@ -19,9 +23,9 @@ export class PollerError extends IngestError {
     failureClass: FailureClass,
     options: IngestErrorOptions & { source?: string; url?: string } = {},
   ) {
-    super(message, failureClass, options);
+    super(mask(message), failureClass, options);
     this.source = options.source;
-    this.url = options.url;
+    this.url = options.url === undefined ? undefined : mask(options.url);
   }
 }
 
@@ -37,8 +41,8 @@ export interface PollerErrorOptions {
  *
  * Retriable for 408 (Request Timeout), 429 (Too Many Requests) and every 5xx, as RFC 9110 §15.5.9,
  * RFC 6585 §4 and §15.6 describe them as transient; every other status is not.
- * Failure class: `throttled` for 429, `http_5xx` for 5xx, `http_4xx` otherwise (including an
- * unfollowed 3xx redirect).
+ * Failure class: `throttled` for 429, `http_5xx` for 5xx, `http_4xx` otherwise (including a 3xx:
+ * the poller follows no redirect, so credentials never go where a redirect points).
  */
 export class HttpStatusError extends PollerError {
   /** The HTTP status code. */
@@ -97,15 +101,20 @@ export class ResponseTooLargeError extends PollerError {
   }
 }
 
+/** Which limit a {@link RequestTimeoutError} hit: an idle timeout of one phase, or the overall deadline. */
+export type TimeoutPhase = 'connect' | 'headers' | 'body' | 'total';
+
 /**
  * Connecting, receiving the headers or receiving the next body chunk took longer than
- * `connectTimeoutMs`, `headersTimeoutMs` or `bodyTimeoutMs`. Retriable; class `timeout`.
+ * `connectTimeoutMs`, `headersTimeoutMs` or `bodyTimeoutMs`, or the whole request (connect, headers
+ * and body together) took longer than `requestTimeoutMs` (phase `total`: a trickling upstream).
+ * Retriable; class `timeout`.
  */
 export class RequestTimeoutError extends PollerError {
-  /** Which phase timed out. */
-  readonly phase: 'connect' | 'headers' | 'body';
+  /** Which limit was hit. */
+  readonly phase: TimeoutPhase;
 
-  constructor(phase: 'connect' | 'headers' | 'body', message: string, options: PollerErrorOptions = {}) {
+  constructor(phase: TimeoutPhase, message: string, options: PollerErrorOptions = {}) {
     super(message, 'timeout', { ...options, retriable: true });
     this.phase = phase;
   }

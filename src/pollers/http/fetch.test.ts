@@ -7,6 +7,7 @@ import {
   HttpStatusError,
   MalformedResponseError,
   NetworkError,
+  PollAbortedError,
   RequestTimeoutError,
   ResponseTooLargeError,
 } from './errors.js';
@@ -25,6 +26,7 @@ const opts = (dispatcher: MockAgent | Agent, over: Partial<Parameters<typeof fet
   dispatcher,
   headersTimeoutMs: 1_000,
   bodyTimeoutMs: 1_000,
+  requestTimeoutMs: 10_000,
   maxResponseBytes: 1_000,
   source: 'test.fetch',
   ...over,
@@ -308,6 +310,88 @@ describe('fetchJson against a hanging local server (loopback only)', () => {
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect((err as RequestTimeoutError).phase).toBe('body');
+  });
+
+  it('fails a 1-byte-per-second upstream at requestTimeoutMs (phase total, class timeout, retriable)', async () => {
+    // Each byte comes well within bodyTimeoutMs, so only the overall deadline can end this request.
+    handler = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const body = `[${'1,'.repeat(1_000)}1]`;
+      let i = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(body[i++]!);
+        sentBytes++;
+      }, 1_000);
+      res.write(body[i++]!);
+      res.on('close', () => clearInterval(timer));
+    };
+    const err = await fetchJson(
+      { url: `${base}/trickle`, method: 'GET', headers: {} },
+      opts(agent, { requestTimeoutMs: 1_500, bodyTimeoutMs: 5_000, headersTimeoutMs: 5_000 }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
+    expect((err as RequestTimeoutError).phase).toBe('total');
+    expect((err as RequestTimeoutError).failureClass).toBe('timeout');
+    expect((err as RequestTimeoutError).retriable).toBe(true);
+    expect((err as Error).message).toMatch(/requestTimeoutMs \(1500 ms/);
+    // The client hung up on the trickle: the server sees the connection close long before the body ends.
+    await expect.poll(() => closed, { timeout: 2_000 }).toBe(true);
+    expect(sentBytes).toBeLessThan(10);
+  });
+
+  it('the deadline covers trickled response headers too (phase total before headersTimeoutMs)', async () => {
+    handler = (res) => {
+      // Raw bytes on the socket: a status line, then one header byte per second.
+      const socket = res.socket!;
+      socket.write('HTTP/1.1 200 OK\r\nx-slow: ');
+      const timer = setInterval(() => (socket.destroyed ? clearInterval(timer) : socket.write('a')), 1_000);
+      socket.on('close', () => clearInterval(timer));
+    };
+    const err = await fetchJson(
+      { url: `${base}/slow-headers`, method: 'GET', headers: {} },
+      opts(agent, { requestTimeoutMs: 1_200, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000 }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestTimeoutError);
+    expect((err as RequestTimeoutError).phase).toBe('total');
+  });
+
+  it('a stop during a request is an abort, not a timeout', async () => {
+    handler = () => undefined;
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 100);
+    const err = await fetchJson(
+      { url: `${base}/hang`, method: 'GET', headers: {} },
+      opts(agent, { requestTimeoutMs: 5_000, headersTimeoutMs: 5_000, signal: stop.signal }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PollAbortedError);
+  });
+
+  it('follows no redirect: a 302 is an error naming the Location, and nothing is sent there', async () => {
+    let trapHits = 0;
+    const trap = createServer((_req, res) => {
+      trapHits++;
+      res.end('[]');
+    });
+    await new Promise<void>((r) => trap.listen(0, '127.0.0.1', r));
+    const trapUrl = `http://127.0.0.1:${(trap.address() as AddressInfo).port}/steal`;
+    handler = (res) => {
+      res.writeHead(302, { location: trapUrl });
+      res.end();
+    };
+    try {
+      const err = await fetchJson(
+        { url: `${base}/moved`, method: 'GET', headers: { authorization: 'Bearer tok-redirect-1' } },
+        opts(agent),
+      ).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HttpStatusError);
+      expect((err as HttpStatusError).status).toBe(302);
+      expect((err as HttpStatusError).retriable).toBe(false);
+      expect((err as Error).message).toContain(`redirect to ${trapUrl} not followed`);
+      expect(trapHits).toBe(0);
+    } finally {
+      await new Promise<void>((r) => trap.close(() => r()));
+    }
   });
 
   it('aborts an endless body as soon as the cap is crossed', async () => {

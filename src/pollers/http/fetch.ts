@@ -2,7 +2,10 @@
  * One HTTP request of a source, and the retry policy around it.
  *
  * - {@link fetchJson} sends one request with undici `request()` through a keep-alive dispatcher,
- *   streams the body under a byte cap, and parses JSON with errors that say what came back.
+ *   under an overall deadline, streams the body under a byte cap, and parses JSON with errors that
+ *   say what came back (short, secret-masked excerpts). It follows no redirect: undici's `request()`
+ *   does not unless a redirect interceptor is composed in, and none is, so a 3xx is an error and
+ *   credentials never follow a `Location` to another origin.
  * - {@link withRetry} retries a retriable failure with exponential backoff and full jitter
  *   ({@link backoffDelayMs}), honouring `Retry-After` on 429 and 503 ({@link retryDelayMs}).
  *
@@ -13,6 +16,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { parseJsonLossless } from '../../envelope.js';
 import { isRetriable } from '../../errors.js';
+import { longestSecretLength, maskedExcerpt } from '../../secrets/index.js';
 import {
   HttpStatusError,
   MalformedResponseError,
@@ -186,6 +190,8 @@ export interface FetchOptions {
   headersTimeoutMs: number;
   /** Idle time allowed between two body chunks, in milliseconds. */
   bodyTimeoutMs: number;
+  /** Overall deadline of the request (connect, headers and the whole body), in milliseconds. */
+  requestTimeoutMs: number;
   /** Largest body accepted, in bytes. */
   maxResponseBytes: number;
   /** Aborts the request. */
@@ -214,9 +220,15 @@ export interface FetchedPage {
 
 const firstHeader = (h: string | string[] | undefined): string | undefined => (Array.isArray(h) ? h[0] : h);
 
-/** Quotes the first bytes of a body for an error message (at most `n` characters, JSON-escaped). */
-export function snippet(buf: Buffer, n = 120): string {
-  return JSON.stringify(buf.subarray(0, n).toString('utf8')) + (buf.length > n ? '…' : '');
+/** Longest body excerpt quoted in an error message, in characters. */
+export const MAX_EXCERPT_CHARS = 200;
+
+/**
+ * Quotes the start (or end) of a body for an error message: at most `n` characters (capped at
+ * {@link MAX_EXCERPT_CHARS}), registered secrets masked, JSON-escaped.
+ */
+export function snippet(text: string, n = 120, from: 'start' | 'end' = 'start'): string {
+  return JSON.stringify(maskedExcerpt(text, Math.min(n, MAX_EXCERPT_CHARS), from));
 }
 
 /**
@@ -296,21 +308,58 @@ export function toPollerError(err: unknown, ctx: { url: string; source?: string 
 export async function fetchJson(spec: RequestSpec, options: FetchOptions): Promise<FetchedPage> {
   const { url } = spec;
   const ctx = { url, source: options.source };
+  // One controller aborts the request on a stop (`options.signal`) or at the overall deadline.
+  const controller = new AbortController();
+  const onStop = (): void => controller.abort(options.signal?.reason);
+  if (options.signal?.aborted) onStop();
+  else options.signal?.addEventListener('abort', onStop, { once: true });
+  let pastDeadline = false;
+  const deadline = setTimeout(() => {
+    pastDeadline = true;
+    controller.abort(new Error('requestTimeoutMs elapsed'));
+  }, options.requestTimeoutMs);
+  const fail = (err: unknown): PollerError => {
+    // Past the deadline, whatever undici reports (an abort, a destroyed body) is the deadline's doing.
+    if (
+      pastDeadline &&
+      !options.signal?.aborted &&
+      (!(err instanceof PollerError) || err instanceof PollAbortedError)
+    ) {
+      return new RequestTimeoutError(
+        'total',
+        `request not complete within requestTimeoutMs (${options.requestTimeoutMs} ms: connect, headers and body) from ${url}`,
+        { ...ctx, cause: err },
+      );
+    }
+    return toPollerError(err, ctx);
+  };
+  try {
+    return await fetchWithin(spec, options, controller.signal);
+  } catch (err) {
+    throw fail(err);
+  } finally {
+    clearTimeout(deadline);
+    options.signal?.removeEventListener('abort', onStop);
+  }
+}
+
+async function fetchWithin(
+  spec: RequestSpec,
+  options: FetchOptions,
+  signal: AbortSignal,
+): Promise<FetchedPage> {
+  const { url } = spec;
+  const ctx = { url, source: options.source };
   const headers: Record<string, string> = { accept: 'application/json', ...spec.headers };
   if (spec.etag !== undefined) headers['if-none-match'] = spec.etag;
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await request(url, {
-      dispatcher: options.dispatcher,
-      method: spec.method,
-      headers,
-      headersTimeout: options.headersTimeoutMs,
-      bodyTimeout: options.bodyTimeoutMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-  } catch (err) {
-    throw toPollerError(err, ctx);
-  }
+  const res = await request(url, {
+    dispatcher: options.dispatcher,
+    method: spec.method,
+    headers,
+    headersTimeout: options.headersTimeoutMs,
+    bodyTimeout: options.bodyTimeoutMs,
+    signal,
+  });
   const { statusCode: status, body } = res;
   const contentType = firstHeader(res.headers['content-type']) ?? '(none)';
   const etag = firstHeader(res.headers.etag);
@@ -321,13 +370,20 @@ export async function fetchJson(spec: RequestSpec, options: FetchOptions): Promi
       return { url, status, notModified: true, body: undefined, bytes: 0, etag, link };
     }
     if (status < 200 || status > 299) {
-      const { buf } = await readCapped(body, 512);
+      // Enough bytes for the excerpt plus the longest secret, so one cut at the edge is masked whole.
+      const { buf } = await readCapped(body, 4 * (MAX_EXCERPT_CHARS + longestSecretLength()));
       const nowMs = (options.now ?? Date.now)();
       const retryAfterMs = parseRetryAfter(res.headers['retry-after'], nowMs);
-      throw new HttpStatusError(status, `HTTP ${status} from ${url}: ${snippet(buf, 200)}`, {
-        ...ctx,
-        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-      });
+      const location = firstHeader(res.headers.location);
+      const redirect =
+        status >= 300 && status <= 399 && location !== undefined
+          ? ` (redirect to ${location} not followed: the poller follows no redirect; set url to the final location)`
+          : '';
+      throw new HttpStatusError(
+        status,
+        `HTTP ${status} from ${url}${redirect}: ${snippet(buf.toString('utf8'), MAX_EXCERPT_CHARS)}`,
+        { ...ctx, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+      );
     }
     const declared = Number(firstHeader(res.headers['content-length']));
     if (Number.isFinite(declared) && declared > options.maxResponseBytes) {
@@ -358,7 +414,7 @@ export async function fetchJson(spec: RequestSpec, options: FetchOptions): Promi
     };
   } catch (err) {
     if (!body.destroyed) body.destroy();
-    throw toPollerError(err, ctx);
+    throw err;
   }
 }
 
@@ -375,7 +431,7 @@ export function parseJson(
   const head = text.trimStart();
   if (/html|xml/i.test(contentType) || head.startsWith('<')) {
     throw new MalformedResponseError(
-      `expected JSON, got HTML/markup (content-type ${contentType}, ${buf.length} bytes): ${snippet(buf)} (${ctx.url})`,
+      `expected JSON, got HTML/markup (content-type ${contentType}, ${buf.length} bytes): ${snippet(text)} (${ctx.url})`,
       ctx,
     );
   }
@@ -388,9 +444,8 @@ export function parseJson(
   try {
     return parseJsonLossless(text);
   } catch (err) {
-    const tail = JSON.stringify(text.slice(-60));
     throw new MalformedResponseError(
-      `invalid JSON (truncated?) from ${ctx.url}: ${(err as Error).message}; content-type ${contentType}, ${buf.length} bytes, starts ${snippet(buf, 60)}, ends ${tail}`,
+      `invalid JSON (truncated?) from ${ctx.url}: ${(err as Error).message}; content-type ${contentType}, ${buf.length} bytes, starts ${snippet(text, 60)}, ends ${snippet(text, 60, 'end')}`,
       { ...ctx, cause: err },
     );
   }

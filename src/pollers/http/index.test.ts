@@ -75,6 +75,9 @@ class FakeSink implements Sink {
     return this.batches.flat().map((r) => JSON.parse(Buffer.from(r.data).toString('utf8')) as Envelope);
   }
   async start(): Promise<void> {}
+  abandon(): number {
+    return 0;
+  }
   async write(records: OutgoingRecord[]): Promise<Delivery[]> {
     this.batches.push(records);
     if (this.gate) await this.gate;

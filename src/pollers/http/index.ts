@@ -23,6 +23,7 @@ import { getPath, wrap } from '../../envelope.js';
 import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { OutgoingRecord } from '../../producers/types.js';
+import { registerHeaderSecrets, registerSecret } from '../../secrets/index.js';
 import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
 import {
@@ -33,6 +34,7 @@ import {
   PollerError,
 } from './errors.js';
 import { defaultSleep, type FetchedPage, fetchJson, type Sleep, sharedAgent, withRetry } from './fetch.js';
+import { originPolicy, withoutCredentials } from './origin.js';
 import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js';
 import {
   BREAKER_STATE,
@@ -40,6 +42,7 @@ import {
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
   sourceLimiterQueued,
+  sourceOffOriginLinksTotal,
   sourcePagesTruncatedTotal,
   sourcePollDurationSeconds,
   sourceRecordsTotal,
@@ -130,13 +133,15 @@ export class LruMap<K, V> {
 }
 
 /**
- * Reads the auth header of a source from the environment.
+ * Reads the auth header of a source from the environment, and registers the secret value (and any
+ * credential-like value in `headers`) with `src/secrets`, so logs, errors and dead letters mask it.
  * @throws ConfigError when the named environment variable is unset or empty.
  */
 export function authHeaders(
-  config: Pick<HttpSourceConfig, 'name' | 'auth'>,
+  config: Pick<HttpSourceConfig, 'name' | 'auth'> & Partial<Pick<HttpSourceConfig, 'headers'>>,
   env: Record<string, string | undefined> = process.env,
 ): Record<string, string> {
+  registerHeaderSecrets(config.headers);
   const { auth } = config;
   if (auth === undefined) return {};
   const envName = auth.type === 'bearer' ? auth.tokenEnv : auth.valueEnv;
@@ -144,8 +149,13 @@ export function authHeaders(
   if (value === undefined || value === '') {
     throw new ConfigError(`source ${config.name}: environment variable ${envName} (auth) is not set`);
   }
+  registerSecret(value);
   return auth.type === 'bearer' ? { authorization: `Bearer ${value}` } : { [auth.header]: value };
 }
+
+/** Names of the headers `auth` adds (`authorization` for bearer, the configured one for header). */
+const authHeaderNames = (auth: HttpSourceConfig['auth']): string[] =>
+  auth === undefined ? [] : [auth.type === 'bearer' ? 'authorization' : auth.header];
 
 /**
  * The bottleneck options of a token bucket: `burst` tokens, refilled at `requestsPerSec`, at most
@@ -433,6 +443,15 @@ class HttpSourceImpl implements HttpSource {
         if (conditionalRequests) await this.rememberEtag(url, page.etag, next);
       }
       if (next === undefined) break;
+      const origins = originPolicy(this.config);
+      if (!origins.mayFollow(next)) {
+        sourceOffOriginLinksTotal.inc({ source: this.name });
+        this.log.warn(
+          { url: next, home: origins.home },
+          'next page is on another origin (not in allowedOrigins): not followed, poll ends here',
+        );
+        break;
+      }
       if (visited.has(next)) {
         this.log.warn({ url: next }, 'pagination loops back to a page already fetched; poll ends here');
         break;
@@ -449,19 +468,23 @@ class HttpSourceImpl implements HttpSource {
     return result;
   }
 
-  /** One request: rate-limited, retried, counted. */
+  /** One request: rate-limited, retried, counted; credentials only where the origin policy allows. */
   private request(url: string, etag: string | undefined): Promise<FetchedPage> {
     const source = this.name;
+    const headers = originPolicy(this.config).mayCarryCredentials(url)
+      ? this.headers
+      : withoutCredentials(this.headers, authHeaderNames(this.config.auth));
     return withRetry(
       async () => {
         try {
           const page = await this.limiter.schedule(() =>
             fetchJson(
-              { url, method: this.config.method, headers: this.headers, etag },
+              { url, method: this.config.method, headers, etag },
               {
                 dispatcher: this.dispatcher,
                 headersTimeoutMs: this.config.headersTimeoutMs,
                 bodyTimeoutMs: this.config.bodyTimeoutMs,
+                requestTimeoutMs: this.config.requestTimeoutMs,
                 maxResponseBytes: this.config.maxResponseBytes,
                 signal: this.abort.signal,
                 source,

@@ -88,3 +88,13 @@ export const sourcePagesTruncatedTotal = counter(
   'Polls that stopped at pagination.maxPages with more pages left; raise maxPages or poll more often.',
   ['source'],
 );
+
+/**
+ * Pagination links not followed because they point to an origin the source does not allow
+ * (`url`'s origin and `allowedOrigins`); each ends its poll early.
+ */
+export const sourceOffOriginLinksTotal = counter(
+  'ingest_source_offorigin_links_total',
+  'Pagination links to an origin outside the source url and allowedOrigins: not followed, the poll ended there.',
+  ['source'],
+);

@@ -71,12 +71,6 @@ export const KinesisSinkSchema = z
       .describe('PutRecords calls in flight at once.'),
     retry: z
       .object({
-        maxAttempts: z
-          .number()
-          .int()
-          .min(1)
-          .default(10)
-          .describe('Attempts per record before it is dead-lettered.'),
         baseDelayMs: z
           .number()
           .int()
@@ -95,8 +89,10 @@ export const KinesisSinkSchema = z
             'Backoff base after ProvisionedThroughputExceededException / KMSThrottlingException (per-shard limits are per second, so throttling backs off longer).',
           ),
       })
-      .default({ maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
-      .describe('Retries of failed entries (throttling, internal failures) with full-jitter backoff.'),
+      .default({ baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
+      .describe(
+        'Backoff of failed entries. Retriable failures (throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key) are retried without limit: records stay buffered and the full buffer pauses the pollers (backpressure). Only records the service rejects as invalid are dead-lettered.',
+      ),
     requestTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one PutRecords call.'),
     ordering: z
       .enum(['strict', 'relaxed'])

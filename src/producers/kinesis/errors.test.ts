@@ -19,11 +19,15 @@ describe('classifyKinesisError', () => {
     ['InternalFailureException', 500, true, 'http_5xx'],
     ['ServiceUnavailable', 503, true, 'http_5xx'],
     ['SomethingNew', 502, true, 'http_5xx'],
-    ['ResourceNotFoundException', 400, false, 'http_4xx'],
+    // An unusable stream, permission or key is a dependency an operator fixes: held and retried.
+    ['ResourceNotFoundException', 400, true, 'http_4xx'],
+    ['AccessDeniedException', 400, true, 'http_4xx'],
+    ['KMSAccessDeniedException', 400, true, 'http_4xx'],
+    ['KMSDisabledException', 400, true, 'http_4xx'],
+    ['SomethingElse', 403, true, 'http_4xx'],
+    // An invalid request can never succeed.
     ['ValidationException', 400, false, 'http_4xx'],
-    ['AccessDeniedException', 400, false, 'http_4xx'],
-    ['KMSAccessDeniedException', 400, false, 'http_4xx'],
-    ['SomethingElse', 403, false, 'http_4xx'],
+    ['InvalidArgumentException', 400, false, 'http_4xx'],
     ['ExpiredTokenException', 400, true, 'http_4xx'],
     ['InvalidSignatureException', 400, true, 'http_4xx'],
   ])('%s (HTTP %i) → retriable %s, class %s', (name, status, retriable, failureClass) => {
@@ -81,7 +85,7 @@ describe('classifyKinesisError', () => {
 });
 
 describe('classifyEntryError', () => {
-  it('retries throttled and internal entries, not KMS access errors', () => {
+  it('retries throttled, internal and KMS-refused entries; not invalid ones', () => {
     const t = classifyEntryError('ProvisionedThroughputExceededException', 'Rate exceeded for shard');
     expect(t).toBeInstanceOf(ThrottledError);
     expect(t.message).toBe('ProvisionedThroughputExceededException: Rate exceeded for shard');
@@ -90,6 +94,10 @@ describe('classifyEntryError', () => {
       failureClass: 'http_5xx',
     });
     expect(classifyEntryError('KMSAccessDeniedException')).toMatchObject({
+      retriable: true,
+      failureClass: 'http_4xx',
+    });
+    expect(classifyEntryError('ValidationException')).toMatchObject({
       retriable: false,
       failureClass: 'http_4xx',
     });

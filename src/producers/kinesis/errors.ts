@@ -1,30 +1,20 @@
 /**
- * Errors of the Kinesis sink. Whether to retry is a field of the error (`retriable`), decided here
- * once from the AWS error name or network error code, never guessed at the call site.
+ * Errors of the Kinesis sink and its classifier. Whether to retry is a field of the error
+ * (`retriable`), decided here once from the AWS error name or network error code, never guessed at
+ * the call site (ADR 5).
  *
- * Retriable (per the Kinesis PutRecords API reference, "Errors" and the PutRecords response's
- * per-entry `ErrorCode`): `ProvisionedThroughputExceededException`, `KMSThrottlingException`,
- * `LimitExceededException`, `InternalFailure` / `InternalFailureException`, `ServiceUnavailable`,
- * any HTTP 5xx, network errors (connection refused/reset, DNS) and timeouts.
- * Not retriable: `ResourceNotFoundException`, `ValidationException`, `InvalidArgumentException`,
- * `AccessDeniedException`, the other `KMS*Exception`s, and programmer errors (`TypeError`, ...).
+ * Retriable, held in the buffer until it succeeds (per the Kinesis PutRecords API reference,
+ * "Errors" and the per-entry `ErrorCode`): throttling (`ProvisionedThroughputExceededException`,
+ * `KMSThrottlingException`, `LimitExceededException`), `InternalFailure`, `ServiceUnavailable`, any
+ * HTTP 5xx, network errors and timeouts, expired or unloadable credentials, and an unusable stream
+ * or key (`ResourceNotFoundException`, `AccessDeniedException`, `KMSDisabledException`,
+ * `KMSAccessDeniedException`, ...), which an operator fixes.
+ * Not retriable, dead-lettered: an invalid request (`ValidationException`,
+ * `InvalidArgumentException`), records over the limits, and programmer errors (`TypeError`, ...).
  */
-import { type FailureClass, IngestError, type IngestErrorOptions } from '../../errors.js';
+import { ProducerError, ThrottledError } from '../errors.js';
 
-/** Base class of every error the Kinesis sink throws or dead-letters with. */
-export class ProducerError extends IngestError {
-  /** The AWS error name or per-entry `ErrorCode` this error came from, when there is one. */
-  readonly code: string | undefined;
-
-  constructor(
-    message: string,
-    failureClass: FailureClass,
-    options: IngestErrorOptions & { code?: string } = {},
-  ) {
-    super(message, failureClass, options);
-    this.code = options.code;
-  }
-}
+export { ProducerClosedError, ProducerError, SinkAbandonedError, ThrottledError } from '../errors.js';
 
 /**
  * A record is larger than `maxRecordBytes` (data plus partition key, UTF-8; AWS limit 1 MiB per the
@@ -54,13 +44,6 @@ export class InvalidPartitionKeyError extends ProducerError {
   }
 }
 
-/** Kinesis throttled the call or entry (`ProvisionedThroughputExceededException`, `KMSThrottlingException`, `LimitExceededException`). Always retriable. */
-export class ThrottledError extends ProducerError {
-  constructor(message: string, options: { cause?: unknown; code?: string } = {}) {
-    super(message, 'throttled', { ...options, retriable: true });
-  }
-}
-
 /** A PutRecords call or entry failed; `retriable` follows the AWS error (see the module comment). */
 export class PutRecordsError extends ProducerError {}
 
@@ -79,13 +62,6 @@ export class StreamNotFoundError extends ProducerError {
   }
 }
 
-/** `write()` was called after `close()`. Never retriable. */
-export class ProducerClosedError extends ProducerError {
-  constructor(sinkName: string) {
-    super(`sink "${sinkName}" is closed: write() after close() is rejected`, 'sink', { retriable: false });
-  }
-}
-
 const THROTTLING = new Set([
   'ProvisionedThroughputExceededException',
   'KMSThrottlingException',
@@ -99,10 +75,24 @@ const RETRIABLE_SERVER = new Set([
   'ServiceUnavailableException',
   'InternalServerError',
 ]);
-const NOT_RETRIABLE = new Set([
-  'ResourceNotFoundException',
+/**
+ * The request itself is invalid: sending it again cannot succeed. Per entry, the record is
+ * dead-lettered; for a whole call, the batch is split so the bad record is found.
+ */
+const INVALID_REQUEST = new Set([
   'ValidationException',
   'InvalidArgumentException',
+  'SerializationException',
+]);
+/**
+ * The stream, its permissions or its KMS key are unusable right now. That is a dependency problem
+ * an operator fixes (create the stream, grant the permission, enable the key), not a property of
+ * the records: they stay buffered and are retried until it is fixed (design brief, "Delivery
+ * guarantee": a dependency being down is never a reason to dead-letter).
+ */
+const DEPENDENCY_UNUSABLE = new Set([
+  'ResourceNotFoundException',
+  'ResourceInUseException',
   'AccessDeniedException',
   'KMSAccessDeniedException',
   'KMSDisabledException',
@@ -110,13 +100,8 @@ const NOT_RETRIABLE = new Set([
   'KMSNotFoundException',
   'KMSOptInRequired',
   'UnrecognizedClientException',
+  'InvalidClientTokenId',
 ]);
-/**
- * Credential and signing failures that are transient in practice: the credential endpoint (ECS task
- * role, IMDS) hiccuping, a session token expiring at a rotation boundary, clock skew. The SDK's own
- * skew-correcting retry does not run (we own retries with `maxAttempts: 1`), so they are retried
- * here, still bounded by `retry.maxAttempts`.
- */
 const RETRIABLE_AUTH = new Set([
   'CredentialsProviderError',
   'ProviderError',
@@ -151,8 +136,10 @@ const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', '
 export function classifyEntryError(errorCode: string, errorMessage?: string): ProducerError {
   const message = `${errorCode}${errorMessage ? `: ${errorMessage}` : ''}`;
   if (THROTTLING.has(errorCode)) return new ThrottledError(message, { code: errorCode });
-  if (NOT_RETRIABLE.has(errorCode))
+  if (INVALID_REQUEST.has(errorCode))
     return new PutRecordsError(message, 'http_4xx', { retriable: false, code: errorCode });
+  if (DEPENDENCY_UNUSABLE.has(errorCode))
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, code: errorCode });
   // InternalFailure and any code we do not know: the entry failed on the service side; try again.
   return new PutRecordsError(message, 'http_5xx', { retriable: true, code: errorCode });
 }
@@ -189,8 +176,10 @@ export function classifyKinesisError(err: unknown): ProducerError {
   const status = e.$metadata?.httpStatusCode;
   if (THROTTLING.has(name) || e.$retryable?.throttling === true)
     return new ThrottledError(message, { cause: err, code: name });
-  if (NOT_RETRIABLE.has(name))
+  if (INVALID_REQUEST.has(name))
     return new PutRecordsError(message, 'http_4xx', { retriable: false, cause: err, code: name });
+  if (DEPENDENCY_UNUSABLE.has(name))
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (RETRIABLE_AUTH.has(name))
     return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (RETRIABLE_SERVER.has(name))
@@ -204,8 +193,10 @@ export function classifyKinesisError(err: unknown): ProducerError {
   if (status !== undefined && status >= 500)
     return new PutRecordsError(message, 'http_5xx', { retriable: true, cause: err, code: name });
   if (status === 429) return new ThrottledError(message, { cause: err, code: name });
+  // Any other 4xx (403 from a proxy, 404 from a wrong endpoint): the request did not reach a
+  // usable stream. Not the records' fault, so they are held and retried until it is fixed.
   if (status !== undefined && status >= 400)
-    return new PutRecordsError(message, 'http_4xx', { retriable: false, cause: err, code: name });
+    return new PutRecordsError(message, 'http_4xx', { retriable: true, cause: err, code: name });
   if (e.$fault === 'server')
     return new PutRecordsError(message, 'http_5xx', { retriable: true, cause: err, code: name });
   // No HTTP response at all and not a known programmer error: the SDK failed to reach the service.

@@ -6,12 +6,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeadLetterQueue } from '../../deadletter/index.js';
 import { openLake } from '../../lake/index.js';
 import { silentLogger } from '../../log.js';
+import { readiness } from '../../telemetry/index.js';
+import { producerFailingSeconds } from '../health.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
 import { bucketHashKey, hashBucketOf } from './aggregation.js';
 import {
   createKinesisSink,
   type KinesisSinkInput,
   ProducerClosedError,
+  SinkAbandonedError,
   StreamNotFoundError,
 } from './index.js';
 import { decodeAggregated, isAggregated } from './kpl.js';
@@ -224,7 +227,7 @@ describe('throttling', () => {
     const sink = createKinesisSink(
       config({
         lingerMs: 0,
-        retry: { maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 3_000, throttledBaseDelayMs: 1_000 },
+        retry: { baseDelayMs: 10, maxDelayMs: 3_000, throttledBaseDelayMs: 1_000 },
       }),
       { deadLetters: noDeadLetters, logger: silentLogger, client, random: () => 0.999 },
     );
@@ -238,57 +241,97 @@ describe('throttling', () => {
 });
 
 describe('dead letters', () => {
-  it('dead-letters a batch whose call fails with a non-retriable error, with reason and class', async () => {
-    const client = new FakePutRecordsClient(() => {
-      throw awsError('ResourceNotFoundException');
+  it('splits a batch the service rejects as invalid and dead-letters only the bad record, with reason and class', async () => {
+    const client = new FakePutRecordsClient((input) => {
+      if (input.Records.some((r) => r.PartitionKey === 'bad')) throw awsError('ValidationException');
+      return input.Records.map(() => 'ok');
     });
     const deadLetters = new DeadLetterQueue(openLake(`file://${lakeDir}`));
     const sink = createKinesisSink(config({ lingerMs: 0 }), { deadLetters, logger: silentLogger, client });
-    const deliveries = await sink.write([rec('a', '{"n":1}'), rec('b', '{"n":2}')]);
-    expect(client.calls).toHaveLength(1);
-    for (const d of deliveries) {
-      expect(d.status).toBe('dead_lettered');
-      expect((d as Extract<Delivery, { status: 'dead_lettered' }>).reason).toMatch(
-        /ResourceNotFoundException/,
-      );
-    }
+    const deliveries = await sink.write([rec('a', '{"n":1}'), rec('bad', '{"n":2}'), rec('c', '{"n":3}')]);
+    expect(deliveries.map((d) => d.status)).toEqual(['delivered', 'dead_lettered', 'delivered']);
+    expect((deliveries[1] as Extract<Delivery, { status: 'dead_lettered' }>).reason).toMatch(
+      /not retriable.*ValidationException/,
+    );
+    // One call of three, then one call per record.
+    expect(client.calls.map((c) => c.Records.length)).toEqual([3, 1, 1, 1]);
     const letters = await readDeadLetters(lakeDir);
-    expect(letters).toHaveLength(2);
     expect(letters.map((l) => [l.partition_key, l.data, l.failure_class, l.component, l.source])).toEqual([
-      ['a', '{"n":1}', 'http_4xx', 'kinesis', 'test.src'],
-      ['b', '{"n":2}', 'http_4xx', 'kinesis', 'test.src'],
+      ['bad', '{"n":2}', 'http_4xx', 'kinesis', 'test.src'],
     ]);
-    expect(String(letters[0]!.reason)).toContain('not retriable');
     expect(String(letters[0]!.reason)).toContain('orders');
-    expect(await metricValue(producerRecordsTotal, { sink: sink.name, outcome: 'dead_lettered' })).toBe(2);
+    expect(await metricValue(producerRecordsTotal, { sink: sink.name, outcome: 'dead_lettered' })).toBe(1);
     await sink.close();
   });
 
-  it('dead-letters an entry after retry.maxAttempts attempts and delivers the rest', async () => {
-    const client = new FakePutRecordsClient((input) =>
-      input.Records.map((r) =>
-        r.PartitionKey === 'bad' ? { errorCode: 'InternalFailure', errorMessage: 'boom' } : 'ok',
-      ),
-    );
-    const deadLetters = new DeadLetterQueue(openLake(`file://${lakeDir}`));
-    const sink = createKinesisSink(
-      config({
-        lingerMs: 0,
-        retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 5, throttledBaseDelayMs: 1 },
-      }),
-      { deadLetters, logger: silentLogger, client },
-    );
-    const deliveries = await sink.write([rec('bad', 'x'), rec('good', 'y')]);
-    expect(deliveries[1]!.status).toBe('delivered');
-    expect(deliveries[0]).toMatchObject({
-      status: 'dead_lettered',
-      reason: expect.stringMatching(/after 3 attempts/),
+  it('holds records through a 60 s outage of any retriable kind and delivers them all, dead-lettering none', async () => {
+    vi.useFakeTimers();
+    const t0 = Date.now();
+    const kinds = [
+      () => awsError('ResourceNotFoundException'),
+      () => awsError('AccessDeniedException'),
+      () => awsError('KMSDisabledException'),
+      () => awsError('InternalFailureException', 500),
+      () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    ];
+    const client = new FakePutRecordsClient((input, call) => {
+      if (Date.now() - t0 < 60_000) throw kinds[call % kinds.length]!();
+      return input.Records.map(() => 'ok');
     });
-    expect(client.calls.filter((c) => c.Records.some((r) => r.PartitionKey === 'bad'))).toHaveLength(3);
-    const letters = await readDeadLetters(lakeDir);
-    expect(letters).toMatchObject([{ partition_key: 'bad', data: 'x', failure_class: 'http_5xx' }]);
-    expect(String(letters[0]!.reason)).toContain('InternalFailure: boom');
+    const sink = createKinesisSink(config({ lingerMs: 0 }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    const done = sink.write([rec('a', '1'), rec('b', '2')]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    // While failing: not ready, with the reason, and the failing gauge counts the seconds.
+    const condition = readiness.list().find((c) => c.key === `sink:${sink.name}`);
+    expect(condition?.reason).toMatch(/PutRecords to stream "orders" failing for \d+ s; records are held/);
+    const failing = await metricValue(producerFailingSeconds, { sink: sink.name });
+    expect(failing).toBeGreaterThanOrEqual(25);
+    expect(failing).toBeLessThanOrEqual(30);
+    expect(sink.stats().bufferedRecords).toBe(2);
+    await vi.advanceTimersByTimeAsync(45_000);
+    expect((await done).map((d) => d.status)).toEqual(['delivered', 'delivered']);
+    expect(client.calls.length).toBeGreaterThan(6);
+    expect(readiness.list().find((c) => c.key === `sink:${sink.name}`)).toBeUndefined();
+    expect(await metricValue(producerFailingSeconds, { sink: sink.name })).toBe(0);
+    expect(await metricValue(producerRecordsTotal, { sink: sink.name, outcome: 'dead_lettered' })).toBe(0);
     await sink.close();
+  });
+
+  it('abandon() rejects unacknowledged writes with a retriable error and dead-letters nothing', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient(() => {
+      throw awsError('ServiceUnavailableException', 503);
+    });
+    const sink = createKinesisSink(config({ lingerMs: 0, bufferMaxRecords: 2 }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    const first = sink.write([rec('a', '1'), rec('b', '2')]);
+    const waiting = sink.write([rec('c', '3')]);
+    const firstResult = first.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    const waitingResult = waiting.then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
+    await vi.advanceTimersByTimeAsync(5_000);
+    const closed = sink.close();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(sink.abandon('shutdown deadline')).toBe(2);
+    const e1 = await firstResult;
+    expect(e1).toBeInstanceOf(SinkAbandonedError);
+    expect((e1 as SinkAbandonedError).retriable).toBe(true);
+    expect(await waitingResult).toBeInstanceOf(SinkAbandonedError);
+    await vi.advanceTimersByTimeAsync(20_000);
+    await closed;
+    expect(noDeadLetters.put).not.toHaveBeenCalled();
   });
 
   it('dead-letters oversized records and invalid partition keys at once and never sends them', async () => {
@@ -646,10 +689,10 @@ describe('aggregation', () => {
     await sink.close();
   });
 
-  it('dead-letters each user record of an aggregate that cannot be sent, with the reason', async () => {
+  it('dead-letters each user record of an aggregate the service rejects as invalid, with the reason', async () => {
     vi.useFakeTimers();
     const client = new FakePutRecordsClient(() => {
-      throw awsError('AccessDeniedException');
+      throw awsError('ValidationException');
     });
     const letters: { partitionKey?: string; reason: string; data: Uint8Array }[] = [];
     const sink = createKinesisSink(config({ aggregation: { enabled: true, hashBuckets: 1 } }), {
@@ -668,7 +711,7 @@ describe('aggregation', () => {
       ['b', 'b0'],
       ['c', 'c0'],
     ]);
-    for (const l of letters) expect(l.reason).toMatch(/not retriable.*AccessDenied/);
+    for (const l of letters) expect(l.reason).toMatch(/not retriable.*ValidationException/);
     await sink.close();
   });
 

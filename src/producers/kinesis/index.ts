@@ -1,34 +1,12 @@
 /**
- * The Kinesis sink: writes records to a Kinesis Data Stream with PutRecords.
+ * The Kinesis sink: writes records to a Kinesis Data Stream with PutRecords, on the shared sink
+ * engine (`../engine`: buffer, backpressure, per-key ordering, partial-failure retry, dead letters,
+ * abandon at the shutdown deadline; see its module comment and ADR 5). This file supplies only what
+ * is Kinesis's own: the PutRecords API reference limits (500 records and 5 MiB per call, 1 MiB per
+ * record including the partition key, a partition key of 1-256 characters), batch forming (plain or
+ * KPL-aggregated), the call, and error classification (`errors.ts`).
  *
- * ## Shape
- * `write(records)` admits records into a bounded in-memory buffer (`bufferMaxRecords`,
- * `bufferMaxBytes`; a record counts as its data plus partition key, UTF-8). When the buffer is full,
- * the caller's promise waits (backpressure, FIFO across callers) until deliveries free space. A
- * background pump forms batches (see `batcher.ts`) within the PutRecords API reference limits (500
- * records, 5 MiB per call, 1 MiB per record including the key) and sends a batch as soon as it is
- * full, its oldest record has waited `lingerMs`, a flush or close is under way, or writers are
- * waiting for space, with at most `maxInFlightBatches` calls in flight. Buffered records/bytes never
- * exceed the caps, except that one record larger than `bufferMaxBytes` is admitted into an empty
- * buffer (otherwise it could never be sent). Concurrent `write()` calls are admitted one at a time in
- * call order, so their records keep that order per key. Memory used by writes still waiting for
- * admission is the callers' own arrays, not the buffer.
- *
- * ## Failures
- * - Partial failure (HTTP 200, `FailedRecordCount > 0`): only the failed entries are resent, after a
- *   full-jitter exponential backoff (`retry.baseDelayMs`, or `retry.throttledBaseDelayMs` when an
- *   entry was throttled), capped at `retry.maxDelayMs`.
- * - A whole-call failure that is retriable (throttling, InternalFailure, 5xx, network, timeout)
- *   retries the whole batch the same way.
- * - Non-retriable failures (ResourceNotFound, Validation, AccessDenied, KMS errors other than
- *   throttling, programmer errors) and records that used `retry.maxAttempts` attempts are written to
- *   the dead-letter location with the reason and failure class; their delivery is `dead_lettered`.
- * - Records over `maxRecordBytes` (or `maxBatchBytes`, if smaller) or with a partition key outside
- *   1-256 characters are dead-lettered at once and never sent.
- * - A failing dead-letter write is retried forever with backoff (logged at error): nothing accepted
- *   is dropped; the buffer then fills and writers wait.
- *
- * ## Ordering guarantee (per partition key)
+ ## Ordering guarantee (per partition key)
  * Each record keeps its admission sequence number; retried records re-enter the queue in sequence
  * order, i.e. ahead of every record written after them, and while any record of key K is in flight
  * or backing off, no newer record of K is sent.
@@ -55,43 +33,30 @@
 
 import type { z } from 'zod';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
-import { ConfigError, describeError } from '../../errors.js';
+import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import {
+  type BatchUnit,
+  type EngineEntry,
+  type EngineStats,
+  type SinkDriver,
+  SinkEngine,
+  type UnitResult,
+} from '../engine/index.js';
 import type { Delivery, OutgoingRecord, Sink } from '../types.js';
 import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
-import { fullJitterDelayMs, recordBytes, type Sized, selectBatch, validateRecord } from './batcher.js';
-import {
-  createKinesisClient,
-  type PutRecordsClient,
-  type PutRecordsEntry,
-  type PutRecordsOutputLike,
-} from './client.js';
+import { selectBatch, validateRecord } from './batcher.js';
+import { createKinesisClient, type PutRecordsClient, type PutRecordsEntry } from './client.js';
 import { type KinesisSinkConfig, KinesisSinkSchema } from './config.js';
 import {
   classifyEntryError,
   classifyKinesisError,
-  ProducerClosedError,
   ProducerError,
   PutRecordsError,
   StreamNotFoundError,
-  ThrottledError,
 } from './errors.js';
 import { encodeAggregated } from './kpl.js';
-import {
-  producerAggregatedRecordsTotal,
-  producerBackpressureWaitsTotal,
-  producerBatchBytes,
-  producerBatchesTotal,
-  producerBatchRecords,
-  producerBufferBytes,
-  producerBufferCapacityRatio,
-  producerBufferRecords,
-  producerFailedEntriesTotal,
-  producerKinesisRecordsTotal,
-  producerPutDurationSeconds,
-  producerRecordsTotal,
-  producerThrottledTotal,
-} from './telemetry.js';
+import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
 export * from './batcher.js';
 export * from './client.js';
@@ -117,167 +82,143 @@ export interface KinesisSinkDeps {
 }
 
 /** A point-in-time view of the sink, for tests and debugging. */
-export interface KinesisSinkStats {
-  /** Records admitted and not yet delivered or dead-lettered (queued, in flight, backing off). */
-  bufferedRecords: number;
-  /** Their bytes (data plus partition key). */
-  bufferedBytes: number;
-  /** Records queued, waiting to be batched. */
-  queuedRecords: number;
-  /** PutRecords calls in flight. */
-  inFlightBatches: number;
-  /** Records waiting out a retry backoff. */
-  backingOffRecords: number;
-  /** Records of write() calls not yet admitted (waiting for buffer space or for an earlier write). */
-  waitingRecords: number;
-}
+export type KinesisSinkStats = EngineStats;
 
 export interface KinesisSink extends Sink {
   stats(): KinesisSinkStats;
 }
 
-interface Entry extends Sized {
-  readonly record: OutgoingRecord;
-  readonly seq: number;
-  /** Data bytes (without the key). */
-  readonly dataBytes: number;
-  /** Hash bucket of the key (aggregation only; 0 otherwise). */
-  readonly bucket: number;
-  /** Whether the record holds buffer space (invalid records never do). */
-  readonly buffered: boolean;
-  attempts: number;
-  /** When the record should be sent at the latest (admission + lingerMs; now for retries). */
-  dueAt: number;
-  resolve: (delivery: Delivery) => void;
-  readonly done: Promise<Delivery>;
-}
-
-/** One Kinesis record of a call: one user record, or (aggregation) the user records of one aggregate. */
-interface Unit {
-  readonly entries: Entry[];
-  /** `ExplicitHashKey` (aggregation: the bucket's, also for a single record). */
-  readonly explicitHashKey?: string;
-}
-
-interface DeadLetterItem {
-  entry: Entry;
-  reason: string;
-  error: ProducerError;
-}
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Summarises bursts (throttling, call failures) into at most one log line per window. */
-class BurstLog {
-  private counts = new Map<string, number>();
-  private lastAt = Number.NEGATIVE_INFINITY;
-  private since = 0;
+/** What the engine needs from Kinesis: limits, batch forming, PutRecords and its error classes. */
+class KinesisDriver implements SinkDriver {
+  readonly component = 'kinesis';
+  readonly callName: string;
+  /** Per-record limit: `maxRecordBytes`, or `maxBatchBytes` if smaller (a record must fit a batch). */
+  private readonly recordLimit: number;
+  private readonly maxPerKey: number;
 
   constructor(
-    private readonly log: (fields: object, msg: string) => void,
-    private readonly message: string,
-    private readonly now: () => number,
-    private readonly windowMs = 10_000,
-  ) {}
-
-  note(code: string, records: number, fields: object = {}): void {
-    const now = this.now();
-    if (this.counts.size === 0) this.since = now;
-    this.counts.set(code, (this.counts.get(code) ?? 0) + records);
-    if (now - this.lastAt >= this.windowMs) this.emit(now, fields);
+    private readonly cfg: KinesisSinkConfig,
+    private readonly client: () => PutRecordsClient,
+  ) {
+    this.callName = `PutRecords to stream "${cfg.streamName}"`;
+    this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
+    this.maxPerKey = cfg.ordering === 'strict' ? 1 : Number.POSITIVE_INFINITY;
   }
 
-  /** Logs what accumulated since the last line (on close). */
-  drain(): void {
-    if (this.counts.size > 0) this.emit(this.now(), {});
+  validate(record: OutgoingRecord): ProducerError | undefined {
+    return validateRecord(record, this.recordLimit);
   }
 
-  private emit(now: number, fields: object): void {
-    this.log(
-      { ...fields, records: Object.fromEntries(this.counts), periodMs: now - this.since },
-      this.message,
+  bucketOf(record: OutgoingRecord): number {
+    const agg = this.cfg.aggregation;
+    return agg.enabled ? hashBucketOf(record.partitionKey, agg.hashBuckets) : 0;
+  }
+
+  select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean) {
+    const agg = this.cfg.aggregation;
+    if (!agg.enabled) {
+      const s = selectBatch(pending, {
+        maxBatchRecords: this.cfg.maxBatchRecords,
+        maxBatchBytes: this.cfg.maxBatchBytes,
+        maxPerKey: this.maxPerKey,
+        isBlocked,
+      });
+      return { ...s, units: s.indexes.map((i) => ({ indexes: [i] })) };
+    }
+    const s = selectAggregatedBatch(pending, {
+      maxBatchRecords: this.cfg.maxBatchRecords,
+      maxBatchBytes: this.cfg.maxBatchBytes,
+      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
+      strict: this.cfg.ordering === 'strict',
+      isBlocked,
+    });
+    return {
+      ...s,
+      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, agg.hashBuckets) })),
+    };
+  }
+
+  onSend(units: readonly BatchUnit[]): void {
+    const labels = { sink: this.cfg.name };
+    const aggregates = units.filter((u) => u.entries.length > 1);
+    producerKinesisRecordsTotal.inc({ ...labels, kind: 'single' }, units.length - aggregates.length);
+    if (aggregates.length > 0) {
+      producerKinesisRecordsTotal.inc({ ...labels, kind: 'aggregate' }, aggregates.length);
+      producerAggregatedRecordsTotal.inc(
+        labels,
+        aggregates.reduce((n, u) => n + u.entries.length, 0),
+      );
+    }
+  }
+
+  async send(units: readonly BatchUnit[]): Promise<UnitResult[]> {
+    const output = await this.client().putRecords({
+      StreamName: this.cfg.streamName,
+      Records: units.map((u) => toPutEntry(u)),
+    });
+    const results = output.Records ?? [];
+    if (results.length !== units.length) {
+      throw new PutRecordsError(
+        `PutRecords returned ${results.length} results for ${units.length} records`,
+        'malformed_response',
+        { retriable: true, code: 'MalformedResponse' },
+      );
+    }
+    return results.map((r) =>
+      r.ErrorCode
+        ? { ok: false, error: classifyEntryError(r.ErrorCode, r.ErrorMessage) }
+        : {
+            ok: true,
+            ...(r.ShardId === undefined ? {} : { shardId: r.ShardId }),
+            ...(r.SequenceNumber === undefined ? {} : { sequenceNumber: r.SequenceNumber }),
+          },
     );
-    this.counts.clear();
-    this.lastAt = now;
+  }
+
+  classify(err: unknown): ProducerError {
+    return classifyKinesisError(err);
   }
 }
 
-function mergeBySeq(a: Entry[], b: Entry[]): Entry[] {
-  const out: Entry[] = [];
-  let i = 0;
-  let j = 0;
-  while (i < a.length && j < b.length) out.push(a[i]!.seq <= b[j]!.seq ? a[i++]! : b[j++]!);
-  while (i < a.length) out.push(a[i++]!);
-  while (j < b.length) out.push(b[j++]!);
-  return out;
+/** The PutRecords entry of a unit: the record itself, or a KPL aggregate keyed by its first record. */
+function toPutEntry(unit: BatchUnit): PutRecordsEntry {
+  const first = unit.entries[0]!.record;
+  const ehk = unit.tag === undefined ? {} : { ExplicitHashKey: unit.tag };
+  if (unit.entries.length === 1) return { Data: first.data, PartitionKey: first.partitionKey, ...ehk };
+  return {
+    Data: encodeAggregated(
+      unit.entries.map((e) => ({ partitionKey: e.record.partitionKey, data: e.record.data })),
+    ),
+    PartitionKey: first.partitionKey,
+    ...ehk,
+  };
 }
 
 class KinesisSinkImpl implements KinesisSink {
   readonly name: string;
-  private readonly labels: { sink: string };
   private readonly cfg: KinesisSinkConfig;
   private readonly log: Logger;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
-  private readonly now: () => number;
-  private readonly maxPerKey: number;
-  /** Per-record limit: `maxRecordBytes`, or `maxBatchBytes` if smaller (a record must fit a batch). */
-  private readonly recordLimit: number;
   private client: PutRecordsClient | undefined;
   private readonly ownsClient: boolean;
-
-  private pending: Entry[] = [];
-  private readonly busy = new Map<string, number>();
-  private readonly outstanding = new Set<Promise<Delivery>>();
-  /** The one write waiting for buffer space (later writes queue behind it on `admissionTail`). */
-  private waiter: { bytes: number; resolve: () => void } | undefined;
-  private admissionTail: Promise<void> = Promise.resolve();
-  private admitting = 0;
-  private waitingRecords = 0;
-  private readonly writes = new Set<Promise<unknown>>();
-  private inFlight = 0;
-  private backingOff = 0;
-  private bufferedRecords = 0;
-  private bufferedBytes = 0;
-  private seq = 0;
-  private flushing = 0;
-  private closing = false;
+  private readonly engine: SinkEngine;
   private closePromise: Promise<void> | undefined;
-  private pumpQueued = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerAt = Number.POSITIVE_INFINITY;
-  private readonly throttleLog: BurstLog;
-  private readonly failureLog: BurstLog;
 
-  constructor(
-    config: KinesisSinkInput,
-    private readonly deps: KinesisSinkDeps,
-  ) {
+  constructor(config: KinesisSinkInput, deps: KinesisSinkDeps) {
     const parsed = KinesisSinkSchema.safeParse(config);
     if (!parsed.success)
       throw new ConfigError(`kinesis sink config: ${parsed.error.message}`, { cause: parsed.error });
     this.cfg = parsed.data;
     this.name = this.cfg.name;
-    this.labels = { sink: this.name };
     this.log = deps.logger.child({ component: 'kinesis', sink: this.name, stream: this.cfg.streamName });
-    this.sleep = deps.sleep ?? defaultSleep;
-    this.random = deps.random ?? Math.random;
-    this.now = deps.now ?? Date.now;
-    this.recordLimit = Math.min(this.cfg.maxRecordBytes, this.cfg.maxBatchBytes);
-    this.maxPerKey = this.cfg.ordering === 'strict' ? 1 : Number.POSITIVE_INFINITY;
     this.client = deps.client;
     this.ownsClient = deps.client === undefined;
-    this.throttleLog = new BurstLog(
-      (f, m) => this.log.warn({ event: 'kinesis_throttled', ...f }, m),
-      'Kinesis throttled PutRecords entries (ProvisionedThroughputExceeded); backing off',
-      this.now,
-    );
-    this.failureLog = new BurstLog(
-      (f, m) => this.log.warn({ event: 'kinesis_put_failed', ...f }, m),
-      'PutRecords calls failed; retrying',
-      this.now,
-    );
-    this.updateGauges();
+    this.engine = new SinkEngine(this.cfg, new KinesisDriver(this.cfg, () => this.getClient()), {
+      deadLetters: deps.deadLetters,
+      log: this.log,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      ...(deps.random ? { random: deps.random } : {}),
+      ...(deps.now ? { now: deps.now } : {}),
+    });
   }
 
   private getClient(): PutRecordsClient {
@@ -290,14 +231,7 @@ class KinesisSinkImpl implements KinesisSink {
   }
 
   stats(): KinesisSinkStats {
-    return {
-      bufferedRecords: this.bufferedRecords,
-      bufferedBytes: this.bufferedBytes,
-      queuedRecords: this.pending.length,
-      inFlightBatches: this.inFlight,
-      backingOffRecords: this.backingOff,
-      waitingRecords: this.waitingRecords,
-    };
+    return this.engine.stats();
   }
 
   async start(): Promise<void> {
@@ -356,469 +290,24 @@ class KinesisSinkImpl implements KinesisSink {
   }
 
   write(records: OutgoingRecord[]): Promise<Delivery[]> {
-    if (this.closing) return Promise.reject(new ProducerClosedError(this.name));
-    const p = this.admit(records);
-    this.writes.add(p);
-    const forget = () => this.writes.delete(p);
-    p.then(forget, forget);
-    return p;
+    return this.engine.write(records);
   }
 
-  async flush(): Promise<void> {
-    this.flushing++;
-    this.schedulePump();
-    try {
-      await Promise.all([...this.outstanding]);
-    } finally {
-      this.flushing--;
-    }
+  flush(): Promise<void> {
+    return this.engine.flush();
+  }
+
+  abandon(reason: string): number {
+    return this.engine.abandon(reason);
   }
 
   close(): Promise<void> {
     this.closePromise ??= (async () => {
-      this.closing = true;
-      this.schedulePump();
-      await Promise.allSettled([...this.writes]);
-      await this.flush();
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.throttleLog.drain();
-      this.failureLog.drain();
+      await this.engine.close();
       if (this.ownsClient) this.client?.close?.();
       this.log.info({ event: 'sink_closed' }, 'kinesis sink closed');
     })();
     return this.closePromise;
-  }
-
-  // ---- admission and buffer accounting ----
-
-  private async admit(records: OutgoingRecord[]): Promise<Delivery[]> {
-    producerRecordsTotal.inc({ ...this.labels, outcome: 'accepted' }, records.length);
-    const deliveries: Promise<Delivery>[] = new Array(records.length);
-    const invalid: DeadLetterItem[] = [];
-    const valid: number[] = [];
-    records.forEach((record, i) => {
-      const error = validateRecord(record, this.recordLimit);
-      if (error === undefined) {
-        valid.push(i);
-        return;
-      }
-      const entry = this.newEntry(record, false);
-      deliveries[i] = entry.done;
-      invalid.push({ entry, reason: error.message, error });
-    });
-    if (invalid.length > 0) this.deadLetter(invalid);
-    if (valid.length > 0) {
-      // Writes are admitted one at a time, in call order: a later write never interleaves with an
-      // earlier one that is waiting for space, so concurrent writes keep their relative order.
-      let waited = false;
-      const countWait = () => {
-        if (waited) return;
-        waited = true;
-        producerBackpressureWaitsTotal.inc(this.labels);
-      };
-      if (this.waiter !== undefined) countWait();
-      this.waitingRecords += valid.length;
-      const run = async () => {
-        for (const i of valid) {
-          const record = records[i]!;
-          const bytes = recordBytes(record);
-          if (this.fits(bytes)) {
-            this.reserve(bytes);
-          } else {
-            countWait();
-            // settle() reserves the space before it wakes us.
-            await new Promise<void>((resolve) => {
-              this.waiter = { bytes, resolve };
-              this.schedulePump();
-            });
-          }
-          this.waitingRecords--;
-          const entry = this.newEntry(record, true);
-          deliveries[i] = entry.done;
-          this.pending.push(entry);
-          this.schedulePump();
-        }
-      };
-      const turn = this.admitting === 0 ? run() : this.admissionTail.then(run);
-      this.admitting++;
-      const done = () => {
-        this.admitting--;
-      };
-      this.admissionTail = turn.then(done, done);
-      await turn;
-    }
-    return Promise.all(deliveries);
-  }
-
-  private newEntry(record: OutgoingRecord, buffered: boolean): Entry {
-    let resolve!: (d: Delivery) => void;
-    const done = new Promise<Delivery>((r) => {
-      resolve = r;
-    });
-    const entry: Entry = {
-      record,
-      partitionKey: record.partitionKey,
-      bytes: recordBytes(record),
-      seq: this.seq++,
-      dataBytes: record.data.byteLength,
-      bucket: this.cfg.aggregation.enabled
-        ? hashBucketOf(record.partitionKey, this.cfg.aggregation.hashBuckets)
-        : 0,
-      buffered,
-      attempts: 0,
-      dueAt: this.now() + this.cfg.lingerMs,
-      resolve,
-      done,
-    };
-    this.outstanding.add(done);
-    return entry;
-  }
-
-  /** Whether a record of `bytes` fits; a single record always fits an empty buffer. */
-  private fits(bytes: number): boolean {
-    if (this.bufferedRecords === 0) return true;
-    return (
-      this.bufferedRecords + 1 <= this.cfg.bufferMaxRecords &&
-      this.bufferedBytes + bytes <= this.cfg.bufferMaxBytes
-    );
-  }
-
-  private reserve(bytes: number): void {
-    this.bufferedRecords++;
-    this.bufferedBytes += bytes;
-    this.updateGauges();
-  }
-
-  private settle(entry: Entry, delivery: Delivery): void {
-    entry.resolve(delivery);
-    this.outstanding.delete(entry.done);
-    if (!entry.buffered) return;
-    this.bufferedRecords--;
-    this.bufferedBytes -= entry.bytes;
-    const w = this.waiter;
-    if (w !== undefined && this.fits(w.bytes)) {
-      this.waiter = undefined;
-      this.reserve(w.bytes);
-      w.resolve();
-    }
-    this.updateGauges();
-  }
-
-  private updateGauges(): void {
-    producerBufferRecords.set(this.labels, this.bufferedRecords);
-    producerBufferBytes.set(this.labels, this.bufferedBytes);
-    producerBufferCapacityRatio.set(
-      this.labels,
-      Math.min(
-        1,
-        Math.max(
-          this.bufferedRecords / this.cfg.bufferMaxRecords,
-          this.bufferedBytes / this.cfg.bufferMaxBytes,
-        ),
-      ),
-    );
-  }
-
-  // ---- batching ----
-
-  private schedulePump(): void {
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    queueMicrotask(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
-  }
-
-  private armTimer(at: number): void {
-    if (this.timer !== undefined && this.timerAt <= at) return;
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Number.POSITIVE_INFINITY;
-        this.pump();
-      },
-      Math.max(0, at - this.now()),
-    );
-  }
-
-  private busyAdd(key: string, n: number): void {
-    const left = (this.busy.get(key) ?? 0) + n;
-    if (left <= 0) this.busy.delete(key);
-    else this.busy.set(key, left);
-  }
-
-  /** The next batch from `pending`: Kinesis records (units) and the pending indexes they use. */
-  private select(): { units: Unit[]; indexes: number[]; bytes: number; full: boolean } {
-    const isBlocked = (key: string) => this.busy.has(key);
-    const agg = this.cfg.aggregation;
-    if (!agg.enabled) {
-      const s = selectBatch(this.pending, {
-        maxBatchRecords: this.cfg.maxBatchRecords,
-        maxBatchBytes: this.cfg.maxBatchBytes,
-        maxPerKey: this.maxPerKey,
-        isBlocked,
-      });
-      return { ...s, units: s.indexes.map((i) => ({ entries: [this.pending[i]!] })) };
-    }
-    const s = selectAggregatedBatch(this.pending, {
-      maxBatchRecords: this.cfg.maxBatchRecords,
-      maxBatchBytes: this.cfg.maxBatchBytes,
-      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
-      strict: this.cfg.ordering === 'strict',
-      isBlocked,
-    });
-    return {
-      ...s,
-      units: s.units.map((u) => ({
-        entries: u.indexes.map((i) => this.pending[i]!),
-        explicitHashKey: bucketHashKey(u.bucket, agg.hashBuckets),
-      })),
-    };
-  }
-
-  private pump(): void {
-    const now = this.now();
-    while (this.inFlight < this.cfg.maxInFlightBatches && this.pending.length > 0) {
-      const selection = this.select();
-      if (selection.indexes.length === 0) return;
-      const due = Math.min(...selection.indexes.map((i) => this.pending[i]!.dueAt));
-      const urgent =
-        selection.full || due <= now || this.flushing > 0 || this.closing || this.waiter !== undefined;
-      if (!urgent) {
-        this.armTimer(due);
-        return;
-      }
-      const chosen = new Set(selection.indexes);
-      this.pending = this.pending.filter((_, i) => !chosen.has(i));
-      for (const u of selection.units) for (const e of u.entries) this.busyAdd(e.partitionKey, 1);
-      this.inFlight++;
-      void this.send(selection.units, selection.bytes);
-    }
-  }
-
-  /** The PutRecords entry of a unit: the record itself, or a KPL aggregate keyed by its first record. */
-  private toPutEntry(unit: Unit): PutRecordsEntry {
-    const first = unit.entries[0]!.record;
-    const ehk = unit.explicitHashKey === undefined ? {} : { ExplicitHashKey: unit.explicitHashKey };
-    if (unit.entries.length === 1) return { Data: first.data, PartitionKey: first.partitionKey, ...ehk };
-    return {
-      Data: encodeAggregated(
-        unit.entries.map((e) => ({ partitionKey: e.record.partitionKey, data: e.record.data })),
-      ),
-      PartitionKey: first.partitionKey,
-      ...ehk,
-    };
-  }
-
-  private async send(units: Unit[], bytes: number): Promise<void> {
-    const batch = units.flatMap((u) => u.entries);
-    producerBatchesTotal.inc(this.labels);
-    producerBatchRecords.observe(this.labels, batch.length);
-    producerBatchBytes.observe(this.labels, bytes);
-    const aggregates = units.filter((u) => u.entries.length > 1);
-    producerKinesisRecordsTotal.inc({ ...this.labels, kind: 'single' }, units.length - aggregates.length);
-    if (aggregates.length > 0) {
-      producerKinesisRecordsTotal.inc({ ...this.labels, kind: 'aggregate' }, aggregates.length);
-      producerAggregatedRecordsTotal.inc(
-        this.labels,
-        aggregates.reduce((n, u) => n + u.entries.length, 0),
-      );
-    }
-    let resent = 0;
-    for (const e of batch) {
-      if (e.attempts > 0) resent++;
-      e.attempts++;
-    }
-    if (resent > 0) producerRecordsTotal.inc({ ...this.labels, outcome: 'retried' }, resent);
-    const started = performance.now();
-    let output: PutRecordsOutputLike | undefined;
-    let failure: ProducerError | undefined;
-    try {
-      output = await this.getClient().putRecords({
-        StreamName: this.cfg.streamName,
-        Records: units.map((u) => this.toPutEntry(u)),
-      });
-    } catch (err) {
-      failure = classifyKinesisError(err);
-    }
-    producerPutDurationSeconds.observe(this.labels, (performance.now() - started) / 1000);
-    this.inFlight--;
-    try {
-      if (failure === undefined) {
-        const results = output?.Records ?? [];
-        if (results.length === units.length) this.onResponse(units, output!);
-        else
-          this.onCallFailed(
-            units,
-            new PutRecordsError(
-              `PutRecords returned ${results.length} results for ${units.length} records`,
-              'malformed_response',
-              { retriable: true, code: 'MalformedResponse' },
-            ),
-          );
-      } else {
-        this.onCallFailed(units, failure);
-      }
-    } catch (err) {
-      // Our own bug: never strand the records; dead-letter them with the error.
-      this.log.error({ event: 'sink_internal_error', err }, 'kinesis sink internal error');
-      const error = new PutRecordsError(`internal error: ${describeError(err)}`, 'internal', { cause: err });
-      const stranded = batch.filter((e) => this.outstanding.has(e.done));
-      for (const e of stranded) this.busyAdd(e.partitionKey, -1);
-      this.deadLetter(stranded.map((entry) => ({ entry, reason: error.message, error })));
-    }
-    this.schedulePump();
-  }
-
-  private onResponse(units: Unit[], output: PutRecordsOutputLike): void {
-    const results = output.Records!;
-    const retry: Entry[] = [];
-    const dead: DeadLetterItem[] = [];
-    let delivered = 0;
-    let throttled = 0;
-    units.forEach((unit, i) => {
-      const r = results[i]!;
-      if (!r.ErrorCode) {
-        for (const entry of unit.entries) {
-          delivered++;
-          this.busyAdd(entry.partitionKey, -1);
-          this.settle(entry, { status: 'delivered', shardId: r.ShardId, sequenceNumber: r.SequenceNumber });
-        }
-        return;
-      }
-      producerFailedEntriesTotal.inc({ ...this.labels, error_code: r.ErrorCode });
-      const error = classifyEntryError(r.ErrorCode, r.ErrorMessage);
-      if (error instanceof ThrottledError) throttled += unit.entries.length;
-      for (const entry of unit.entries) this.retryOrDeadLetter(entry, error, retry, dead);
-    });
-    if (delivered > 0) producerRecordsTotal.inc({ ...this.labels, outcome: 'delivered' }, delivered);
-    if (throttled > 0) {
-      producerThrottledTotal.inc(this.labels);
-      this.throttleLog.note('ProvisionedThroughputExceededException', throttled);
-    }
-    const otherFailures = retry.length + dead.length - throttled;
-    if (otherFailures > 0) this.failureLog.note('partial_failure', otherFailures);
-    this.backoffAndRequeue(retry, throttled > 0);
-    this.deadLetter(dead);
-  }
-
-  private onCallFailed(units: Unit[], error: ProducerError): void {
-    const batch = units.flatMap((u) => u.entries);
-    producerFailedEntriesTotal.inc({ ...this.labels, error_code: error.code ?? error.name }, units.length);
-    const throttled = error instanceof ThrottledError;
-    if (throttled) {
-      producerThrottledTotal.inc(this.labels);
-      this.throttleLog.note(error.code ?? 'throttled', batch.length);
-    } else if (error.retriable) {
-      this.failureLog.note(error.code ?? error.name, batch.length, { lastError: error.message });
-    } else {
-      this.log.error(
-        {
-          event: 'kinesis_put_rejected',
-          code: error.code,
-          failureClass: error.failureClass,
-          records: batch.length,
-        },
-        `PutRecords to stream "${this.cfg.streamName}" failed and cannot be retried: ${error.message}`,
-      );
-    }
-    const retry: Entry[] = [];
-    const dead: DeadLetterItem[] = [];
-    for (const entry of batch) this.retryOrDeadLetter(entry, error, retry, dead);
-    this.backoffAndRequeue(retry, throttled);
-    this.deadLetter(dead);
-  }
-
-  private retryOrDeadLetter(
-    entry: Entry,
-    error: ProducerError,
-    retry: Entry[],
-    dead: DeadLetterItem[],
-  ): void {
-    if (error.retriable && entry.attempts < this.cfg.retry.maxAttempts) {
-      retry.push(entry);
-      return;
-    }
-    this.busyAdd(entry.partitionKey, -1);
-    const reason = error.retriable
-      ? `PutRecords to stream "${this.cfg.streamName}" gave up after ${entry.attempts} attempts (retry.maxAttempts); last error: ${error.message}`
-      : `PutRecords to stream "${this.cfg.streamName}" failed (not retriable): ${error.message}`;
-    dead.push({ entry, reason, error });
-  }
-
-  /** Waits a full-jitter backoff, then puts `entries` back in sequence order (ahead of newer records). Their keys stay blocked meanwhile. */
-  private backoffAndRequeue(entries: Entry[], throttled: boolean): void {
-    if (entries.length === 0) return;
-    const attempt = Math.max(...entries.map((e) => e.attempts));
-    const base = throttled ? this.cfg.retry.throttledBaseDelayMs : this.cfg.retry.baseDelayMs;
-    const delay = fullJitterDelayMs(attempt, base, this.cfg.retry.maxDelayMs, this.random);
-    this.backingOff += entries.length;
-    void this.sleep(delay).then(() => {
-      this.backingOff -= entries.length;
-      const now = this.now();
-      for (const e of entries) {
-        e.dueAt = now;
-        this.busyAdd(e.partitionKey, -1);
-      }
-      this.pending = mergeBySeq(
-        this.pending,
-        [...entries].sort((a, b) => a.seq - b.seq),
-      );
-      this.schedulePump();
-    });
-  }
-
-  // ---- dead letters ----
-
-  /** Writes dead letters (retrying forever: never drops), then settles each record as dead_lettered. */
-  private deadLetter(items: DeadLetterItem[]): void {
-    if (items.length === 0) return;
-    const letters = items.map(({ entry, reason, error }) => ({
-      component: 'kinesis',
-      source: entry.record.source,
-      failureClass: error.failureClass,
-      reason,
-      data: entry.record.data,
-      partitionKey: entry.record.partitionKey,
-    }));
-    void (async () => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.deps.deadLetters.put(letters);
-          break;
-        } catch (err) {
-          this.log.error(
-            { event: 'dead_letter_write_failed', err, records: letters.length, attempt },
-            'writing dead letters failed; retrying (records stay buffered)',
-          );
-          await this.sleep(
-            fullJitterDelayMs(
-              attempt,
-              Math.max(1, this.cfg.retry.baseDelayMs),
-              this.cfg.retry.maxDelayMs,
-              this.random,
-            ),
-          );
-        }
-      }
-      const reasons = [...new Set(items.map((i) => i.reason))];
-      this.log.warn(
-        {
-          event: 'dead_lettered',
-          records: items.length,
-          failureClasses: [...new Set(items.map((i) => i.error.failureClass))],
-          reasons: reasons.slice(0, 3),
-        },
-        `${items.length} record(s) dead-lettered: ${reasons[0]}`,
-      );
-      producerRecordsTotal.inc({ ...this.labels, outcome: 'dead_lettered' }, items.length);
-      for (const { entry, reason } of items) this.settle(entry, { status: 'dead_lettered', reason });
-      this.schedulePump();
-    })();
   }
 }
 

@@ -11,9 +11,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emulatorKinesisClient, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
 import { silentLogger } from '../../log.js';
+import { readiness } from '../../telemetry/index.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
 import { createKinesisClient, createKinesisSink, StreamNotFoundError, wrapKinesisClient } from './index.js';
-import { producerBufferBytes, producerBufferRecords } from './telemetry.js';
+import { producerBufferBytes, producerBufferRecords, producerRecordsTotal } from './telemetry.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -107,6 +108,7 @@ beforeAll(async () => {
     streams: [
       { name: 'it-ordered', shards: 2 },
       { name: 'it-stall', shards: 1 },
+      { name: 'it-outage', shards: 1 },
     ],
   });
   reader = emulatorKinesisClient(kinesis.endpoint);
@@ -213,4 +215,46 @@ describe('kinesis sink against kinesis-mock', () => {
     expect(read).toHaveLength(30);
     assertExactlyOnceInOrder(read, writes.flat(), deliveries.flat());
   });
+
+  it('an outage many request timeouts long dead-letters nothing: held, not ready, then delivered once', async () => {
+    const client = createKinesisClient({
+      endpoint: kinesis.endpoint,
+      region: 'us-east-1',
+      requestTimeoutMs: 400,
+    });
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+    const sink = createKinesisSink(
+      {
+        type: 'kinesis',
+        name: 'it-outage',
+        streamName: 'it-outage',
+        lingerMs: 5,
+        requestTimeoutMs: 400,
+        retry: { baseDelayMs: 50, maxDelayMs: 500, throttledBaseDelayMs: 50 },
+      },
+      { deadLetters: noDeadLetters, logger: silentLogger, client },
+    );
+    await sink.start();
+    kinesis.pause();
+    const written = records(['o-a', 'o-b', 'o-c', 'o-d'], 3);
+    const pending = sink.write(written);
+    // 8 s of timeouts: the old retry.maxAttempts (10) would have dead-lettered every record by now.
+    await new Promise((r) => setTimeout(r, 8_000));
+    const condition = readiness.list().find((c) => c.key === 'sink:it-outage');
+    expect(condition?.reason).toMatch(/failing for \d+ s; records are held and retried/);
+    expect(sink.stats().bufferedRecords).toBe(written.length);
+    kinesis.resume();
+    const deliveries = await pending;
+    await sink.close();
+    expect(readiness.list().find((c) => c.key === 'sink:it-outage')).toBeUndefined();
+    const dead = (await producerRecordsTotal.get()).values.find(
+      (v) => v.labels.sink === 'it-outage' && v.labels.outcome === 'dead_lettered',
+    );
+    expect(dead?.value ?? 0).toBe(0);
+    const read = await readStream('it-outage');
+    // At least once: a timed-out call may have been applied before the pause took hold.
+    expect(new Set(read.map((r) => `${r.key}/${r.n}`)).size).toBe(written.length);
+    expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+  }, 60_000);
 });

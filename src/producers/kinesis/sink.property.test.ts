@@ -107,7 +107,7 @@ describe.each([
               lingerMs: 0,
               ...limits,
               aggregation: { enabled: aggregated, ...aggregation },
-              retry: { maxAttempts: 10, baseDelayMs: 0, maxDelayMs: 1, throttledBaseDelayMs: 0 },
+              retry: { baseDelayMs: 0, maxDelayMs: 1, throttledBaseDelayMs: 0 },
             },
             {
               deadLetters: { put: async (l) => void deadLettered.push(...l) },
