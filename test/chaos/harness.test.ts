@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
 import { analyse, grepFiles } from './check.js';
 import { StallProxy } from './proxy.js';
-import { seededRng } from './rng.js';
+import { Deck, seededRng } from './rng.js';
 import { ChaosUpstream, TrapServer } from './upstream.js';
 
 /** The chaos harness's own parts: the faults really happen, the ledger and the checks count right. */
@@ -235,5 +235,19 @@ describe('chaos checks', () => {
     const g = grepFiles([d], 'secret-1');
     expect(g.files).toBe(3);
     expect(g.hits.map((h) => h.count).sort()).toEqual([1, 2]);
+  });
+});
+
+describe('deck', () => {
+  it('deals every kind once before any twice, the `last` kinds at the end of the first deck', () => {
+    const deck = new Deck(['a', 'b', 'c', 'd'], seededRng(3), ['d']);
+    const first = [deck.next(), deck.next(), deck.next()];
+    expect(deck.inFirstDeck).toBe(true);
+    expect(deck.next()).toBe('d');
+    expect(new Set(first)).toEqual(new Set(['a', 'b', 'c']));
+    expect(deck.inFirstDeck).toBe(false);
+    expect(new Set([deck.next(), deck.next(), deck.next(), deck.next()])).toEqual(
+      new Set(['a', 'b', 'c', 'd']),
+    );
   });
 });

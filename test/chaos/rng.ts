@@ -44,6 +44,7 @@ export function seededRng(seed: number): Rng {
 export class Deck<K extends string> {
   private cards: K[] = [];
   private first = true;
+  private dealt = 0;
   private readonly kinds: readonly K[];
   private readonly rng: Rng;
   private readonly last: readonly K[];
@@ -54,7 +55,13 @@ export class Deck<K extends string> {
     this.last = last;
   }
 
+  /** Whether the first deck is still being dealt (every kind has not come up yet). */
+  get inFirstDeck(): boolean {
+    return this.dealt < this.kinds.length;
+  }
+
   next(): K {
+    this.dealt++;
     if (this.cards.length === 0) {
       if (this.first) {
         const rest = this.kinds.filter((k) => !this.last.includes(k));

@@ -60,7 +60,10 @@ export interface UpstreamOptions {
   pageSize?: number;
   /** Records in the data set at the start. @default 250 */
   initialRecords?: number;
-  /** Probability that a request (outside a 5xx burst) gets a fault. @default 0.15 */
+  /**
+   * Probability that a request (outside a burst) gets a fault; at least 0.3 until every kind has
+   * come up once. @default 0.15
+   */
   faultRate?: number;
 }
 
@@ -214,7 +217,7 @@ export class ChaosUpstream {
     }
     const fault =
       this.forced.shift() ??
-      (this.faultsOn && this.opts.rng.next() < this.opts.faultRate ? this.deck.next() : undefined);
+      (this.faultsOn && this.opts.rng.next() < this.faultRate() ? this.deck.next() : undefined);
     if (fault) this.stats.faults[fault]++;
     switch (fault) {
       case 'http_5xx_burst': {
@@ -304,6 +307,11 @@ export class ChaosUpstream {
         res.end(body);
       }
     }
+  }
+
+  /** Until every kind has come up once, at least 0.3, so a short run sees them all. */
+  private faultRate(): number {
+    return this.deck.inFirstDeck ? Math.max(this.opts.faultRate, 0.3) : this.opts.faultRate;
   }
 
   private echo(req: IncomingMessage, res: ServerResponse): void {
