@@ -26,7 +26,7 @@ export interface ChaosOptions {
   dir: string | undefined;
   /** The source's `maxResponseBytes` (the oversized-body fault exceeds it). */
   maxResponseBytes: number;
-  /** `shutdownTimeoutSecs` of the roles. */
+  /** `shutdownTimeoutSecs` of the roles: 10, so a short run's stalls outlast it. */
   shutdownTimeoutSecs: number;
   /** Shards of the stream. */
   shards: number;
@@ -55,7 +55,7 @@ export function chaosOptions(argv: string[]): ChaosOptions {
     rssSampleSecs: num('CHAOS_RSS_SAMPLE_SECS', soak ? 60 : 1),
     dir: process.env.CHAOS_DIR || undefined,
     maxResponseBytes: 3 * 1024 * 1024,
-    shutdownTimeoutSecs: 20,
+    shutdownTimeoutSecs: 10,
     shards: 2,
   };
 }
@@ -101,6 +101,7 @@ sources:
     connectTimeoutMs: 2000
     headersTimeoutMs: 5000
     bodyTimeoutMs: 5000
+    requestTimeoutMs: 15000
     maxResponseBytes: ${o.opts.maxResponseBytes}
 sinks:
   - name: kinesis

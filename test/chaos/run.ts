@@ -150,8 +150,8 @@ async function main(opts: ChaosOptions): Promise<number> {
       }
       const stallMaxSecs = Math.min(60, Math.max(3, Math.floor(opts.secs / 6)));
       const meanGapSecs = Math.min(25, Math.max(4, opts.secs / 12));
-      // The first deck deals every kind once, starting with a stall of at least 15 s and a SIGTERM of
-      // `run` 3 s before it ends (shutdown while the stream is stalled); then shuffled decks follow.
+      // The first deck deals every kind once, starting with the longest stall and a SIGTERM of `run`
+      // during it (shutdown while the stream is stalled); then shuffled decks follow.
       const first: DownstreamFault[] = [
         'kinesis_stall',
         'run_sigterm',
@@ -166,7 +166,7 @@ async function main(opts: ChaosOptions): Promise<number> {
         downstream[kind]++;
         const [role, sig] = kind.split('_') as ['run' | 'consume', 'sigterm' | 'sigkill'];
         if (kind === 'kinesis_stall') {
-          const secs = rng.int(firstStall ? Math.min(15, stallMaxSecs) : 3, stallMaxSecs);
+          const secs = firstStall ? stallMaxSecs : rng.int(3, stallMaxSecs);
           if (firstStall) firstStallSecs = secs;
           say(`stall the Kinesis proxy for ${secs} s`);
           proxy.stall();
@@ -203,10 +203,10 @@ async function main(opts: ChaosOptions): Promise<number> {
             if (!stopped) r.start();
           }
         }
-        // After the first stall, SIGTERM `run` 3 s before the stall ends: it has been failing to put
-        // records for a while and still holds some.
+        // After the first stall, SIGTERM `run` while the stall still has shutdownTimeoutSecs + 3 s to
+        // go: it has been failing to put records for a while, holds some, and must still exit 0 in time.
         const gap = firstStall
-          ? Math.max(1, firstStallSecs - 3) * 1000
+          ? Math.max(2, firstStallSecs - opts.shutdownTimeoutSecs - 3) * 1000
           : rng.int(Math.round(meanGapSecs * 500), Math.round(meanGapSecs * 1500));
         await sleep(Math.min(gap, faultEnd - Date.now()));
       }
