@@ -17,13 +17,13 @@ export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema, 
 export const StateSchema = z
   .discriminatedUnion('type', [
     z
-      .object({
+      .strictObject({
         type: z.literal('file'),
         path: z.string().default('./data/state').describe('Directory of the local state files.'),
       })
       .describe('One JSON file per key in a local directory.'),
     z
-      .object({
+      .strictObject({
         type: z.literal('dynamodb'),
         tableName: z
           .string()
@@ -40,7 +40,7 @@ export const StateSchema = z
   .describe('Where cursors, change-detection state and checkpoints live.');
 
 export const ConfigSchema = z
-  .object({
+  .strictObject({
     sources: z.array(SourceSchema).default([]).describe('APIs to poll (role `run`).'),
     sinks: z.array(SinkSchema).default([]).describe('Where polled records go (role `run`).'),
     consumers: z.array(ConsumerSchema).default([]).describe('Stream consumers (role `consume`).'),
@@ -52,7 +52,7 @@ export const ConfigSchema = z
       entities: [],
     }),
     deadLetter: z
-      .object({
+      .strictObject({
         uri: z
           .string()
           .default('file://./data/lake')
@@ -60,7 +60,7 @@ export const ConfigSchema = z
       })
       .default({ uri: 'file://./data/lake' }),
     telemetry: z
-      .object({
+      .strictObject({
         host: z.string().default('0.0.0.0').describe('Address the telemetry server binds.'),
         runPort: z.number().int().min(0).max(65535).default(9464).describe('`/metrics` port of role `run`.'),
         consumePort: z
@@ -73,7 +73,7 @@ export const ConfigSchema = z
       })
       .default({ host: '0.0.0.0', runPort: 9464, consumePort: 9465 }),
     logging: z
-      .object({
+      .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
         redactFields: z.array(z.string()).default([]).describe('Extra field names to redact from logs.'),
       })
@@ -84,7 +84,6 @@ export const ConfigSchema = z
       .default(20)
       .describe('Time allowed to flush and checkpoint on SIGTERM (ECS stopTimeout defaults to 30 s).'),
   })
-  .strict()
   .superRefine((cfg, ctx) => {
     const seen = new Set<string>();
     cfg.sources.forEach((s, i) => {

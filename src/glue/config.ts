@@ -5,7 +5,7 @@ import { z } from 'zod';
  * job as JSON (`--entity_json`), so the job and the config share one definition.
  */
 export const ColumnSchema = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .regex(/^[a-z_][a-z0-9_]*$/)
@@ -27,7 +27,7 @@ export const ColumnSchema = z
   .describe('One typed silver column.');
 
 export const EntitySchema = z
-  .object({
+  .strictObject({
     source: z.string().describe('Source name (the bronze `source=` partition).'),
     entity: z
       .string()
@@ -40,7 +40,7 @@ export const EntitySchema = z
   );
 
 export const LakeSchema = z
-  .object({
+  .strictObject({
     uri: z
       .string()
       .default('file://./data/lake')

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listen } from '../telemetry/listen.js';
 
 /** The project's fixtures folder (works from `src/` under vitest and from `dist/` when built). */
 export function fixturesDir(): string {
@@ -108,6 +109,7 @@ export function fixtureUrls(origin: string) {
  * @param options.host - address to bind. @default '127.0.0.1' (`0.0.0.0` in a container)
  * @param options.publicOrigin - origin written into rewritten `Link` headers, when clients reach the
  *   server under another name (e.g. `http://fixtures:8787` in docker compose). @default the bound origin
+ * @throws ListenError (one line) when the port is taken.
  */
 export async function startFixtureServer(
   options: { port?: number; host?: string; publicOrigin?: string; dir?: string } = {},
@@ -165,9 +167,12 @@ export async function startFixtureServer(
 
   const server: Server = createServer(handle);
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((r) => server.listen(options.port ?? 0, host, () => r()));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const port = await listen(server, {
+    port: options.port ?? 0,
+    host,
+    what: 'fixture server',
+    hint: 'pass --fixture-port 0 for any free port',
+  });
   origin = options.publicOrigin ?? `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   return {
     origin,

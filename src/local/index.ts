@@ -1,23 +1,21 @@
 /**
  * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local), the
- * fixture API server and both roles in one process, runs until every source has completed a full
- * poll and every record the sinks accepted has landed in bronze (or until `durationSecs`), stops
- * everything cleanly and returns a per-source summary.
+ * fixture API server (only when a source uses it) and both roles in one process, runs until every
+ * source has completed a full poll and every record the sinks accepted has landed in bronze (or
+ * until `durationSecs`), stops everything cleanly and returns a per-source summary.
  */
 
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { CycleResult, HourlyScheduler } from '../consumers/hourly/index.js';
 import type { QualityCheckResult } from '../glue/queries/index.js';
 import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
-import { startConsumeRole, startRunRole } from '../runtime/roles.js';
-import { startFixtureServer } from './fixture-server.js';
 import { startKinesisLocal } from './kinesis-local.js';
+import { loadWithFixtures, startRoles } from './startup.js';
 
 export interface LocalOptions {
   /** Config file. @default the packaged `config/local.yaml` */
@@ -110,15 +108,7 @@ async function removeLocalData(config: Config, kinesisDir: string): Promise<void
 export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const { logger } = options;
   const started = Date.now();
-  const fixtures = await startFixtureServer({ port: options.fixturePort ?? 8787 });
-  process.env.FIXTURE_ORIGIN = fixtures.origin;
-  let config: Config;
-  try {
-    config = await loadConfig(options.configFile);
-  } catch (err) {
-    await fixtures.close();
-    throw err;
-  }
+  const { config, fixtures } = await loadWithFixtures(options.configFile, options.fixturePort ?? 8787);
   const stateDir = config.state.type === 'file' ? config.state.path : './data/state';
   const kinesisDir = resolve(stateDir, '..', 'kinesis');
   if (options.fresh) await removeLocalData(config, kinesisDir);
@@ -146,12 +136,19 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   logger.info(
-    { event: 'local_stack_started', kinesis: kinesis.endpoint, fixtures: fixtures.origin, streams },
+    {
+      event: 'local_stack_started',
+      kinesis: kinesis.endpoint,
+      fixtures: fixtures?.origin ?? 'not started',
+      streams,
+    },
     'local stack started',
   );
 
-  const consume = await startConsumeRole(config, logger);
-  const run = await startRunRole(config, logger);
+  const { consume, run } = await startRoles(config, logger, async () => {
+    await kinesis.stop();
+    await fixtures?.close();
+  });
   let lake: LakeSummary | undefined;
   const deadline =
     options.durationSecs === undefined ? Number.POSITIVE_INFINITY : started + options.durationSecs * 1000;
@@ -188,7 +185,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     }
     await consume.stop();
     await kinesis.stop();
-    await fixtures.close();
+    await fixtures?.close();
   }
   // Everything accepted landed when the bronze writer landed or dead-lettered as many records as the
   // sources delivered (one process, one run: each record is counted once).

@@ -140,13 +140,22 @@ export async function startConsumeRole(
   collectProcessMetrics();
   const deps = commonDeps(config, logger);
   const consumers: Consumer[] = [];
-  for (const c of config.consumers) consumers.push(await buildConsumer(c, deps));
-  for (const c of consumers) await c.start();
+  let started = false;
+  // Bind the port first: a port in use fails the role before any consumer reads a record.
   const telemetry = await startTelemetryServer({
     port: options.port ?? config.telemetry.consumePort,
     host: config.telemetry.host,
-    ready: () => allReady(consumers.map((c) => () => c.ready())),
+    ready: async () => started && allReady(consumers.map((c) => () => c.ready())),
   });
+  try {
+    for (const c of config.consumers) consumers.push(await buildConsumer(c, deps));
+    for (const c of consumers) await c.start();
+  } catch (err) {
+    await Promise.all(consumers.map((c) => c.stop().catch(() => undefined)));
+    await telemetry.close();
+    throw err;
+  }
+  started = true;
   logger.info(
     { event: 'role_started', role: 'consume', consumers: consumers.length, port: telemetry.port },
     'consume role started',

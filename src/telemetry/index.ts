@@ -6,8 +6,10 @@
  */
 import { createServer, type Server } from 'node:http';
 import client from 'prom-client';
+import { listen } from './listen.js';
 import { readiness } from './readiness.js';
 
+export { ListenError } from './listen.js';
 export { type NotReadyCondition, readiness } from './readiness.js';
 
 export const registry = client.register;
@@ -68,6 +70,7 @@ export interface TelemetryServerOptions {
  * Serves `/metrics` (Prometheus text exposition), `/healthz` (200 while the process runs) and
  * `/readyz` (200 only when `ready()` resolves true and no {@link readiness} condition is set, else
  * 503 with `{"status":"not_ready","reasons":[...]}`).
+ * @throws ListenError (one line, failure class `config`) when the port is taken or cannot be bound.
  */
 export async function startTelemetryServer(
   options: TelemetryServerOptions,
@@ -109,12 +112,12 @@ export async function startTelemetryServer(
       res.end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  const port = await listen(server, {
+    port: options.port,
+    host: options.host ?? '0.0.0.0',
+    what: 'telemetry server',
+    hint: 'choose another port: telemetry.runPort / telemetry.consumePort, or --port',
   });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : options.port;
   return {
     server,
     port,

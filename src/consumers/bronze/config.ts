@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 export const BronzeWriterSchema = z
-  .object({
+  .strictObject({
     name: z.string().default('bronze').describe('Consumer name (also the checkpoint namespace).'),
     type: z.literal('bronze').describe('Reads every shard of a stream and lands gzip NDJSON in bronze.'),
     streamName: z.string().min(1).describe('Kinesis stream to read.'),

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * jobs, crawler and quality query, and how to retry. Every duration carries its unit in its name.
  */
 export const HourlySchedulerSchema = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .min(1)
@@ -89,7 +89,7 @@ export const HourlySchedulerSchema = z
         "`bronze_to_silver` runs (one per source) in flight at once; match the job's Glue `MaxConcurrentRuns` (default 1).",
       ),
     jobs: z
-      .object({
+      .strictObject({
         bronzeToSilver: z
           .string()
           .min(1)
@@ -132,7 +132,7 @@ export const HourlySchedulerSchema = z
     executor: z
       .discriminatedUnion('type', [
         z
-          .object({
+          .strictObject({
             type: z.literal('local'),
             maxConcurrentRuns: z
               .number()
@@ -143,7 +143,7 @@ export const HourlySchedulerSchema = z
           })
           .describe('Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake.'),
         z
-          .object({
+          .strictObject({
             type: z.literal('aws'),
             region: z.string().optional().describe('AWS region. @default AWS_REGION'),
           })
@@ -153,9 +153,11 @@ export const HourlySchedulerSchema = z
       .describe('What runs the Glue jobs and the crawler.'),
     queryEngine: z
       .discriminatedUnion('type', [
-        z.object({ type: z.literal('duckdb') }).describe('DuckDB over the local gold and silver Parquet.'),
         z
-          .object({
+          .strictObject({ type: z.literal('duckdb') })
+          .describe('DuckDB over the local gold and silver Parquet.'),
+        z
+          .strictObject({
             type: z.literal('athena'),
             workgroup: z.string().default('primary').describe('Athena workgroup.'),
             outputLocation: z

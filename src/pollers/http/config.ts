@@ -52,9 +52,9 @@ const OriginSchema = z.string().superRefine((value, ctx) => {
 /** Pagination kinds an HTTP source supports. */
 export const PaginationSchema = z
   .discriminatedUnion('type', [
-    z.object({ type: z.literal('none') }).describe('One request returns every record.'),
+    z.strictObject({ type: z.literal('none') }).describe('One request returns every record.'),
     z
-      .object({
+      .strictObject({
         type: z.literal('pageNumber'),
         pageParam: z.string().default('page').describe('Query parameter carrying the page number.'),
         sizeParam: z.string().optional().describe('Query parameter carrying the page size, if any.'),
@@ -64,7 +64,7 @@ export const PaginationSchema = z
       })
       .describe('`?page=1,2,...` until a page returns fewer records than `pageSize` (or none).'),
     z
-      .object({
+      .strictObject({
         type: z.literal('offsetLimit'),
         offsetParam: z.string().default('offset').describe('Query parameter carrying the offset.'),
         limitParam: z.string().default('limit').describe('Query parameter carrying the limit.'),
@@ -73,7 +73,7 @@ export const PaginationSchema = z
       })
       .describe('`?offset=0&limit=N`, then `offset=N`, ... until a page returns fewer than `limit`.'),
     z
-      .object({
+      .strictObject({
         type: z.literal('linkHeader'),
         maxPages: z.number().int().positive().default(1000).describe('Safety cap on pages per poll.'),
       })
@@ -82,7 +82,7 @@ export const PaginationSchema = z
   .default({ type: 'none' });
 
 export const RetrySchema = z
-  .object({
+  .strictObject({
     maxAttempts: z.number().int().min(1).default(5).describe('Attempts per request, including the first.'),
     baseDelayMs: z.number().int().nonnegative().default(200).describe('Base of the exponential backoff.'),
     maxDelayMs: z
@@ -96,7 +96,7 @@ export const RetrySchema = z
   .default({ maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 30_000 });
 
 export const HttpSourceSchema = z
-  .object({
+  .strictObject({
     name: z
       .string()
       .regex(
@@ -130,11 +130,11 @@ export const HttpSourceSchema = z
       .describe('Extra request headers (no secrets here).'),
     auth: z
       .discriminatedUnion('type', [
-        z.object({
+        z.strictObject({
           type: z.literal('bearer'),
           tokenEnv: z.string().describe('Environment variable holding the token.'),
         }),
-        z.object({
+        z.strictObject({
           type: z.literal('header'),
           header: z.string().describe('Header name, e.g. `X-Api-Key`.'),
           valueEnv: z.string().describe('Environment variable holding the value.'),
@@ -177,7 +177,7 @@ export const HttpSourceSchema = z
     conditionalRequests: z.boolean().default(true).describe('Send `If-None-Match` with the last `ETag`.'),
     pagination: PaginationSchema,
     rateLimit: z
-      .object({
+      .strictObject({
         requestsPerSec: z.number().positive().default(5).describe('Token refill rate.'),
         burst: z.number().int().positive().default(5).describe('Bucket size.'),
         maxConcurrent: z.number().int().positive().default(2).describe('Requests in flight at once.'),
@@ -185,7 +185,7 @@ export const HttpSourceSchema = z
       .default({ requestsPerSec: 5, burst: 5, maxConcurrent: 2 })
       .describe('Per-source token bucket (bottleneck).'),
     breaker: z
-      .object({
+      .strictObject({
         errorThresholdPercentage: z.number().min(1).max(100).default(50),
         volumeThreshold: z
           .number()

@@ -11,7 +11,7 @@ export const KINESIS_LIMITS = {
 export const KPL_DEFAULT_MAX_BYTES = 51_200;
 
 export const KinesisSinkSchema = z
-  .object({
+  .strictObject({
     name: z.string().default('kinesis').describe('Sink name that sources refer to.'),
     type: z.literal('kinesis').describe('Kinesis Data Streams through PutRecords.'),
     streamName: z.string().min(1).max(128).describe('Kinesis stream name.'),
@@ -70,7 +70,7 @@ export const KinesisSinkSchema = z
       .default(4)
       .describe('PutRecords calls in flight at once.'),
     retry: z
-      .object({
+      .strictObject({
         baseDelayMs: z
           .number()
           .int()
@@ -101,7 +101,7 @@ export const KinesisSinkSchema = z
         "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
       ),
     aggregation: z
-      .object({
+      .strictObject({
         enabled: z
           .boolean()
           .default(false)

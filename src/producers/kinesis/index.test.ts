@@ -172,7 +172,7 @@ describe('partial failures', () => {
 describe('throttling', () => {
   it('backs off longer after ProvisionedThroughputExceededException than after InternalFailure', async () => {
     vi.useFakeTimers();
-    const retry = { maxAttempts: 5, baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 1_000 };
+    const retry = { baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 1_000 };
     const run = async (fail: () => never) => {
       let first = true;
       const client = new FakePutRecordsClient((input) => {
