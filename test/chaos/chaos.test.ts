@@ -38,6 +38,8 @@ describe('chaos (90 s)', () => {
         out: `${e.stdout ?? ''}${e.stderr ?? ''}`,
       }),
     );
+    // The summary table, for the record (faults by kind, records, RSS, checks).
+    console.log(out.slice(Math.max(0, out.indexOf('=== chaos summary'))));
     expect(code, out).not.toBe(2);
     const summary = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as Summary;
     // Not vacuous: faults happened upstream and downstream, and records flowed.
