@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
 import { analyse, grepFiles } from './check.js';
 import { StallProxy } from './proxy.js';
+import { startupExitInOutage } from './report.js';
 import { Deck, seededRng } from './rng.js';
 import { ChaosUpstream, TrapServer } from './upstream.js';
 
@@ -249,5 +250,14 @@ describe('deck', () => {
     expect(new Set([deck.next(), deck.next(), deck.next(), deck.next()])).toEqual(
       new Set(['a', 'b', 'c', 'd']),
     );
+  });
+});
+
+describe('start-up exits', () => {
+  it('a role that exits soon after its start during a stream outage is reported, any other exit is a crash', () => {
+    const base = { role: 'run' as const, code: 1, signal: null, atSecs: 100, log: 'x', tail: '' };
+    expect(startupExitInOutage({ ...base, livedSecs: 12, duringOutage: true })).toBe(true);
+    expect(startupExitInOutage({ ...base, livedSecs: 12, duringOutage: false })).toBe(false);
+    expect(startupExitInOutage({ ...base, livedSecs: 300, duringOutage: true })).toBe(false);
   });
 });

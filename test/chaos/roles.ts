@@ -27,6 +27,10 @@ export interface UnexpectedExit {
   code: number | null;
   signal: string | null;
   atSecs: number;
+  /** Seconds the process had been running. */
+  livedSecs: number;
+  /** It exited while the stream was stalled or down (the orchestrator's `outage()` said so). */
+  duringOutage: boolean;
   log: string;
   tail: string;
 }
@@ -61,6 +65,7 @@ export class RoleProcess {
   private readonly env: NodeJS.ProcessEnv;
   private readonly logDir: string;
   private readonly t0: number;
+  private readonly outage: () => boolean;
 
   constructor(opts: {
     role: Role;
@@ -69,7 +74,10 @@ export class RoleProcess {
     env: NodeJS.ProcessEnv;
     logDir: string;
     t0: number;
+    /** Whether the stream is stalled or down right now. */
+    outage?: () => boolean;
   }) {
+    this.outage = opts.outage ?? (() => false);
     this.role = opts.role;
     this.cli = opts.cli;
     this.configFile = opts.configFile;
@@ -98,6 +106,7 @@ export class RoleProcess {
     closeSync(fd);
     this.child = child;
     this.expecting = false;
+    const started = Date.now();
     this.exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
     void this.exited.then(({ code, signal }) => {
       if (this.child !== child || this.expecting) return;
@@ -110,6 +119,8 @@ export class RoleProcess {
         code,
         signal,
         atSecs: (Date.now() - this.t0) / 1000,
+        livedSecs: (Date.now() - started) / 1000,
+        duringOutage: this.outage(),
         log,
         tail,
       });

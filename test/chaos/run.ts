@@ -85,9 +85,11 @@ async function main(opts: ChaosOptions): Promise<number> {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
   };
+  let kinesisDown = false;
+  const outage = () => proxy.stalled || kinesisDown;
   const roles = {
-    run: new RoleProcess({ role: 'run', cli, configFile, env, logDir, t0 }),
-    consume: new RoleProcess({ role: 'consume', cli, configFile, env, logDir, t0 }),
+    run: new RoleProcess({ role: 'run', cli, configFile, env, logDir, t0, outage }),
+    consume: new RoleProcess({ role: 'consume', cli, configFile, env, logDir, t0, outage }),
   };
   const signals: SignalOutcome[] = [];
   const downstream = Object.fromEntries(DOWNSTREAM.map((k) => [k, 0])) as Record<DownstreamFault, number>;
@@ -180,11 +182,13 @@ async function main(opts: ChaosOptions): Promise<number> {
           const downSecs = rng.int(5, 20);
           say(`kill the Kinesis emulator (SIGKILL), restart it after ${downSecs} s with its persisted data`);
           const port = Number(new URL(kinesis.endpoint).port);
+          kinesisDown = true;
           await kinesis.stop();
           proxy.unstall();
           await sleep(downSecs * 1000);
           kinesis = await startKinesis(port).catch(() => startKinesis());
           proxy.targetPort = Number(new URL(kinesis.endpoint).port);
+          kinesisDown = false;
         } else {
           const r = roles[role];
           if (!r.running) {
