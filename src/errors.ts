@@ -21,6 +21,12 @@ export type FailureClass =
   | 'sink'
   | 'state_conflict'
   | 'storage'
+  /** A permanent AWS failure: access denied (IAM, bucket policy, credentials). */
+  | 'access_denied'
+  /** A permanent AWS failure: the bucket, table or stream does not exist. */
+  | 'not_found'
+  /** A permanent AWS failure: the KMS key behind a bucket or stream is disabled, missing or denied. */
+  | 'kms'
   | 'internal';
 
 export interface IngestErrorOptions {
@@ -59,10 +65,13 @@ export class StateConflictError extends IngestError {
   }
 }
 
-/** Reading or writing the lake, the dead-letter location or the state store failed. */
+/**
+ * Reading or writing the lake, the dead-letter location or the state store failed. Retriable unless
+ * said otherwise; failure class `storage` unless a finer one is known (`access_denied`, `kms`, ...).
+ */
 export class StorageError extends IngestError {
-  constructor(message: string, options: IngestErrorOptions = {}) {
-    super(message, 'storage', { retriable: true, ...options });
+  constructor(message: string, options: IngestErrorOptions & { failureClass?: FailureClass } = {}) {
+    super(message, options.failureClass ?? 'storage', { retriable: true, ...options });
   }
 }
 

@@ -33,13 +33,17 @@ export interface ConsumerStats {
 
 /** Progress of one shard. */
 export interface ShardStats {
-  /** `waiting` for parent shards, `reading`, `ended` (closed shard read to its end), `failed` (gave up). */
+  /**
+   * `waiting` for parent shards, `reading`, `ended` (closed shard read to its end), `failed`: a
+   * failure outlasted the retry budget (the shard keeps trying and returns to `reading` once it
+   * succeeds), the shard is restarting after a failure, or another writer took it over.
+   */
   state: 'waiting' | 'reading' | 'ended' | 'failed';
   /** Last checkpointed sequence number, if any. */
   checkpoint?: string;
   /** Last `MillisBehindLatest` answered by GetRecords. */
   millisBehindLatest?: number;
-  /** Why the shard failed, when `state` is `failed`. */
+  /** Why the shard failed (the `/readyz` reason once marked failed), when `state` is `failed`. */
   error?: string;
 }
 

@@ -5,6 +5,29 @@ import type { Lake } from './index.js';
 
 let tmpSeq = 0;
 
+/** File-system errors that repeat until an operator acts: no permission, read-only, disk or quota full. */
+const PERMANENT_CODES: Record<string, 'access_denied' | 'storage'> = {
+  EACCES: 'access_denied',
+  EPERM: 'access_denied',
+  EROFS: 'access_denied',
+  ENOSPC: 'storage',
+  EDQUOT: 'storage',
+};
+
+/**
+ * A failed file write as a {@link StorageError}: not retriable for `EACCES`, `EPERM`, `EROFS` (class
+ * `access_denied`), `ENOSPC` and `EDQUOT` (class `storage`); retriable otherwise.
+ */
+export function fileLakeError(message: string, err: unknown): StorageError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const permanent = PERMANENT_CODES[code];
+  return new StorageError(`${message}: ${code || (err as Error)?.message || String(err)}`, {
+    cause: err,
+    retriable: permanent === undefined,
+    ...(permanent ? { failureClass: permanent } : {}),
+  });
+}
+
 /** A lake on the local file system. Writes are atomic: temp file, fsync, rename. */
 export class FileLake implements Lake {
   constructor(
@@ -28,7 +51,7 @@ export class FileLake implements Lake {
       await rename(tmp, path);
     } catch (err) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      throw new StorageError(`lake ${this.uri}: cannot write ${key}`, { cause: err, retriable: true });
+      throw fileLakeError(`lake ${this.uri}: cannot write ${key}`, err);
     }
   }
 

@@ -5,8 +5,24 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
+import { awsErrorOf, classifyAwsError } from '../aws/errors.js';
 import { StorageError } from '../errors.js';
 import type { Lake } from './index.js';
+
+/**
+ * A failed S3 call as a {@link StorageError}, classified by {@link classifyAwsError}: retriable for
+ * throttling (`SlowDown`), 5xx, network failures and timeouts; not retriable, with failure class
+ * `access_denied`, `not_found` (`NoSuchBucket`), `kms` (a disabled, missing or denied KMS key) or
+ * `http_4xx`, for a failure that repeats until an operator fixes its cause. The message names the
+ * operation and quotes the S3 error code and message (never a credential: S3 does not echo them).
+ * @param what - the operation and key, e.g. `PutObject bronze/x.json.gz`.
+ */
+export function s3LakeError(uri: string, what: string, err: unknown): StorageError {
+  const { retriable, failureClass } = classifyAwsError(err, 'storage');
+  const e = awsErrorOf(err);
+  const detail = e.message ? `${e.name ?? 'Error'}: ${e.message}` : (e.name ?? String(err));
+  return new StorageError(`lake ${uri}: ${what} failed: ${detail}`, { cause: err, retriable, failureClass });
+}
 
 export interface S3LakeOptions {
   /** An S3 client to use; by default one built from the SDK's environment conventions. */
@@ -50,7 +66,7 @@ export class S3Lake implements Lake {
    * Runs one S3 call with an abort signal that fires after `requestTimeoutMs`.
    * @param what - the operation and key, for the error message.
    * @param call - sends the command with the given signal as its `abortSignal`.
-   * @throws StorageError (retriable) when the call timed out; else the call's own error.
+   * @throws StorageError (retriable, class `timeout`) when the call timed out; else the call's own error.
    */
   private async timed<T>(what: string, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = AbortSignal.timeout(this.requestTimeoutMs);
@@ -61,10 +77,15 @@ export class S3Lake implements Lake {
       throw new StorageError(`lake ${this.uri}: ${what} timed out after ${this.requestTimeoutMs} ms`, {
         cause: err,
         retriable: true,
+        failureClass: 'timeout',
       });
     }
   }
 
+  /**
+   * PutObject. @throws StorageError classified by {@link s3LakeError}: not retriable for
+   * `AccessDenied`, `NoSuchBucket` or a KMS failure.
+   */
   async put(key: string, body: Uint8Array, contentType = 'application/octet-stream'): Promise<void> {
     try {
       await this.timed(`PutObject ${key}`, (abortSignal) =>
@@ -80,7 +101,7 @@ export class S3Lake implements Lake {
       );
     } catch (err) {
       if (err instanceof StorageError) throw err;
-      throw new StorageError(`lake ${this.uri}: PutObject ${key} failed`, { cause: err, retriable: true });
+      throw s3LakeError(this.uri, `PutObject ${key}`, err);
     }
   }
 
@@ -98,7 +119,7 @@ export class S3Lake implements Lake {
     } catch (err) {
       if (err instanceof StorageError) throw err;
       if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
-      throw new StorageError(`lake ${this.uri}: GetObject ${key} failed`, { cause: err });
+      throw s3LakeError(this.uri, `GetObject ${key}`, err);
     }
   }
 
@@ -124,7 +145,7 @@ export class S3Lake implements Lake {
       } while (token);
     } catch (err) {
       if (err instanceof StorageError) throw err;
-      throw new StorageError(`lake ${this.uri}: ListObjectsV2 ${prefix} failed`, { cause: err });
+      throw s3LakeError(this.uri, `ListObjectsV2 ${prefix}`, err);
     }
     return out.sort();
   }

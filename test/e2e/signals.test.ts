@@ -160,13 +160,16 @@ describe('roles under SIGTERM and SIGKILL', () => {
   it('SIGTERM while Kinesis is stalled: run exits 0 within shutdownTimeoutSecs, dead-letters nothing, and a restart completes', async () => {
     const { dir, start } = await setup('sig-c');
     const lake = join(dir, 'lake');
+    // The fixture server's hit counts are shared with the tests before: count from here.
+    const issuesPage = '/repositories/515435940/issues';
+    const hitsBefore = fixtures.hits.get(issuesPage) ?? 0;
     const [consume, run] = start('slow');
-    // Stall the stream once GitHub's rate-limited pages are being fetched: the run role then holds
-    // records that Kinesis never acknowledges.
+    // Stall the stream once this run fetches GitHub's rate-limited pages (its sink started, its
+    // first pages went out): the run role then holds records that Kinesis never acknowledges.
     await waitFor(
-      async () => (fixtures.hits.get('/repositories/515435940/issues') ?? 0) > 0,
+      async () => (fixtures.hits.get(issuesPage) ?? 0) > hitsBefore,
       30_000,
-      'GitHub pages being fetched',
+      'GitHub pages being fetched by this run',
     );
     kinesis.pause();
     try {

@@ -27,6 +27,7 @@ import {
 import { silentLogger } from '../../src/log.js';
 import { FileStateStore } from '../../src/state/index.js';
 import { registry } from '../../src/telemetry/index.js';
+import { lastSequenceByShard } from '../support/kinesis.js';
 import { type Moto, startMoto } from '../support/moto.js';
 
 const STREAM_FILE = 'bronze-file';
@@ -88,13 +89,7 @@ async function putEnvelopes(stream: string, envelopes: Envelope[]): Promise<Map<
   ];
   const res = await kinesis.send(new PutRecordsCommand({ StreamName: stream, Records: entries }));
   expect(res.FailedRecordCount ?? 0).toBe(0);
-  const last = new Map<string, string>();
-  for (const r of res.Records ?? []) {
-    const prev = last.get(r.ShardId ?? '');
-    if (!prev || BigInt(r.SequenceNumber ?? 0) > BigInt(prev))
-      last.set(r.ShardId ?? '', r.SequenceNumber ?? '');
-  }
-  return last;
+  return lastSequenceByShard(res);
 }
 
 interface Landed {

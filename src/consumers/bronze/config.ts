@@ -80,6 +80,22 @@ export const BronzeWriterSchema = z
       .positive()
       .default(10_000)
       .describe('Longest backoff delay; retriable writes are retried without limit (never dropped).'),
+    failedShardRetryBudgetSecs: z
+      .number()
+      .min(0)
+      .max(86_400)
+      .default(60)
+      .describe(
+        'Seconds a shard keeps retrying (with backoff) a lake write, dead-letter write or checkpoint, or a restart after a Kinesis read error, that fails with a non-retriable error (AccessDenied, NoSuchBucket, a disabled or denied KMS key) before the shard is marked failed: one error log line with the cause, `ingest_bronze_shard_failed` set to 1, and a `/readyz` condition `bronze:<consumer>/<shard>`. Nothing is checkpointed past the unwritten records; the shard keeps trying every `failedShardProbeIntervalSecs` and resumes by itself once the cause is fixed. Retriable errors (throttling, 5xx, network, timeouts) never mark a shard failed: they are retried for as long as it takes.',
+      ),
+    failedShardProbeIntervalSecs: z
+      .number()
+      .positive()
+      .max(3_600)
+      .default(30)
+      .describe(
+        'Seconds between two attempts of the failing operation while a shard is marked failed (see `failedShardRetryBudgetSecs`).',
+      ),
   })
   .describe('The bronze writer: Kinesis → gzip NDJSON under bronze/source=…/dt=…/hour=…/.');
 

@@ -1,4 +1,10 @@
-import { type FailureClass, IngestError, type IngestErrorOptions } from '../../errors.js';
+import {
+  describeError,
+  type FailureClass,
+  IngestError,
+  type IngestErrorOptions,
+  isRetriable,
+} from '../../errors.js';
 
 /**
  * Base error of the stream consumers. Like every {@link IngestError} it says itself whether it may
@@ -59,17 +65,34 @@ export class MalformedRecordError extends ConsumerError {
   }
 }
 
-/** Writing a bronze object (or a dead letter) failed. Retriable unless the cause says otherwise. */
+/**
+ * Writing a bronze object (or a dead letter) failed. Retriable unless the cause says otherwise;
+ * failure class `storage` unless the cause has a finer one (`access_denied`, `not_found`, `kms`...).
+ */
 export class BronzeWriteError extends ConsumerError {
-  constructor(message: string, options: IngestErrorOptions = {}) {
-    super(message, 'storage', { retriable: true, ...options });
+  constructor(message: string, options: IngestErrorOptions & { failureClass?: FailureClass } = {}) {
+    super(message, options.failureClass ?? 'storage', { retriable: true, ...options });
   }
+}
+
+/** The failure class of a storage failure: the cause's own (`not_found`, `kms`...), else `storage`. */
+export function storageClassOf(err: unknown): FailureClass {
+  return err instanceof IngestError ? err.failureClass : 'storage';
+}
+
+/** A failed lake or dead-letter write as a {@link BronzeWriteError}, keeping its cause's retriability and class. */
+export function bronzeWriteError(message: string, err: unknown): BronzeWriteError {
+  return new BronzeWriteError(`${message}: ${describeError(err)}`, {
+    cause: err,
+    retriable: isRetriable(err),
+    failureClass: storageClassOf(err),
+  });
 }
 
 /** Storing a shard checkpoint failed in the state store. Retriable unless the cause says otherwise. */
 export class CheckpointError extends ConsumerError {
-  constructor(message: string, options: IngestErrorOptions = {}) {
-    super(message, 'storage', { retriable: true, ...options });
+  constructor(message: string, options: IngestErrorOptions & { failureClass?: FailureClass } = {}) {
+    super(message, options.failureClass ?? 'storage', { retriable: true, ...options });
   }
 }
 

@@ -67,11 +67,30 @@ export const bronzeErrorsTotal = counter(
 );
 
 /**
- * Shard workers restarted from their checkpoint after a non-retriable failure (a shard another
- * writer took over is left to it and never restarted).
+ * Shard workers restarted from their checkpoint after a non-retriable Kinesis read (or checkpoint
+ * read) failure; a shard another writer took over is left to it and never restarted. Failed lake
+ * writes are retried in place, not by a restart.
  */
 export const bronzeShardRestartsTotal = counter(
   'ingest_bronze_shard_restarts_total',
-  'Shard workers restarted from their checkpoint after a non-retriable failure, by consumer and shard.',
+  'Shard workers restarted from their checkpoint after a non-retriable Kinesis or checkpoint read failure, by consumer and shard.',
   ['consumer', 'shard'],
+);
+
+/**
+ * 1 while a shard is marked failed: a non-retriable failure (AccessDenied, NoSuchBucket, a KMS
+ * failure) outlasted `failedShardRetryBudgetSecs`; nothing is checkpointed past the unwritten
+ * records until it clears. 0 otherwise (set when the shard starts).
+ */
+export const bronzeShardFailed = gauge(
+  'ingest_bronze_shard_failed',
+  '1 while a shard is marked failed (a non-retriable lake, dead-letter, checkpoint or read failure outlasted failedShardRetryBudgetSecs), else 0.',
+  ['consumer', 'shard'],
+);
+
+/** Times a shard was marked failed, by the failure class of the error that did it. */
+export const bronzeShardFailuresTotal = counter(
+  'ingest_bronze_shard_failures_total',
+  'Times a shard was marked failed, by consumer, shard and failure class (access_denied, not_found, kms, ...).',
+  ['consumer', 'shard', 'class'],
 );

@@ -5,13 +5,13 @@
  * emulators are exercised in test/integration.
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeadLetterQueue } from '../../deadletter/index.js';
 import { StateConflictError, StorageError } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
-import { silentLogger } from '../../log.js';
 import type { PutOptions, StateStore, Versioned } from '../../state/index.js';
-import { registry } from '../../telemetry/index.js';
+import { readiness, registry } from '../../telemetry/index.js';
 import {
   type BronzeWriter,
   BronzeWriterSchema,
@@ -143,8 +143,10 @@ class MemoryLake implements Lake {
   readonly objects = new Map<string, Uint8Array>();
   /** Errors `put` throws next, in order. */
   readonly putErrors: Error[] = [];
+  /** While set, every `put` throws it (after `putErrors` ran out). */
+  failWith?: Error;
   async put(key: string, body: Uint8Array): Promise<void> {
-    const err = this.putErrors.shift();
+    const err = this.putErrors.shift() ?? this.failWith;
     if (err) throw err;
     this.objects.set(key, body);
   }
@@ -197,6 +199,9 @@ function setup(overrides: Record<string, unknown> = {}) {
   const lake = new MemoryLake();
   const dlqLake = new MemoryLake();
   const state = new MemoryState();
+  /** Every log line of the writers at info level and above. */
+  const logs: { level: number; msg: string; [k: string]: unknown }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => logs.push(JSON.parse(line)) });
   const make = () => {
     const w = createBronzeWriter(
       BronzeWriterSchema.parse({
@@ -212,7 +217,7 @@ function setup(overrides: Record<string, unknown> = {}) {
       {
         state,
         deadLetters: new DeadLetterQueue(dlqLake),
-        logger: silentLogger,
+        logger,
         kinesis: kinesis as unknown as KinesisClient,
         lake,
       },
@@ -220,22 +225,36 @@ function setup(overrides: Record<string, unknown> = {}) {
     writers.push(w);
     return w;
   };
-  return { kinesis, lake, dlqLake, state, make };
+  return { kinesis, lake, dlqLake, state, make, logs };
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }
 
-/** The value of `ingest_bronze_shard_restarts_total` for the `unit` consumer and a shard. */
-async function restarts(shard: string): Promise<number> {
-  const metric = registry.getSingleMetric('ingest_bronze_shard_restarts_total');
+/** The value of a bronze metric for the `unit` consumer, a shard and optional further labels. */
+async function metricValue(
+  name: string,
+  shard: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
   const values = (await metric?.get())?.values ?? [];
-  return values.find((v) => v.labels.consumer === 'unit' && v.labels.shard === shard)?.value ?? 0;
+  const match = { consumer: 'unit', shard, ...labels };
+  return values.find((v) => Object.entries(match).every(([k, val]) => v.labels[k] === val))?.value ?? 0;
+}
+
+/** The value of `ingest_bronze_shard_restarts_total` for the `unit` consumer and a shard. */
+function restarts(shard: string): Promise<number> {
+  return metricValue('ingest_bronze_shard_restarts_total', shard);
 }
 
 async function landedIds(lake: MemoryLake): Promise<string[]> {
@@ -362,7 +381,7 @@ describe('bronze writer (fake Kinesis)', () => {
     expect(await landedIds(lake)).toEqual(['a']);
   });
 
-  it('restarts a shard worker from its checkpoint after a non-retriable failure, after a backoff', async () => {
+  it('restarts a shard worker from its checkpoint after a non-retriable read failure, after a backoff', async () => {
     const { kinesis, lake, state, make } = setup({ retryBaseDelayMs: 300, retryMaxDelayMs: 300 });
     kinesis.addShard('shard-0');
     const first = kinesis.put('shard-0', env('a'));
@@ -370,10 +389,16 @@ describe('bronze writer (fake Kinesis)', () => {
     const w = make();
     await w.start();
     await waitFor('a landed', () => w.stats().recordsLanded === 1);
-    lake.putErrors.push(new StorageError('denied', { retriable: false }));
+    kinesis.getRecordsErrors.push(
+      Object.assign(new Error('not authorized'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     kinesis.put('shard-0', env('b'));
     await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
-    expect(w.stats().shards['shard-0']?.error).toMatch(/BronzeWriteError: cannot write bronze\//);
+    expect(w.stats().shards['shard-0']?.error).toMatch(/StreamReadError: GetRecords .*AccessDeniedException/);
     expect(state.puts).toHaveLength(1);
     expect(await w.ready()).toBe(false);
     // Restarted after the backoff (150-300 ms), from the checkpoint: b is read again and lands.
@@ -518,5 +543,178 @@ describe('bronze writer (fake Kinesis)', () => {
       data: '{oops',
       reason: expect.stringMatching(/^line 2: not valid JSON/),
     });
+  });
+});
+
+describe('bronze writer: lake writes that fail for good (issue 7)', () => {
+  const noSuchBucket = () =>
+    new StorageError('lake s3://gone: PutObject failed: NoSuchBucket: The specified bucket does not exist', {
+      retriable: false,
+      failureClass: 'not_found',
+    });
+  const checkpointOf = async (state: MemoryState) =>
+    (await state.get<ShardCheckpoint>(checkpointKey('unit', 's', 'shard-0')))?.value.sequenceNumber;
+  const condition = () => readiness.list().find((c) => c.key === 'bronze:unit/shard-0');
+
+  it('marks a shard failed after the retry budget of non-retriable write failures, checkpoints nothing past them, and resumes by itself once the write succeeds', async () => {
+    const { kinesis, lake, state, make, logs } = setup({
+      failedShardRetryBudgetSecs: 0.3,
+      failedShardProbeIntervalSecs: 0.1,
+    });
+    kinesis.addShard('shard-0');
+    const first = kinesis.put('shard-0', env('a'));
+    const failuresBefore = await metricValue('ingest_bronze_shard_failures_total', 'shard-0', {
+      class: 'not_found',
+    });
+    const w = make();
+    await w.start();
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(0);
+
+    lake.failWith = noSuchBucket();
+    const failingSince = Date.now();
+    const last = kinesis.put('shard-0', env('b'));
+    await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
+    // Retried with backoff for the budget before it was marked failed.
+    expect(Date.now() - failingSince).toBeGreaterThanOrEqual(300);
+    expect(w.stats().errors).toBeGreaterThan(2);
+    expect(w.stats().shards['shard-0']?.error).toMatch(/\(not_found\).*NoSuchBucket: The specified bucket/);
+    expect(condition()?.reason).toMatch(
+      /^writing bronze\/source=src\.a\/.* fails with a non-retriable error \(not_found\): BronzeWriteError: cannot write .*NoSuchBucket.*nothing is checkpointed past it; retrying every 0\.1 s$/,
+    );
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(1);
+    expect(await metricValue('ingest_bronze_shard_failures_total', 'shard-0', { class: 'not_found' })).toBe(
+      failuresBefore + 1,
+    );
+    expect(await w.ready()).toBe(false);
+    expect(await checkpointOf(state)).toBe(first);
+    // The shard keeps probing, and reads nothing more meanwhile: its buffer stays bounded.
+    const errors = w.stats().errors;
+    const gets = kinesis.calls.filter((c) => c.op === 'GetRecords').length;
+    await new Promise((r) => setTimeout(r, 350));
+    expect(w.stats().errors).toBeGreaterThan(errors);
+    expect(kinesis.calls.filter((c) => c.op === 'GetRecords').length).toBe(gets);
+    expect(await checkpointOf(state)).toBe(first);
+    const failedLines = logs.filter((l) => l.msg.startsWith('bronze shard failed'));
+    expect(failedLines).toHaveLength(1);
+    expect(failedLines[0]).toMatchObject({ level: 50, shard: 'shard-0', failureClass: 'not_found' });
+    expect(failedLines[0]?.err).toMatch(/NoSuchBucket/);
+
+    // The bucket is back: b is written, then checkpointed; the failure clears.
+    lake.failWith = undefined;
+    await waitFor('b landed', () => w.stats().recordsLanded === 2);
+    await waitFor('checkpointed past b', async () => (await checkpointOf(state)) === last);
+    expect(condition()).toBeUndefined();
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(0);
+    expect(w.stats().shards['shard-0']).toMatchObject({ state: 'reading' });
+    expect(w.stats().shards['shard-0']?.error).toBeUndefined();
+    expect(await w.ready()).toBe(true);
+    expect(logs.filter((l) => l.msg.startsWith('bronze shard recovered'))).toHaveLength(1);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a', 'b']);
+  });
+
+  it('retries a retriable write failure for as long as it takes without marking the shard failed', async () => {
+    const { kinesis, lake, state, make } = setup({ failedShardRetryBudgetSecs: 0.05 });
+    kinesis.addShard('shard-0');
+    const last = kinesis.put('shard-0', env('a'));
+    lake.failWith = new StorageError('lake: PutObject failed: SlowDown', {
+      retriable: true,
+      failureClass: 'throttled',
+    });
+    const w = make();
+    await w.start();
+    await waitFor('many failed attempts', () => w.stats().errors >= 15);
+    expect(w.stats().shards['shard-0']?.state).toBe('reading');
+    expect(condition()).toBeUndefined();
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(0);
+    expect(state.puts).toHaveLength(0);
+    lake.failWith = undefined;
+    await waitFor('a checkpointed', async () => (await checkpointOf(state)) === last);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a']);
+  });
+
+  it('marks a shard failed when a non-retriable Kinesis read failure outlasts the budget, and clears it once a read succeeds', async () => {
+    const { kinesis, lake, make, logs } = setup({
+      retryBaseDelayMs: 20,
+      retryMaxDelayMs: 40,
+      failedShardRetryBudgetSecs: 0.2,
+      failedShardProbeIntervalSecs: 0.1,
+    });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const denied = () =>
+      Object.assign(new Error('not authorized'), {
+        name: 'AccessDeniedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+      });
+    kinesis.getRecordsErrors.push(...Array.from({ length: 1_000 }, denied));
+    const w = make();
+    await w.start();
+    await waitFor('condition set', () => condition() !== undefined);
+    expect(condition()?.reason).toMatch(/^reading shard shard-0 fails .*\(http_4xx\).*AccessDeniedException/);
+    expect(w.stats().shards['shard-0']?.state).toBe('failed');
+    expect(await w.ready()).toBe(false);
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(1);
+    kinesis.getRecordsErrors.length = 0;
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    expect(condition()).toBeUndefined();
+    expect(w.stats().shards['shard-0']?.state).toBe('reading');
+    expect(await metricValue('ingest_bronze_shard_failed', 'shard-0')).toBe(0);
+    expect(logs.filter((l) => l.msg.startsWith('bronze shard failed'))).toHaveLength(1);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a']);
+  });
+
+  it('stop() on a failed shard returns within shutdownTimeoutMs without checkpointing, and a restart writes what was missing', async () => {
+    const { kinesis, lake, state, make } = setup({
+      failedShardRetryBudgetSecs: 0.1,
+      failedShardProbeIntervalSecs: 30,
+      shutdownTimeoutMs: 2_000,
+    });
+    kinesis.addShard('shard-0');
+    const first = kinesis.put('shard-0', env('a'));
+    const w = make();
+    await w.start();
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    lake.failWith = noSuchBucket();
+    const last = kinesis.put('shard-0', env('b'));
+    await waitFor('shard failed', () => w.stats().shards['shard-0']?.state === 'failed');
+    const t0 = Date.now();
+    await w.stop();
+    // Within the deadline, though the next probe was 30 s away: stopping wakes it for one last try.
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(await checkpointOf(state)).toBe(first);
+    expect(condition()).toBeUndefined();
+
+    lake.failWith = undefined;
+    const again = make();
+    await again.start();
+    await waitFor('b landed', () => again.stats().recordsLanded === 1);
+    await again.stop();
+    expect(await checkpointOf(state)).toBe(last);
+    expect(await landedIds(lake)).toEqual(['a', 'b']);
+  });
+
+  it('stop() while the lake fails retriably gives up at shutdownTimeoutMs without checkpointing', async () => {
+    const { kinesis, lake, state, make } = setup({ bufferIntervalSecs: 900, shutdownTimeoutMs: 300 });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    const w = make();
+    await w.start();
+    await waitFor('buffered', () => w.stats().recordsBuffered === 1);
+    lake.failWith = new StorageError('lake: PutObject failed: connect ECONNREFUSED', {
+      retriable: true,
+      failureClass: 'network',
+    });
+    const t0 = Date.now();
+    await w.stop();
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1_000);
+    expect(state.puts).toHaveLength(0);
+    expect(lake.objects.size).toBe(0);
   });
 });

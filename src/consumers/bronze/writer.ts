@@ -1,0 +1,286 @@
+/**
+ * The bronze writer: one {@link ShardWorker} per shard, a {@link ShardDiscovery} loop that finds new
+ * shards, a bounded `stop()`, readiness and stats.
+ */
+import { DescribeStreamSummaryCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
+import type { DeadLetterQueue } from '../../deadletter/index.js';
+import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
+import type { Lake } from '../../lake/index.js';
+import { openLake } from '../../lake/index.js';
+import type { Logger } from '../../log.js';
+import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
+import type { StateStore } from '../../state/index.js';
+import type { Consumer, ConsumerStats, ShardStats } from '../types.js';
+import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
+import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
+import { ConsumerError, ShutdownTimeoutError } from './errors.js';
+import { kinesisClientFromEnv, listAllShards } from './kinesis.js';
+import { type ShardHost, ShardWorker, type Signals } from './shard.js';
+import {
+  bronzeBytesWrittenTotal,
+  bronzeErrorsTotal,
+  bronzeObjectsWrittenTotal,
+  bronzeRecordsTotal,
+  bronzeUncompressedBytesTotal,
+} from './telemetry.js';
+
+/** How long `ready()` waits for Kinesis before answering false. */
+const READY_TIMEOUT_MS = 3_000;
+
+/** What the writer needs from the process. */
+export interface BronzeWriterDeps {
+  /** Where checkpoints live, under `checkpoint/<consumer>/<stream>/<shardId>`. */
+  state: StateStore;
+  /** Where records that are not envelopes go, with their reason. */
+  deadLetters: DeadLetterQueue;
+  logger: Logger;
+  /**
+   * Kinesis client. By default one built from the SDK's conventions: `AWS_REGION` (or the config's
+   * `region`), `AWS_ENDPOINT_URL_KINESIS` / `AWS_ENDPOINT_URL`, plain HTTP/1.1 (`NodeHttpHandler`)
+   * for an `http:` endpoint, 2 attempts per call (the writer does its own backoff). A client built
+   * here is destroyed by `stop()`; an injected one is left to its owner. Either way every call is
+   * aborted after the config's `requestTimeoutMs`.
+   */
+  kinesis?: KinesisClient;
+  /** Lake to write to. @default openLake(config.lakeUri) */
+  lake?: Lake;
+}
+
+function emptyStats(): Omit<ConsumerStats, 'shards' | 'recordsBuffered'> {
+  return {
+    kinesisRecordsRead: 0,
+    recordsRead: 0,
+    recordsLanded: 0,
+    recordsDeadLettered: 0,
+    objectsWritten: 0,
+    bytesWritten: 0,
+    uncompressedBytesWritten: 0,
+    checkpointsWritten: 0,
+    errors: 0,
+  };
+}
+
+/**
+ * The bronze writer. Create it with {@link createBronzeWriter}; it implements {@link Consumer}.
+ */
+export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
+  readonly name: string;
+  readonly config: BronzeWriterConfig;
+  readonly kinesis: KinesisClient;
+  readonly lake: Lake;
+  readonly state: StateStore;
+  readonly deadLetters: DeadLetterQueue;
+  readonly log: Logger;
+  /** Counters behind {@link stats}. */
+  readonly counts = emptyStats();
+  /** True once `stop()` ran out of time: no more checkpoints are written. */
+  abandoned = false;
+  private readonly ownsKinesis: boolean;
+  private readonly workers = new Map<string, ShardWorker>();
+  private readonly stopController = new AbortController();
+  private readonly abandonController = new AbortController();
+  private started = false;
+  private stopping?: Promise<void>;
+  private readonly discovery = new ShardDiscovery(this, this.stopController.signal);
+  /** The shard discovery loop; resolves once the writer stops. */
+  private discovering: Promise<void> = Promise.resolve();
+
+  constructor(config: BronzeWriterConfig, deps: BronzeWriterDeps) {
+    const parsed = BronzeWriterSchema.safeParse(config);
+    if (!parsed.success) {
+      throw new ConfigError(`bronze writer config: ${parsed.error.message}`, { cause: parsed.error });
+    }
+    this.config = parsed.data;
+    this.name = this.config.name;
+    this.ownsKinesis = deps.kinesis === undefined;
+    this.kinesis = deps.kinesis ?? kinesisClientFromEnv(this.config.region);
+    this.lake = deps.lake ?? openLake(this.config.lakeUri);
+    this.state = deps.state;
+    this.deadLetters = deps.deadLetters;
+    this.log = deps.logger.child({
+      component: 'bronze',
+      consumer: this.name,
+      stream: this.config.streamName,
+    });
+  }
+
+  private get signals(): Signals {
+    return { stop: this.stopController.signal, abandon: this.abandonController.signal };
+  }
+
+  /**
+   * Lists the stream's shards and starts one reader per shard (children wait for their parents),
+   * then lists them again every `shardDiscoveryIntervalSecs` (and whenever a shard ends) to read
+   * the shards created since.
+   * @throws StreamNotFoundError when the stream does not exist, another ConsumerError when it cannot
+   * be listed, or a ConsumerError (`internal`) when called twice.
+   */
+  async start(): Promise<void> {
+    if (this.started) throw new ConsumerError(`consumer ${this.name} was already started`, 'internal');
+    this.started = true;
+    const shards = await this.listShards();
+    this.addShards(shards);
+    this.log.info({ shards: shards.map((s) => s.ShardId) }, 'bronze writer started');
+    this.discovering = this.discovery.run();
+  }
+
+  /** Lists every shard of the stream. @throws ConsumerError */
+  listShards(): Promise<Shard[]> {
+    return listAllShards(
+      this.kinesis,
+      this.config.streamName,
+      this.stopController.signal,
+      this.config.requestTimeoutMs,
+    );
+  }
+
+  /** Starts a reader for every listed shard not read yet (parents before their children). */
+  addShards(shards: Shard[]): void {
+    const listed = new Set(shards.map((s) => s.ShardId));
+    const pending = shards.filter((s) => s.ShardId && !this.workers.has(s.ShardId));
+    // Parents before children, so a child can refer to its parents' workers.
+    while (pending.length > 0) {
+      const i = pending.findIndex((s) =>
+        [s.ParentShardId, s.AdjacentParentShardId].every((p) => !p || !listed.has(p) || this.workers.has(p)),
+      );
+      const [shard] = pending.splice(i === -1 ? 0 : i, 1);
+      if (!shard?.ShardId) continue;
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId]
+        .map((p) => (p ? this.workers.get(p) : undefined))
+        .filter((w): w is ShardWorker => w !== undefined);
+      const worker = new ShardWorker(this, shard.ShardId, parents);
+      this.workers.set(shard.ShardId, worker);
+      if (!this.stopController.signal.aborted) worker.start(this.signals);
+    }
+  }
+
+  /**
+   * A shard was read to its end: list the shards again now (not at the next interval) to pick up
+   * its children. The listing is retried until it succeeds or the writer stops.
+   */
+  onShardEnded(shardId: string): void {
+    if (this.stopController.signal.aborted) return;
+    this.log.debug({ shard: shardId }, 'shard ended: listing shards');
+    this.discovery.request();
+  }
+
+  /**
+   * Stops reading (in-flight GetRecords calls are aborted), then flushes every shard buffer
+   * regardless of its thresholds, writes and checkpoints. Resolves within `shutdownTimeoutMs`: what
+   * is not written by then is not checkpointed (and is read again next time). Never rejects.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<void> {
+    this.stopController.abort(new ConsumerError('consumer stopping', 'internal'));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs);
+    });
+    const all = Promise.all([this.discovering, ...[...this.workers.values()].map((w) => w.done)]).then(
+      () => 'done' as const,
+    );
+    const outcome = await Promise.race([all, deadline]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.abandoned = true;
+      this.abandonController.abort(
+        new ShutdownTimeoutError(
+          `bronze writer ${this.name}: shutdown took over ${this.config.shutdownTimeoutMs} ms`,
+        ),
+      );
+      this.log.error(
+        { timeoutMs: this.config.shutdownTimeoutMs },
+        'bronze writer stop timed out: unwritten buffers were not checkpointed and will be read again',
+      );
+    }
+    // A stopped writer says nothing about readiness any more (its failed shards were logged).
+    for (const w of this.workers.values()) w.health.release();
+    if (this.ownsKinesis) this.kinesis.destroy();
+    this.log.info({ ...this.stats(), shards: undefined }, 'bronze writer stopped');
+  }
+
+  /**
+   * True when Kinesis answers DescribeStreamSummary, the lake answers `ping()` and no shard failed
+   * (a shard marked failed also has its own `/readyz` condition, `bronze:<consumer>/<shard>`, with
+   * the reason).
+   */
+  async ready(): Promise<boolean> {
+    if ([...this.workers.values()].some((w) => w.status === 'failed')) return false;
+    try {
+      await this.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: this.config.streamName }), {
+        abortSignal: AbortSignal.timeout(READY_TIMEOUT_MS),
+      });
+    } catch {
+      return false;
+    }
+    return this.lake.ping().catch(() => false);
+  }
+
+  stats(): ConsumerStats {
+    const shards: Record<string, ShardStats> = {};
+    let buffered = 0;
+    for (const [id, w] of this.workers) {
+      buffered += w.buffered;
+      shards[id] = {
+        state: w.status,
+        ...(w.checkpoint?.sequenceNumber === undefined ? {} : { checkpoint: w.checkpoint.sequenceNumber }),
+        ...(w.millisBehindLatest === undefined ? {} : { millisBehindLatest: w.millisBehindLatest }),
+        ...(w.error === undefined ? {} : { error: w.error }),
+      };
+    }
+    return { ...this.counts, recordsBuffered: buffered, shards };
+  }
+
+  /** Counts one failed attempt in `ingest_bronze_errors_total` and the stats. */
+  countError(err: unknown): void {
+    this.counts.errors += 1;
+    bronzeErrorsTotal.inc({ consumer: this.name, class: failureClassOf(err) });
+  }
+
+  countObject(records: number, bytes: number, uncompressedBytes: number): void {
+    this.counts.objectsWritten += 1;
+    this.counts.recordsLanded += records;
+    this.counts.bytesWritten += bytes;
+    this.counts.uncompressedBytesWritten += uncompressedBytes;
+    bronzeObjectsWrittenTotal.inc({ consumer: this.name });
+    bronzeRecordsTotal.inc({ consumer: this.name, outcome: 'landed' }, records);
+    bronzeBytesWrittenTotal.inc({ consumer: this.name }, bytes);
+    bronzeUncompressedBytesTotal.inc({ consumer: this.name }, uncompressedBytes);
+  }
+
+  countDeadLetters(n: number): void {
+    this.counts.recordsDeadLettered += n;
+    bronzeRecordsTotal.inc({ consumer: this.name, outcome: 'dead_lettered' }, n);
+  }
+
+  /**
+   * Runs `fn` until it succeeds, retrying with exponential backoff and full jitter
+   * (`retryBaseDelayMs`..`retryMaxDelayMs`) while its error is retriable. Every failure is counted.
+   * @throws the first non-retriable error, or ShutdownTimeoutError once `signal` aborts.
+   */
+  async retrying<T>(fn: () => Promise<T>, signal: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) throw signal.reason;
+      try {
+        return await fn();
+      } catch (err) {
+        this.countError(err);
+        if (!isRetriable(err) || signal.aborted) throw err;
+        const delay = fullJitterDelayMs(
+          attempt + 1,
+          this.config.retryBaseDelayMs,
+          this.config.retryMaxDelayMs,
+        );
+        this.log.warn(
+          { err: describeError(err), attempt: attempt + 1, delayMs: Math.round(delay) },
+          'retrying',
+        );
+        await sleep(delay, signal);
+      }
+    }
+  }
+}
