@@ -141,7 +141,7 @@ export function formatSummary(s: Summary): string {
   out.push('');
   out.push('checks');
   for (const c of s.checks)
-    out.push(`  ${c.pass ? 'PASS' : 'FAIL'}  ${pad(c.name, 60)} ${pad(num(c.value), 8)} (${c.expect})`);
+    out.push(`  ${c.pass ? 'PASS' : 'FAIL'}  ${pad(c.name, 66)} ${pad(num(c.value), 8)} (${c.expect})`);
   const failed = s.checks.filter((c) => !c.pass).length;
   out.push(
     `chaos: ${failed === 0 ? 'OK' : 'FAILED'}, ${s.checks.length - failed} of ${s.checks.length} checks hold`,
