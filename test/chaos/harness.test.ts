@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
@@ -35,6 +35,7 @@ describe('chaos upstream', () => {
   afterAll(async () => {
     await up?.close();
     await trap?.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = (page: number, headers: Record<string, string> = auth, signal?: AbortSignal) =>
@@ -226,6 +227,7 @@ describe('chaos checks', () => {
     expect(a.currentTotal).toBe(5);
     expect(a.duplicateLines).toBe(1);
     expect(a.duplicatedKeys).toBe(1);
+    rmSync(lake, { recursive: true, force: true });
   });
 
   it('finds the token in plain and gzipped files', () => {
@@ -236,6 +238,7 @@ describe('chaos checks', () => {
     const g = grepFiles([d], 'secret-1');
     expect(g.files).toBe(3);
     expect(g.hits.map((h) => h.count).sort()).toEqual([1, 2]);
+    rmSync(d, { recursive: true, force: true });
   });
 });
 
