@@ -33,6 +33,17 @@ import {
   isClosed,
   sqlHourList,
 } from './hours.js';
+import { judgeRecordedRun, sharedRunId } from './job-runs.js';
+import { LeaseHeartbeat, type OwnerIdentity, processOwner, takeoverReason } from './leases.js';
+import {
+  type CycleResult,
+  emptyCycleResult,
+  type HourRecord,
+  hourStateKey,
+  type QualityRecord,
+  type SkippedHour,
+  strip,
+} from './records.js';
 import {
   schedulerCrawlerRunsTotal,
   schedulerErrorsTotal,
@@ -44,84 +55,15 @@ import {
   schedulerQualityCheckValue,
 } from './telemetry.js';
 
-/**
- * Status of an hour:
- * - `pending`: to do (new data, a retry after `nextAttemptAt`, or deferred / released);
- * - `running`: claimed by `owner` until `leaseUntil`;
- * - `done`: every step succeeded for the objects fingerprinted in `bronzeFingerprint`;
- * - `failed`: gave up after `maxAttempts` (retried only when its bronze changes, or once an operator
- *   deletes the record).
- */
-export type HourStatus = 'pending' | 'running' | 'done' | 'failed';
-
-/** Run ids of the jobs of an hour's current (or last) attempt. */
-export interface HourRuns {
-  /** Source → `bronze_to_silver` run id (a run may cover several hours of its source). */
-  bronzeToSilver: Record<string, string>;
-  /** The `silver_to_gold` run id (shared by every hour of its cycle). */
-  silverToGold?: string;
-}
-
-/** Result of the quality query, as recorded in the hours it covered. */
-export interface QualityRecord {
-  /** When the query answered, ISO-8601 UTC. */
-  checkedAt: string;
-  /** Column → value of the result's first row (strings, as Athena returns them). */
-  values: Record<string, string | null>;
-  /** Rows returned. */
-  rows: number;
-}
-
-/**
- * One hour's state, stored at `hour/<scheduler name>/<YYYY-MM-DDTHH>` in the state store. Absent
- * fields are simply omitted in the stored JSON.
- */
-export interface HourRecord {
-  /** `YYYY-MM-DDTHH` (UTC). */
-  hour: HourId;
-  status: HourStatus;
-  /** Failed attempts so far (deferrals and releases do not count); reset when late data arrives. */
-  attempts: number;
-  /** Instance id of the scheduler holding the claim (while `running`). */
-  owner?: string;
-  /** End of the claim, ISO-8601 UTC; after it another scheduler may take the hour over. */
-  leaseUntil?: string;
-  /** {@link fingerprintKeys} of the hour's mapped bronze objects when it was (last) claimed. */
-  bronzeFingerprint?: string;
-  /** Number of those objects. */
-  bronzeObjects?: number;
-  /** Mapped sources with bronze objects in the hour when it was claimed. */
-  sources: string[];
-  runs: HourRuns;
-  /** Result of the quality query of the cycle that finished the hour, if configured. */
-  quality?: QualityRecord;
-  /** Why the last attempt failed, was deferred or released. */
-  lastError?: string;
-  /** A `pending` hour that failed is not tried before this time (ISO-8601 UTC). */
-  nextAttemptAt?: string;
-  /** When the hour became `done` (ISO-8601 UTC). */
-  doneAt?: string;
-  /** Last write, ISO-8601 UTC. */
-  updatedAt: string;
-}
-
-/** What one cycle did. Each list holds `YYYY-MM-DDTHH` hours, oldest first. */
-export interface CycleResult {
-  /** Hours claimed by this cycle (at most `maxHoursPerCycle`). */
-  processed: HourId[];
-  /** Hours that became `done`. */
-  done: HourId[];
-  /** Hours that failed an attempt and will be retried after the backoff. */
-  retrying: HourId[];
-  /** Hours that reached `maxAttempts` and are now `failed`. */
-  failed: HourId[];
-  /** Hours left `pending` without counting an attempt (`ConcurrentRunsExceededException`). */
-  deferred: HourId[];
-  /** Hours released on stop, or lost to another scheduler (conditional write conflict). */
-  abandoned: HourId[];
-  /** Closed hours with mapped bronze data still not done after the cycle (`ingest_scheduler_backlog_partitions`). */
-  hoursBehind: number;
-}
+export type {
+  CycleResult,
+  HourRecord,
+  HourRuns,
+  HourStatus,
+  QualityRecord,
+  SkippedHour,
+} from './records.js';
+export { hourStateKey } from './records.js';
 
 /** Options of {@link HourlyScheduler.runOnce}. */
 export interface RunOnceOptions {
@@ -206,15 +148,12 @@ interface Claim {
 
 type JobKey = keyof HourlySchedulerConfig['jobs'];
 
+type ClaimReason = 'new' | 'late_data' | 'retry' | 'takeover';
+
 /** How long a `done`/`failed` record read from the store is trusted without reading it again. */
 export const SETTLED_CACHE_MS = 3_600_000;
 
 const DEFAULT_SLEEP = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** State key of an hour's record. */
-export function hourStateKey(scheduler: string, hour: HourId): string {
-  return `hour/${scheduler}/${hour}`;
-}
 
 /**
  * The hourly scheduler. Create it with `createHourlyScheduler`; it implements {@link Consumer}.
@@ -225,6 +164,8 @@ export class HourlyScheduler implements Consumer {
   readonly lake: Lake;
   /** This instance's id in the `owner` field of the hours it claims. */
   readonly instanceId: string;
+  /** Instance id, host and pid recorded in the hours it claims. */
+  private readonly owner: OwnerIdentity;
   private readonly state: StateStore;
   private readonly executor: GlueExecutor;
   private readonly queries?: QueryEngine;
@@ -241,6 +182,8 @@ export class HourlyScheduler implements Consumer {
   private readonly warnedUnmapped = new Set<string>();
   /** Claims of the running cycle (their leases are renewed while jobs run). */
   private active: Claim[] = [];
+  /** Whether this cycle started a job run (then a recorded gold run is stale). */
+  private startedThisCycle = false;
   private readonly counts = {
     cycles: 0,
     hoursProcessed: 0,
@@ -287,6 +230,7 @@ export class HourlyScheduler implements Consumer {
     this.clock = deps.now ?? (() => new Date());
     this.rawSleep = deps.sleep ?? DEFAULT_SLEEP;
     this.instanceId = deps.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = processOwner(this.instanceId);
     this.log = deps.logger.child({ component: 'hourly', scheduler: this.name });
   }
 
@@ -417,15 +361,8 @@ export class HourlyScheduler implements Consumer {
   private async cycle(options: RunOnceOptions): Promise<CycleResult> {
     const signal = this.stopController.signal;
     if (signal.aborted) throw new SchedulerStoppedError(`hourly scheduler ${this.name} is stopped`);
-    const result: CycleResult = {
-      processed: [],
-      done: [],
-      retrying: [],
-      failed: [],
-      deferred: [],
-      abandoned: [],
-      hoursBehind: 0,
-    };
+    const result = emptyCycleResult();
+    this.startedThisCycle = false;
     this.counts.cycles += 1;
     const now = this.clock();
     const discovered = await this.discover();
@@ -440,19 +377,46 @@ export class HourlyScheduler implements Consumer {
       } catch (err) {
         this.countError(err);
         this.log.warn({ hour: bronze.hour, err: describeError(err) }, 'cannot read hour record');
+        result.skipped.push({ hour: bronze.hour, reason: 'unreadable', detail: describeError(err) });
+        continue;
+      }
+      const reason = this.candidateReason(current?.value, bronze, now);
+      if (reason === undefined) continue;
+      if ('skip' in reason) {
+        result.skipped.push(reason.skip);
         continue;
       }
       // Past the cycle's bound, records are still read (for hours_behind) but not claimed.
-      if (claims.length >= this.config.maxHoursPerCycle) continue;
-      const reason = this.candidateReason(current?.value, bronze, now);
-      if (reason === undefined) continue;
-      const claim = await this.claim(bronze, current, reason, now);
-      if (claim) claims.push(claim);
+      if (claims.length >= this.config.maxHoursPerCycle) {
+        result.skipped.push({
+          hour: bronze.hour,
+          reason: 'bounded',
+          detail: `over maxHoursPerCycle (${this.config.maxHoursPerCycle}); next cycle`,
+        });
+        continue;
+      }
+      const claim = await this.claim(bronze, current, reason.claim, now);
+      if (claim) {
+        claims.push(claim);
+        if (reason.claim === 'takeover' && current?.value.owner !== this.instanceId) {
+          result.takenOver.push(bronze.hour);
+        }
+      } else {
+        result.skipped.push({
+          hour: bronze.hour,
+          reason: 'leased',
+          detail: 'claimed by another scheduler at the same moment (conditional write lost)',
+        });
+      }
     }
     result.processed = claims.map((c) => c.hour);
     this.counts.hoursProcessed += claims.length;
     this.active = claims;
     if (claims.length > 0) {
+      const heartbeat = new LeaseHeartbeat(this.config.heartbeatIntervalSecs * 1000, () =>
+        this.renewLeases(true),
+      );
+      heartbeat.start();
       try {
         if (signal.aborted) throw signal.reason;
         await this.pipeline(claims, result);
@@ -467,6 +431,7 @@ export class HourlyScheduler implements Consumer {
           this.log.error({ err: describeError(err) }, 'hourly pipeline failed unexpectedly');
         }
       } finally {
+        await heartbeat.stop();
         this.active = [];
       }
       for (const c of claims) if (c.state === 'lost') result.abandoned.push(c.hour);
@@ -530,35 +495,55 @@ export class HourlyScheduler implements Consumer {
     );
   }
 
-  /** Why an hour should be claimed now, or `undefined` when it should not. */
+  /**
+   * Why an hour should be claimed now (`claim`), why it is left alone this cycle (`skip`), or
+   * `undefined` when there is nothing to do (done for these objects).
+   */
   private candidateReason(
     rec: HourRecord | undefined,
     bronze: MappedHour,
     now: Date,
-  ): 'new' | 'late_data' | 'retry' | 'takeover' | undefined {
-    if (!rec) return 'new';
+  ): { claim: ClaimReason } | { skip: SkippedHour } | undefined {
+    if (!rec) return { claim: 'new' };
+    const hour = bronze.hour;
+    const lateData = rec.bronzeFingerprint !== undefined && rec.bronzeFingerprint !== bronze.fingerprint;
     switch (rec.status) {
       case 'done':
+        return lateData ? { claim: 'late_data' } : undefined;
       case 'failed':
-        return rec.bronzeFingerprint === bronze.fingerprint ? undefined : 'late_data';
+        if (lateData) return { claim: 'late_data' };
+        return {
+          skip: {
+            hour,
+            reason: 'failed',
+            detail: `failed after ${rec.attempts} attempt(s): ${rec.lastError ?? 'unknown error'} (delete its state record or land new data to retry)`,
+          },
+        };
       case 'pending':
-        if (rec.bronzeFingerprint !== undefined && rec.bronzeFingerprint !== bronze.fingerprint) {
-          return 'late_data';
+        if (lateData) return { claim: 'late_data' };
+        if (rec.nextAttemptAt !== undefined && now.getTime() < Date.parse(rec.nextAttemptAt)) {
+          return {
+            skip: {
+              hour,
+              reason: 'backoff',
+              detail: `next attempt at ${rec.nextAttemptAt} (attempt ${rec.attempts} failed: ${rec.lastError ?? 'unknown error'})`,
+            },
+          };
         }
-        return rec.nextAttemptAt !== undefined && now.getTime() < Date.parse(rec.nextAttemptAt)
-          ? undefined
-          : 'retry';
-      case 'running':
-        if (
-          rec.owner !== this.instanceId &&
-          rec.leaseUntil !== undefined &&
-          now.getTime() < Date.parse(rec.leaseUntil)
-        ) {
-          return undefined;
-        }
-        return 'takeover';
+        return { claim: 'retry' };
+      case 'running': {
+        const why = takeoverReason(rec, this.owner, now.getTime());
+        if (why !== undefined) return { claim: 'takeover' };
+        return {
+          skip: {
+            hour,
+            reason: 'leased',
+            detail: `leased by ${rec.owner ?? 'unknown'}${rec.ownerPid === undefined ? '' : ` (pid ${rec.ownerPid} on ${rec.ownerHost}, alive)`} until ${rec.leaseUntil}`,
+          },
+        };
+      }
       default:
-        return 'retry';
+        return { claim: 'retry' };
     }
   }
 
@@ -569,7 +554,7 @@ export class HourlyScheduler implements Consumer {
   private async claim(
     bronze: MappedHour,
     current: Versioned<HourRecord> | undefined,
-    reason: 'new' | 'late_data' | 'retry' | 'takeover',
+    reason: ClaimReason,
     now: Date,
   ): Promise<Claim | undefined> {
     const key = hourStateKey(this.name, bronze.hour);
@@ -581,20 +566,34 @@ export class HourlyScheduler implements Consumer {
       attempts: fresh ? 0 : (prev?.attempts ?? 0),
       owner: this.instanceId,
       leaseUntil: new Date(now.getTime() + this.config.leaseSecs * 1000).toISOString(),
+      ownerHost: this.owner.host,
+      ownerPid: this.owner.pid,
+      fencingToken: (prev?.fencingToken ?? 0) + 1,
       bronzeFingerprint: bronze.fingerprint,
       bronzeObjects: bronze.objects,
       sources: [...bronze.sources.keys()],
-      runs: { bronzeToSilver: {} },
+      // Same objects: keep the run ids, so the runs that succeeded are not started again.
+      runs: fresh || !prev ? { bronzeToSilver: {} } : structuredClone(prev.runs),
       ...(!fresh && prev?.lastError !== undefined ? { lastError: prev.lastError } : {}),
       updatedAt: now.toISOString(),
     };
     try {
       const version = await this.state.put(key, record, { expectedVersion: current?.version ?? 0 });
       this.known.set(bronze.hour, { value: record, version });
-      if (reason === 'takeover' && prev?.owner !== this.instanceId) {
+      if (reason === 'takeover' && prev && prev.owner !== this.instanceId) {
+        const why = takeoverReason(prev, this.owner, now.getTime());
         this.log.warn(
-          { hour: bronze.hour, previousOwner: prev?.owner, leaseUntil: prev?.leaseUntil },
-          'took over an hour whose lease expired',
+          {
+            hour: bronze.hour,
+            previousOwner: prev.owner,
+            leaseUntil: prev.leaseUntil,
+            why,
+            fencingToken: record.fencingToken,
+            runs: record.runs,
+          },
+          why === 'dead_process'
+            ? 'took over an hour whose owner process on this host is gone'
+            : 'took over an hour whose lease expired',
         );
       } else {
         this.log.debug({ hour: bronze.hour, reason }, 'hour claimed');
@@ -622,6 +621,7 @@ export class HourlyScheduler implements Consumer {
     let alive = claims.filter((c) => c.state === 'alive');
     if (alive.length === 0) return;
     if (signal.aborted) throw signal.reason;
+    // A recorded gold run is kept only when no silver changed in this cycle.
     const gold = await this.runJob(
       'silverToGold',
       { hours: alive.map((c) => c.hour).join(','), lake_uri: this.config.lakeUri },
@@ -630,6 +630,7 @@ export class HourlyScheduler implements Consumer {
       (rec, runId) => {
         rec.runs.silverToGold = runId;
       },
+      this.startedThisCycle ? undefined : (rec) => rec.runs.silverToGold,
     );
     if (!gold) return;
     alive = claims.filter((c) => c.state === 'alive');
@@ -690,6 +691,7 @@ export class HourlyScheduler implements Consumer {
           (rec, runId) => {
             rec.runs.bronzeToSilver[name] = runId;
           },
+          (rec) => rec.runs.bronzeToSilver[name],
         );
       }
     };
@@ -702,6 +704,10 @@ export class HourlyScheduler implements Consumer {
   /**
    * Starts a job for some hours and waits for its terminal state. `ConcurrentRunsExceededException`
    * defers the hours; any other failure counts an attempt for each of them.
+   *
+   * Resume: when every hour records the same run of this job (`recorded`, from a previous owner or
+   * attempt), that run is looked up first: SUCCEEDED → kept (not started again), still going →
+   * waited for, anything else → the job runs again.
    * @returns the run when it SUCCEEDED, else `undefined` (the hours' outcome is already written).
    * @throws SchedulerStoppedError on stop (the caller releases the hours).
    */
@@ -711,10 +717,36 @@ export class HourlyScheduler implements Consumer {
     claims: Claim[],
     result: CycleResult,
     recordRun: (rec: HourRecord, runId: string) => void,
+    recorded?: (rec: HourRecord) => string | undefined,
   ): Promise<JobRun | undefined> {
     const jobName = this.config.jobs[job];
     const labels = { scheduler: this.name, job: jobName };
     const retry = claims.some((c) => c.record.attempts > 0);
+    const previous = recorded ? sharedRunId(claims.map((c) => recorded(c.record))) : undefined;
+    let resumeId: string | undefined;
+    if (previous !== undefined) {
+      const verdict = await judgeRecordedRun(this.executor, jobName, previous);
+      const hours = claims.map((c) => c.hour);
+      if (verdict.action === 'keep') {
+        schedulerJobRunsTotal.inc({ ...labels, outcome: 'kept' });
+        this.log.info({ job: jobName, runId: previous, hours }, 'recorded job run had succeeded: kept');
+        return verdict.run;
+      }
+      if (verdict.action === 'wait') {
+        schedulerJobRunsTotal.inc({ ...labels, outcome: 'resumed' });
+        this.log.info(
+          { job: jobName, runId: previous, hours },
+          'recorded job run still going: waiting for it',
+        );
+        resumeId = previous;
+      } else {
+        this.log.info(
+          { job: jobName, runId: previous, hours, why: verdict.why },
+          'recorded job run did not succeed: running the job again',
+        );
+      }
+    }
+    if (resumeId !== undefined) return this.awaitRun(job, resumeId, claims, result, this.clock().getTime());
     let runId: string;
     try {
       runId = await this.executor.startJobRun(jobName, args);
@@ -741,6 +773,7 @@ export class HourlyScheduler implements Consumer {
     schedulerJobRunsTotal.inc({ ...labels, outcome: 'started' });
     if (retry) schedulerJobRunsTotal.inc({ ...labels, outcome: 'retried' });
     this.counts.jobRunsStarted += 1;
+    this.startedThisCycle = true;
     this.log.info({ job: jobName, runId, args: { ...args, entity_json: undefined } }, 'job run started');
     for (const c of claims) {
       await this.update(c, (rec) => {
@@ -748,7 +781,19 @@ export class HourlyScheduler implements Consumer {
         return rec;
       });
     }
-    const startedMs = this.clock().getTime();
+    return this.awaitRun(job, runId, claims, result, this.clock().getTime());
+  }
+
+  /** Waits for a run of ours (or a resumed one) and writes the hours' outcome when it did not succeed. */
+  private async awaitRun(
+    job: JobKey,
+    runId: string,
+    claims: Claim[],
+    result: CycleResult,
+    startedMs: number,
+  ): Promise<JobRun | undefined> {
+    const jobName = this.config.jobs[job];
+    const labels = { scheduler: this.name, job: jobName };
     let run: JobRun;
     try {
       run = await this.waitJob(jobName, runId, claims);
@@ -940,7 +985,7 @@ export class HourlyScheduler implements Consumer {
   private async markDone(c: Claim, quality: QualityRecord | undefined, result: CycleResult): Promise<void> {
     const now = this.clock().toISOString();
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'lastError', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'lastError', 'nextAttemptAt']),
       status: 'done',
       ...(quality ? { quality } : {}),
       doneAt: now,
@@ -965,7 +1010,7 @@ export class HourlyScheduler implements Consumer {
       this.config.retryBaseDelaySecs * 2 ** Math.min(attempts - 1, 30),
     );
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: gaveUp ? 'failed' : 'pending',
       attempts,
       lastError: describeError(err),
@@ -995,7 +1040,7 @@ export class HourlyScheduler implements Consumer {
   private async defer(c: Claim, err: unknown, result: CycleResult): Promise<void> {
     if (c.state !== 'alive') return;
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: 'pending',
       lastError: describeError(err),
       updatedAt: this.clock().toISOString(),
@@ -1010,7 +1055,7 @@ export class HourlyScheduler implements Consumer {
     if (c.state !== 'alive') return;
     const now = this.clock().toISOString();
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: 'pending',
       leaseUntil: now,
       lastError: `released: ${why}`,
@@ -1041,14 +1086,17 @@ export class HourlyScheduler implements Consumer {
     await this.write(c, (rec) => ({ ...make(structuredClone(rec)), updatedAt: this.clock().toISOString() }));
   }
 
-  /** Renews the lease of every alive claim whose lease is less than half left. */
-  private async renewLeases(): Promise<void> {
+  /**
+   * Renews the lease of every alive claim: all of them on a heartbeat (`force`), else those with less
+   * than half their lease left (between two polls).
+   */
+  private async renewLeases(force = false): Promise<void> {
     const nowMs = this.clock().getTime();
     const halfMs = (this.config.leaseSecs * 1000) / 2;
     for (const c of this.active) {
       if (c.state !== 'alive') continue;
       const until = c.record.leaseUntil === undefined ? 0 : Date.parse(c.record.leaseUntil);
-      if (until - nowMs > halfMs) continue;
+      if (!force && until - nowMs > halfMs) continue;
       await this.write(c, (rec) => ({
         ...rec,
         leaseUntil: new Date(nowMs + this.config.leaseSecs * 1000).toISOString(),
@@ -1153,11 +1201,4 @@ export class HourlyScheduler implements Consumer {
     this.counts.errors += 1;
     schedulerErrorsTotal.inc({ scheduler: this.name, class: failureClassOf(err) });
   }
-}
-
-/** A copy of `rec` without the given fields. */
-function strip<K extends keyof HourRecord>(rec: HourRecord, keys: K[]): Omit<HourRecord, K> {
-  const out = { ...rec };
-  for (const k of keys) delete out[k];
-  return out;
 }
