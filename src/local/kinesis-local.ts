@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { nodeWatchdogArgs, removePidFile, staleProcess, writePidFile } from '../runtime/children.js';
+import { ListenError } from '../telemetry/listen.js';
 
 /** Finds a free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -44,6 +46,13 @@ export interface KinesisLocal {
  * Starts kinesis-mock from the npm package `kinesis-local` (the emulator LocalStack itself runs) on a
  * free plain-HTTP port and waits until it answers. Streams listed in `streams` (`name:shards`) are
  * created and waited for until ACTIVE.
+ *
+ * The emulator dies with this process, even on SIGKILL: it stays in this process group and a
+ * watchdog in it exits once its parent is gone ({@link nodeWatchdogArgs}). With `persistDir`, its
+ * pid and port are kept in `<persistDir>.pid`; a start that finds an earlier emulator still alive
+ * there refuses to share its data.
+ * @throws ListenError (the CLI exits 2 with its one line) when an emulator of an earlier run still
+ *   holds `persistDir`.
  */
 export async function startKinesisLocal(
   options: {
@@ -56,9 +65,16 @@ export async function startKinesisLocal(
 ): Promise<KinesisLocal> {
   const require = createRequire(import.meta.url);
   const main = require.resolve('kinesis-local/main.js');
+  const pidPath = options.persistDir ? `${options.persistDir.replace(/\/+$/, '')}.pid` : undefined;
+  const stale = pidPath ? staleProcess(pidPath) : undefined;
+  if (stale) {
+    throw new ListenError(
+      `kinesis-local: an emulator of an earlier run (pid ${stale.pid}, started ${stale.startedAt}) still holds port ${stale.port} and ${options.persistDir} (stop it: kill ${stale.pid})`,
+    );
+  }
   const port = options.port ?? (await freePort());
   const tlsPort = await freePort();
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...nodeWatchdogArgs(), main], {
     env: {
       ...process.env,
       KINESIS_MOCK_PLAIN_PORT: String(port),
@@ -86,6 +102,10 @@ export async function startKinesisLocal(
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  if (pidPath && child.pid !== undefined) {
+    writePidFile(pidPath, { pid: child.pid, port, what: 'kinesis-local' });
+    child.once('exit', () => removePidFile(pidPath));
+  }
   const endpoint = `http://127.0.0.1:${port}`;
   const client = emulatorKinesisClient(endpoint);
   const deadline = Date.now() + 60_000;

@@ -3,6 +3,7 @@
  * the leases of the hours a scheduler works on (the way the KCL renews shard leases).
  */
 import { hostname } from 'node:os';
+import { pidAlive } from '../../runtime/children.js';
 import type { HourRecord } from './records.js';
 
 /** Where an owner runs; recorded in the hours it claims. */
@@ -16,19 +17,6 @@ export interface OwnerIdentity {
 /** This process as an owner. */
 export function processOwner(instanceId: string): OwnerIdentity {
   return { instanceId, host: hostname(), pid: process.pid };
-}
-
-/**
- * Whether a process exists on this host (signal 0). EPERM means it exists but belongs to another
- * user: alive.
- */
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -30,6 +30,7 @@ import { access, constants } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from '../../runtime/children.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 import type { CrawlerStatus, GlueExecutor, JobRun, JobRunState } from '../types.js';
 
@@ -105,15 +106,6 @@ interface RunRecordFile {
 export function runsDirForLake(lakeUri: string): string | undefined {
   if (!lakeUri.startsWith('file://')) return undefined;
   return resolve(lakeUri.slice('file://'.length), '_glue_runs');
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** A local job run: the Glue {@link JobRun} fields plus what only a local run knows. */
