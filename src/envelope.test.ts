@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { contentHash, parseJsonLossless, recordId, wrap } from './envelope.js';
+import { contentHash, entityKeyOf, identify, parseJsonLossless, recordId, wrap } from './envelope.js';
 
 describe('envelope', () => {
   const now = new Date('2026-11-25T06:07:08.009Z');
@@ -44,5 +44,32 @@ describe('envelope', () => {
     expect(b!.envelope.id).toBe('1234567890123456790@2');
     expect(a!.partitionKey).not.toBe(b!.partitionKey);
     expect(JSON.stringify(a!.envelope.payload)).toBe('{"id":1234567890123456789,"v":1.5}');
+  });
+
+  it('composite keys join their parts with |, escaping % and | so two keys never collide', () => {
+    const spec = { source: 's', idField: ['a', 'b.c'] };
+    expect(entityKeyOf(spec, { a: 'US', b: { c: 42 } })).toBe('US|42');
+    expect(entityKeyOf(spec, { a: 'x|y', b: { c: 'z' } })).toBe('x%7Cy|z');
+    expect(entityKeyOf(spec, { a: 'x', b: { c: 'y|z' } })).toBe('x|y%7Cz');
+    expect(entityKeyOf(spec, { a: '100%', b: { c: 1 } })).toBe('100%25|1');
+    // A one-element list is the single-path form: ids of existing configs do not change.
+    expect(recordId({ source: 's', idField: ['id'] }, { id: 'a|b' })).toBe(
+      recordId({ source: 's', idField: 'id' }, { id: 'a|b' }),
+    );
+  });
+
+  it('reports configured fields that resolve to nothing; a partial composite key is no key', () => {
+    const spec = { source: 's', idField: ['a', 'b'], versionField: 'v' };
+    expect(identify(spec, { a: 1, b: 2, v: 3 })).toMatchObject({
+      id: '1|2@3',
+      entity: '1|2',
+      keyed: true,
+      missing: [],
+    });
+    const partial = identify(spec, { a: 1, b: '', v: 3 });
+    expect(partial).toMatchObject({ keyed: false, missing: ['b'] });
+    expect(partial.id).toMatch(/^sha256:/);
+    expect(partial.entity).toBe(partial.id);
+    expect(identify(spec, { a: 1, b: 2, v: null }).missing).toEqual(['v']);
   });
 });

@@ -23,8 +23,11 @@ export interface Envelope {
 /** How a source derives ids, partition keys and event times from a payload. */
 export interface EnvelopeSpec {
   source: string;
-  /** Dot path of the upstream key, e.g. `id`. */
-  idField?: string;
+  /**
+   * Dot path(s) of the upstream entity key, e.g. `id`, or `['country', 'station']` for a composite
+   * key (see {@link entityKeyOf}).
+   */
+  idField?: string | readonly string[];
   /** Dot path of the upstream version, e.g. `updated_at` or `properties.updated`. */
   versionField?: string;
   /** Dot path of the event time (ISO string, or epoch milliseconds). */
@@ -91,24 +94,75 @@ function scalar(value: unknown): string | undefined {
   return canonicalize(value);
 }
 
+/** The configured key paths of a spec, as a list (empty when no `idField`). */
+export function idPaths(spec: Pick<EnvelopeSpec, 'idField'>): readonly string[] {
+  const { idField } = spec;
+  if (idField === undefined) return [];
+  return typeof idField === 'string' ? [idField] : idField;
+}
+
+/** Escapes one part of a composite key so that `|` only ever separates parts. */
+const keyPart = (v: string): string => v.replace(/%/g, '%25').replace(/\|/g, '%7C');
+
 /**
- * The record id (ADR 0003):
- * - key and version configured and present: `<key>@<version>`;
- * - key only: `<key>@sha256:<first 32 hex of the canonical payload hash>`;
- * - otherwise: `sha256:<canonical payload hash>`.
+ * The upstream entity key of a payload (ADR 0003), or `undefined` when it has none:
+ * - one path: the value as text (`7`, `nc73138176`; objects as canonical JSON);
+ * - several paths: the parts joined with `|`, each with `%` and `|` percent-escaped (`US|42`);
+ * - a path that resolves to nothing (absent, `null` or `''`) makes the whole key absent.
  */
-export function recordId(spec: EnvelopeSpec, payload: unknown): string {
-  const key = spec.idField ? scalar(getPath(payload, spec.idField)) : undefined;
+export function entityKeyOf(spec: Pick<EnvelopeSpec, 'idField'>, payload: unknown): string | undefined {
+  const paths = idPaths(spec);
+  if (paths.length === 0) return undefined;
+  if (paths.length === 1) return scalar(getPath(payload, paths[0]!));
+  const parts: string[] = [];
+  for (const path of paths) {
+    const v = scalar(getPath(payload, path));
+    if (v === undefined) return undefined;
+    parts.push(keyPart(v));
+  }
+  return parts.join('|');
+}
+
+/** The pieces of a record's identity, and the configured fields that resolved to nothing. */
+export interface RecordIdentity {
+  /** The record id (see {@link recordId}). */
+  id: string;
+  /** The entity key, or the record id when the record has no key. */
+  entity: string;
+  /** Whether {@link entity} came from `idField` (false: it is the content-hash id). */
+  keyed: boolean;
+  /** Configured `idField` paths and `versionField` that resolved to nothing in this payload. */
+  missing: string[];
+}
+
+/**
+ * The record id and entity key of a payload (ADR 0003):
+ * - key and version configured and present: `<key>@<version>`;
+ * - key only (or the version absent): `<key>@sha256:<first 32 hex of the canonical payload hash>`;
+ * - otherwise: `sha256:<canonical payload hash>`, and the entity key is that id.
+ */
+export function identify(spec: EnvelopeSpec, payload: unknown): RecordIdentity {
+  const paths = idPaths(spec);
+  const missing: string[] = [];
+  for (const p of paths) if (scalar(getPath(payload, p)) === undefined) missing.push(p);
+  const key = missing.length === 0 ? entityKeyOf(spec, payload) : undefined;
   const version = spec.versionField ? scalar(getPath(payload, spec.versionField)) : undefined;
-  if (key !== undefined && version !== undefined) return `${key}@${version}`;
-  if (key !== undefined) return `${key}@sha256:${contentHash(payload).slice(0, 32)}`;
-  return `sha256:${contentHash(payload)}`;
+  if (spec.versionField && version === undefined) missing.push(spec.versionField);
+  let id: string;
+  if (key !== undefined && version !== undefined) id = `${key}@${version}`;
+  else if (key !== undefined) id = `${key}@sha256:${contentHash(payload).slice(0, 32)}`;
+  else id = `sha256:${contentHash(payload)}`;
+  return { id, entity: key ?? id, keyed: key !== undefined, missing };
+}
+
+/** The record id (see {@link identify}). */
+export function recordId(spec: EnvelopeSpec, payload: unknown): string {
+  return identify(spec, payload).id;
 }
 
 /** The upstream entity key, used for change detection; falls back to the record id. */
 export function entityKey(spec: EnvelopeSpec, payload: unknown, id: string): string {
-  const key = spec.idField ? scalar(getPath(payload, spec.idField)) : undefined;
-  return key ?? id;
+  return entityKeyOf(spec, payload) ?? id;
 }
 
 /** Normalises an ISO string or epoch-milliseconds number to ISO-8601 UTC, or undefined. */
@@ -126,16 +180,17 @@ export const MAX_PARTITION_KEY_CHARS = 256;
 
 /**
  * Wraps one upstream record as an {@link Envelope} and returns it with its partition key.
- * The partition key defaults to the upstream key so one entity's versions stay ordered on one shard;
+ * The partition key defaults to the entity key so one entity's versions stay ordered on one shard;
  * keys longer than 256 characters are replaced by their SHA-256 so Kinesis accepts them.
+ * `keyed` and `missing` are those of {@link identify}.
  */
 export function wrap(
   spec: EnvelopeSpec,
   payload: unknown,
   now: Date,
   cursor?: string,
-): { envelope: Envelope; partitionKey: string; entity: string } {
-  const id = recordId(spec, payload);
+): { envelope: Envelope; partitionKey: string; entity: string; keyed: boolean; missing: string[] } {
+  const { id, entity, keyed, missing } = identify(spec, payload);
   const eventTime = spec.eventTimeField ? toIsoTime(getPath(payload, spec.eventTimeField)) : undefined;
   const envelope: Envelope = {
     source: spec.source,
@@ -145,9 +200,8 @@ export function wrap(
     ...(cursor === undefined ? {} : { cursor }),
     payload,
   };
-  const entity = entityKey(spec, payload, id);
-  const pkField = spec.partitionKeyField ?? spec.idField;
+  const pkField = spec.partitionKeyField;
   let partitionKey = (pkField ? scalar(getPath(payload, pkField)) : undefined) ?? entity;
   if (partitionKey.length > MAX_PARTITION_KEY_CHARS) partitionKey = contentHash(partitionKey);
-  return { envelope, partitionKey, entity };
+  return { envelope, partitionKey, entity, keyed, missing };
 }

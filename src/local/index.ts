@@ -43,6 +43,8 @@ export interface SourceSummary {
   deadLettered: number;
   /** Distinct record ids of this source found in bronze after the run. */
   inBronze: number;
+  /** Records (lines) of this source in bronze after the run; more than {@link inBronze} means duplicates. */
+  bronzeRecords: number;
 }
 
 export interface LakeSummary {
@@ -74,10 +76,16 @@ export interface LocalSummary {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Counts distinct ids per source in the bronze zone of a lake. */
-export async function countBronze(lakeUri: string): Promise<Map<string, Set<string>>> {
+/** Records and distinct ids of one source in bronze. */
+export interface BronzeCount {
+  records: number;
+  ids: Set<string>;
+}
+
+/** Counts records and distinct ids per source in the bronze zone of a lake. */
+export async function countBronze(lakeUri: string): Promise<Map<string, BronzeCount>> {
   const lake = openLake(lakeUri);
-  const ids = new Map<string, Set<string>>();
+  const counts = new Map<string, BronzeCount>();
   for (const key of await lake.list('bronze/')) {
     if (!key.endsWith('.json.gz')) continue;
     const body = await lake.get(key);
@@ -85,11 +93,13 @@ export async function countBronze(lakeUri: string): Promise<Map<string, Set<stri
     for (const line of gunzipSync(body).toString('utf8').split('\n')) {
       if (!line) continue;
       const env = JSON.parse(line) as { source: string; id: string };
-      if (!ids.has(env.source)) ids.set(env.source, new Set());
-      ids.get(env.source)!.add(env.id);
+      const c = counts.get(env.source) ?? { records: 0, ids: new Set<string>() };
+      counts.set(env.source, c);
+      c.records++;
+      c.ids.add(env.id);
     }
   }
-  return ids;
+  return counts;
 }
 
 async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
@@ -209,7 +219,8 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
         unchanged: st.unchanged,
         put: st.emitted,
         deadLettered: st.deadLettered,
-        inBronze: inBronze.get(s.name)?.size ?? 0,
+        inBronze: inBronze.get(s.name)?.ids.size ?? 0,
+        bronzeRecords: inBronze.get(s.name)?.records ?? 0,
       };
     }),
     landedThisRun: cstats.reduce((n, c) => n + c.recordsLanded, 0),
@@ -255,11 +266,17 @@ export function formatSummary(s: LocalSummary): string {
     'unchanged',
     'put',
     'dead-lettered',
-    'in bronze',
+    'bronze records',
+    'distinct ids',
+    'duplicates',
   ];
-  const rows = s.sources.map((r) =>
-    [r.source, r.polls, r.failedPolls, r.polled, r.unchanged, r.put, r.deadLettered, r.inBronze].map(String),
-  );
+  const dup = (records: number, ids: number) => (records > ids ? `${records - ids} DUP` : '0');
+  const rows = s.sources.map((r) => [
+    ...[r.source, r.polls, r.failedPolls, r.polled, r.unchanged, r.put, r.deadLettered].map(String),
+    String(r.bronzeRecords),
+    String(r.inBronze),
+    dup(r.bronzeRecords, r.inBronze),
+  ]);
   const total = (k: keyof SourceSummary) => String(s.sources.reduce((n, r) => n + (r[k] as number), 0));
   rows.push([
     'TOTAL',
@@ -269,8 +286,11 @@ export function formatSummary(s: LocalSummary): string {
     total('unchanged'),
     total('put'),
     total('deadLettered'),
+    total('bronzeRecords'),
     total('inBronze'),
+    dup(Number(total('bronzeRecords')), Number(total('inBronze'))),
   ]);
+  const duplicated = s.sources.filter((r) => r.bronzeRecords > r.inBronze);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -281,6 +301,11 @@ export function formatSummary(s: LocalSummary): string {
     line(widths.map((w) => '-'.repeat(w))),
     line(rows.at(-1)!),
     '',
+    ...(duplicated.length > 0
+      ? [
+          `DUPLICATES in bronze (records > distinct ids): ${duplicated.map((r) => `${r.source} ${r.bronzeRecords} records for ${r.inBronze} ids`).join('; ')}. At-least-once redelivery is deduplicated by id in silver; see docs/adr/0003-record-id-scheme.md.`,
+        ]
+      : []),
     `landed in bronze this run: ${s.landedThisRun} records (${s.consumerDeadLettered} dead-lettered by the bronze writer)`,
     `lake: ${s.lakeUri}   elapsed: ${s.elapsedSecs.toFixed(1)} s   ${s.complete ? 'complete: every accepted record landed' : 'INCOMPLETE: stopped before everything landed'}`,
     ...(s.lake ? ['', ...formatLake(s.lake)] : []),

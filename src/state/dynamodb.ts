@@ -50,6 +50,7 @@ import {
 import { awsErrorOf, isTransientAwsError } from '../aws/errors.js';
 import { StateConflictError, StorageError } from '../errors.js';
 import type { PutOptions, StateStore, Versioned } from './index.js';
+import { DynamoDbSeenStore } from './seen/dynamodb.js';
 
 /** {@link PutOptions} plus a time to live, which only this store supports. */
 export interface DynamoDbPutOptions extends PutOptions {
@@ -136,6 +137,7 @@ export class DynamoDbStateStore implements StateStore {
   private readonly ownsClient: boolean;
   private readonly tableName: string;
   private readonly now: () => number;
+  private seenStore: DynamoDbSeenStore | undefined;
 
   constructor(options: DynamoDbStateStoreOptions) {
     this.tableName = options.tableName;
@@ -276,6 +278,15 @@ export class DynamoDbStateStore implements StateStore {
     } catch (err) {
       throw toStorageError(err, `state: cannot delete ${key}`);
     }
+  }
+
+  /**
+   * The change-detection store: one item per entity (`seen/<source>/<entity>`) in this table, through
+   * this store's client (see src/state/seen/dynamodb.ts).
+   */
+  get seen(): DynamoDbSeenStore {
+    this.seenStore ??= new DynamoDbSeenStore({ tableName: this.tableName, client: this.client });
+    return this.seenStore;
   }
 
   /** Destroys the client when the store created it. */

@@ -2,18 +2,32 @@ import { link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:f
 import { dirname, join } from 'node:path';
 import { StateConflictError, StorageError } from '../errors.js';
 import type { PutOptions, StateStore, Versioned } from './index.js';
+import { SqliteSeenStore } from './seen/sqlite.js';
+
+/** File name of the change-detection database inside the state directory. */
+export const SEEN_DB_FILE = 'seen.sqlite';
 
 /**
  * State store on a local directory: one JSON file per key, written to a temporary file, fsynced and
  * renamed into place so a crash never leaves a half-written value. Conditional writes are atomic
  * within one process (writes to one key are serialised); across processes a lock file created with
  * `O_EXCL` guards the compare-and-set.
+ *
+ * Change-detection state is not kept in JSON files but in `<dir>/seen.sqlite` ({@link seen},
+ * a {@link SqliteSeenStore}): one row per entity, written per page.
  */
 export class FileStateStore implements StateStore {
   private readonly chains = new Map<string, Promise<unknown>>();
+  private seenStore: SqliteSeenStore | undefined;
 
   /** @param dir - directory holding the state files; created when missing. */
   constructor(private readonly dir: string) {}
+
+  /** The change-detection store in `<dir>/seen.sqlite`, opened on first use. */
+  get seen(): SqliteSeenStore {
+    this.seenStore ??= new SqliteSeenStore(join(this.dir, SEEN_DB_FILE));
+    return this.seenStore;
+  }
 
   /** `a/b/c` → `<dir>/a/b/c.json`; each segment escaped so no key can leave the directory. */
   private file(key: string): string {
@@ -131,6 +145,7 @@ export class FileStateStore implements StateStore {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.chains.values()]);
+    await this.seenStore?.close();
   }
 }
 

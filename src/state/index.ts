@@ -1,8 +1,11 @@
 /**
  * The state store: poll cursors and change-detection state, shard checkpoints, scheduled hours and
  * leases behind one small interface (ADR 0002). Implementations: a local directory of JSON files
- * (`file`) and DynamoDB (`dynamodb`), chosen by `state.type` in config.
+ * (`file`) and DynamoDB (`dynamodb`), chosen by `state.type` in config. Change-detection state is
+ * per entity, in a {@link SeenStore} kept beside each store (`seen.sqlite` in the directory; one
+ * item per entity in the table): see src/state/seen/.
  */
+import { KeyValueSeenStore, type SeenStore } from './seen/index.js';
 
 /** A stored value with the version used for optimistic concurrency. */
 export interface Versioned<T> {
@@ -33,6 +36,20 @@ export interface StateStore {
   delete(key: string): Promise<void>;
   /** Releases resources. */
   close(): Promise<void>;
+  /**
+   * The per-entity change-detection store kept beside this store (same directory or table), opened
+   * on first use and closed by {@link close}. Optional so a test double need not have one: see
+   * {@link seenStoreOf}.
+   */
+  readonly seen?: SeenStore;
+}
+
+/**
+ * The change-detection store of a state store: its own {@link StateStore.seen}, else one key per
+ * entity in the store itself ({@link KeyValueSeenStore}).
+ */
+export function seenStoreOf(state: StateStore): SeenStore {
+  return state.seen ?? new KeyValueSeenStore(state);
 }
 
 export { StateConflictError } from '../errors.js';
@@ -43,3 +60,12 @@ export {
   stateTableDefinition,
 } from './dynamodb.js';
 export { FileStateStore } from './file.js';
+export {
+  boundedSeenKey,
+  DynamoDbSeenStore,
+  KeyValueSeenStore,
+  MAX_SEEN_KEY_BYTES,
+  type SeenEntry,
+  type SeenStore,
+  SqliteSeenStore,
+} from './seen/index.js';

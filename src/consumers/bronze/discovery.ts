@@ -6,7 +6,7 @@
 import type { Shard } from '@aws-sdk/client-kinesis';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { backoffMs, sleep } from './backoff.js';
+import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
 import type { BronzeWriterConfig } from './config.js';
 
 /** What the discovery loop needs from its writer. */
@@ -58,7 +58,7 @@ export class ShardDiscovery {
         } catch (err) {
           if (stop.aborted) return;
           this.host.countError(err);
-          const delay = backoffMs(attempt, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs);
+          const delay = fullJitterDelayMs(attempt + 1, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs);
           this.host.log.warn(
             { err: describeError(err), attempt: attempt + 1, delayMs: Math.round(delay) },
             'cannot list shards: retrying',

@@ -5,7 +5,7 @@
  */
 import { describeError, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { backoffMs, sleep } from './backoff.js';
+import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
 import type { BronzeWriterConfig } from './config.js';
 import { ShardOwnershipError } from './errors.js';
 import type { ShardHealth } from './health.js';
@@ -63,7 +63,7 @@ export async function persistStep<T>(
       if (failed) ctx.setStatus(true);
       const delay = failed
         ? cfg.failedShardProbeIntervalSecs * 1000
-        : backoffMs(attempt, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs);
+        : fullJitterDelayMs(attempt + 1, cfg.retryBaseDelayMs, cfg.retryMaxDelayMs);
       // Once failed, the failure was logged once (ShardHealth); the probes are debug lines.
       (failed ? ctx.log.debug : ctx.log.warn).call(
         ctx.log,

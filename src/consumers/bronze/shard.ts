@@ -7,9 +7,9 @@ import type { DeadLetter, DeadLetterQueue } from '../../deadletter/index.js';
 import { describeError } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
+import { equalJitterDelayMs, fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
 import type { StateStore } from '../../state/index.js';
 import type { ConsumerStats, ShardStats } from '../types.js';
-import { backoffMs, equalJitterBackoffMs, sleep } from './backoff.js';
 import { ShardBuffer } from './buffer.js';
 import { CheckpointStore, checkpointKey, type ShardCheckpoint } from './checkpoint.js';
 import type { BronzeWriterConfig } from './config.js';
@@ -148,7 +148,7 @@ export class ShardWorker {
         if (failed) this.setFailed(true);
         const delay = failed
           ? this.cfg.failedShardProbeIntervalSecs * 1000
-          : equalJitterBackoffMs(
+          : equalJitterDelayMs(
               this.failuresSinceCheckpoint++,
               this.cfg.retryBaseDelayMs,
               this.cfg.retryMaxDelayMs,
@@ -235,7 +235,7 @@ export class ShardWorker {
           continue;
         }
         if (!e.retriable) throw e;
-        const delay = backoffMs(attempt++, this.cfg.retryBaseDelayMs, this.cfg.retryMaxDelayMs);
+        const delay = fullJitterDelayMs(++attempt, this.cfg.retryBaseDelayMs, this.cfg.retryMaxDelayMs);
         this.log.warn(
           { shard: this.shardId, err: describeError(e), delayMs: Math.round(delay) },
           'GetRecords failed: backing off',

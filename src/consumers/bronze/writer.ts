@@ -8,9 +8,9 @@ import { ConfigError, describeError, failureClassOf, isRetriable } from '../../e
 import type { Lake } from '../../lake/index.js';
 import { openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
+import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
 import type { StateStore } from '../../state/index.js';
 import type { Consumer, ConsumerStats, ShardStats } from '../types.js';
-import { backoffMs, sleep } from './backoff.js';
 import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
 import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
 import { ConsumerError, ShutdownTimeoutError } from './errors.js';
@@ -270,7 +270,11 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
       } catch (err) {
         this.countError(err);
         if (!isRetriable(err) || signal.aborted) throw err;
-        const delay = backoffMs(attempt, this.config.retryBaseDelayMs, this.config.retryMaxDelayMs);
+        const delay = fullJitterDelayMs(
+          attempt + 1,
+          this.config.retryBaseDelayMs,
+          this.config.retryMaxDelayMs,
+        );
         this.log.warn(
           { err: describeError(err), attempt: attempt + 1, delayMs: Math.round(delay) },
           'retrying',

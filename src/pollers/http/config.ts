@@ -152,12 +152,18 @@ export const HttpSourceSchema = z
       .string()
       .default('')
       .describe('Dot path to the array of records in the response body; empty for a top-level array.'),
-    idField: z.string().optional().describe('Dot path of the upstream key, e.g. `id`.'),
-    versionField: z
-      .string()
+    idField: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .optional()
       .describe(
-        'Dot path of the upstream version, e.g. `updated_at`; with `idField` it makes the record id.',
+        'Entity key: a dot path (`id`) or a list of dot paths for a composite key (`[country, station]`, joined as `US|42`). Change detection remembers, per entity key, the id of the last record emitted. When several rows of one page share a key but are different records, each of them is tracked by its record id instead (emitted once, then unchanged while the page stays the same), counted in `ingest_source_duplicate_keys_total` and logged once per page. A row where a path resolves to nothing (absent, null or empty) has no key: its id is the content hash, it is its own entity, and it is counted in `ingest_source_missing_key_fields_total`.',
+      ),
+    versionField: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Dot path of the upstream version, e.g. `updated_at`; with `idField` the record id is `<key>@<version>`, else `<key>@sha256:<content hash>`. A row without it is counted in `ingest_source_missing_key_fields_total` and logged once per page.',
       ),
     eventTimeField: z
       .string()
@@ -167,13 +173,17 @@ export const HttpSourceSchema = z
     emit: z
       .enum(['changed', 'all'])
       .default('changed')
-      .describe('`changed`: only records whose id was not emitted before; `all`: every record every poll.'),
+      .describe(
+        '`changed`: only records whose id differs from the last one emitted for their entity key (see `idField`, ADR 3); `all`: every record every poll, no change-detection state.',
+      ),
     maxTrackedIds: z
       .number()
       .int()
-      .positive()
+      .nonnegative()
       .default(100_000)
-      .describe('Entities remembered for change detection (LRU); an evicted one is re-emitted once.'),
+      .describe(
+        'Change-detection entries cached in memory per source (LRU, about 160 bytes each) in front of the state store, which keeps every entity (`seen.sqlite` locally, one DynamoDB item per entity). An entry not cached is read from the store; 0 disables the cache.',
+      ),
     conditionalRequests: z.boolean().default(true).describe('Send `If-None-Match` with the last `ETag`.'),
     pagination: PaginationSchema,
     rateLimit: z

@@ -6,16 +6,20 @@
  *   say what came back (short, secret-masked excerpts). It follows no redirect: undici's `request()`
  *   does not unless a redirect interceptor is composed in, and none is, so a 3xx is an error and
  *   credentials never follow a `Location` to another origin.
- * - {@link withRetry} retries a retriable failure with exponential backoff and full jitter
- *   ({@link backoffDelayMs}), honouring `Retry-After` on 429 and 503 ({@link retryDelayMs}).
+ * - {@link withRetry} retries a retriable failure through the project's retry module
+ *   (`src/retry`: exponential backoff, full jitter), honouring `Retry-After` on 429 and 503.
  *
  * @module
  */
 
-import { setTimeout as delay } from 'node:timers/promises';
 import { Agent, type Dispatcher, request, errors as undiciErrors } from 'undici';
 import { parseJsonLossless } from '../../envelope.js';
-import { isRetriable } from '../../errors.js';
+import {
+  backoffDelayMs,
+  type RetryOptions,
+  type RetryPolicy,
+  withRetry as retryWith,
+} from '../../retry/index.js';
 import { longestSecretLength, maskedExcerpt } from '../../secrets/index.js';
 import {
   HttpStatusError,
@@ -26,42 +30,6 @@ import {
   RequestTimeoutError,
   ResponseTooLargeError,
 } from './errors.js';
-
-/** Retry policy (the `retry` block of the source config). */
-export interface RetryPolicy {
-  /** Attempts per request, including the first (>= 1). */
-  maxAttempts: number;
-  /** Base of the exponential backoff, in milliseconds. */
-  baseDelayMs: number;
-  /** Cap on one delay, in milliseconds; also caps a `Retry-After`. */
-  maxDelayMs: number;
-}
-
-/** Waits `ms` milliseconds; rejects when `signal` aborts. Injectable so tests control time. */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-/** The real {@link Sleep}: `timers/promises.setTimeout`. */
-export const defaultSleep: Sleep = async (ms, signal) => {
-  await delay(ms, undefined, signal ? { signal } : undefined);
-};
-
-/**
- * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter",
- * 2015): `random(0, min(maxDelayMs, baseDelayMs * 2^retryIndex))`.
- *
- * @param retryIndex - 0 for the delay before the first retry, 1 before the second, ...
- * @param random - uniform source in [0, 1). @default Math.random
- * @returns the delay in milliseconds, in `[0, min(maxDelayMs, baseDelayMs * 2^retryIndex)]`.
- */
-export function backoffDelayMs(
-  retryIndex: number,
-  policy: RetryPolicy,
-  random: () => number = Math.random,
-): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retryIndex));
-  const r = Math.min(Math.max(random(), 0), 1);
-  return Math.floor(r * ceiling);
-}
 
 /**
  * Parses a `Retry-After` header (RFC 9110 §10.2.3): either `delay-seconds` (a non-negative
@@ -87,10 +55,18 @@ export function parseRetryAfter(
 }
 
 /**
- * The delay before retrying after `err`:
- * - a 429 or 503 {@link HttpStatusError} carrying `Retry-After`: that delay, capped at `maxDelayMs`
- *   (RFC 6585 §4 and RFC 9110 §15.6.4 name `Retry-After` for exactly these two statuses);
- * - otherwise {@link backoffDelayMs}.
+ * The delay an HTTP failure asks for: `Retry-After` of a 429 or 503 {@link HttpStatusError} (RFC
+ * 6585 §4 and RFC 9110 §15.6.4 name it for exactly these two statuses), else `undefined` (backoff).
+ */
+export function requestedDelayMs(err: unknown): number | undefined {
+  return err instanceof HttpStatusError && (err.status === 429 || err.status === 503)
+    ? err.retryAfterMs
+    : undefined;
+}
+
+/**
+ * The delay before retrying after `err`: the {@link requestedDelayMs} capped at `maxDelayMs`, else
+ * the full-jitter backoff.
  */
 export function retryDelayMs(
   err: unknown,
@@ -98,55 +74,35 @@ export function retryDelayMs(
   policy: RetryPolicy,
   random: () => number,
 ): number {
-  if (
-    err instanceof HttpStatusError &&
-    (err.status === 429 || err.status === 503) &&
-    err.retryAfterMs !== undefined
-  ) {
-    return Math.min(err.retryAfterMs, policy.maxDelayMs);
-  }
-  return backoffDelayMs(retryIndex, policy, random);
-}
-
-/** Options of {@link withRetry}. */
-export interface RetryOptions {
-  policy: RetryPolicy;
-  /** @default defaultSleep */
-  sleep?: Sleep;
-  /** @default Math.random */
-  random?: () => number;
-  /** Aborts a pending backoff (the call then rejects with {@link PollAbortedError}). */
-  signal?: AbortSignal;
-  /** Called before each backoff: the error, the 1-based attempt that failed, and the chosen delay (ms). */
-  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
+  const requested = requestedDelayMs(err);
+  return requested === undefined
+    ? backoffDelayMs(retryIndex, policy, random)
+    : Math.min(requested, policy.maxDelayMs);
 }
 
 /**
- * Calls `fn` until it resolves, it throws a non-retriable error ({@link isRetriable}), or
- * `policy.maxAttempts` attempts were made; then rethrows the last error.
- *
- * @param fn - one attempt; receives the 1-based attempt number.
- * @throws the last error of `fn`, or {@link PollAbortedError} when `signal` aborted a backoff.
+ * The project's {@link retryWith} for HTTP requests: honours `Retry-After` on 429 and 503, and a
+ * stop during a backoff rejects with {@link PollAbortedError}.
+ * @throws the last error of `fn`, or {@link PollAbortedError}.
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const sleep = options.sleep ?? defaultSleep;
-  const random = options.random ?? Math.random;
-  const maxAttempts = Math.max(1, options.policy.maxAttempts);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (attempt >= maxAttempts || !isRetriable(err) || options.signal?.aborted) throw err;
-      const ms = retryDelayMs(err, attempt - 1, options.policy, random);
-      options.onRetry?.(err, attempt, ms);
-      try {
-        await sleep(ms, options.signal);
-      } catch (sleepErr) {
-        throw new PollAbortedError('stopped during retry backoff', { cause: sleepErr });
-      }
-    }
-  }
+export function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: Omit<RetryOptions, 'requestedDelayMs' | 'abortError'>,
+): Promise<T> {
+  return retryWith(fn, {
+    ...options,
+    requestedDelayMs,
+    abortError: (cause) => new PollAbortedError('stopped during retry backoff', { cause }),
+  });
 }
+
+export {
+  backoffDelayMs,
+  defaultSleep,
+  type RetryOptions,
+  type RetryPolicy,
+  type Sleep,
+} from '../../retry/index.js';
 
 const sharedAgents = new Map<number, Agent>();
 

@@ -26,11 +26,11 @@ import {
   type HttpSourceDeps,
   HttpSourceSchema,
   http,
+  type LegacySeenState,
   LruMap,
+  legacySeenKey,
   MalformedResponseError,
   PollAbortedError,
-  type SeenState,
-  seenKey,
 } from './index.js';
 
 // ---------------------------------------------------------------- helpers
@@ -379,8 +379,8 @@ describe('change detection', () => {
     expect(sink.envelopes.at(-1)!.id).toBe('2@b');
     expect(await metric('ingest_source_records_total', { source: cfg.name, outcome: 'unchanged' })).toBe(5);
 
-    const persisted = (await state.get<SeenState>(seenKey(cfg.name)))!.value.entries;
-    expect(new Map(persisted)).toEqual(
+    const persisted = await state.seen.getMany(cfg.name, ['1', '2', '3', '4']);
+    expect(persisted).toEqual(
       new Map([
         ['1', '1@a'],
         ['2', '2@b'],
@@ -425,27 +425,35 @@ describe('change detection', () => {
     expect(source.stats()).toMatchObject({ polled: 4, emitted: 1, deadLettered: 1, unchanged: 2 });
   });
 
-  it('maxTrackedIds bounds the map (LRU): an evicted entity is emitted again', async () => {
-    const source = build(config({ maxTrackedIds: 2 }));
-    reply([1, 'a'], [2, 'a'], [3, 'a']);
-    await source.pollOnce();
-    reply([1, 'a'], [2, 'a'], [3, 'a']);
-    // Entity 1 was evicted when 3 arrived: it is emitted again; 2 and 3 are still remembered.
-    expect(await source.pollOnce()).toMatchObject({ emitted: 1, unchanged: 2 });
-    expect(sink.envelopes.slice(3).map((e) => e.id)).toEqual(['1@a']);
+  it('maxTrackedIds bounds only the in-memory cache: the store keeps every entity, nothing is re-emitted', async () => {
+    for (const maxTrackedIds of [2, 0]) {
+      const cfg = config({ maxTrackedIds });
+      const source = build(cfg);
+      reply([1, 'a'], [2, 'a'], [3, 'a']);
+      expect(await source.pollOnce()).toMatchObject({ emitted: 3 });
+      reply([1, 'a'], [2, 'a'], [3, 'a']);
+      expect(await source.pollOnce()).toMatchObject({ emitted: 0, unchanged: 3 });
+      expect(state.seen.count(cfg.name)).toBe(3);
+    }
   });
 
-  it('LruMap evicts the least recently used entry', () => {
-    const m = new LruMap<string, number>(2);
+  it('LruMap keeps the most recently used entries (two generations of max / 2)', () => {
+    const m = new LruMap<string, number>(4);
     m.set('a', 1);
-    m.set('b', 2);
-    expect(m.get('a')).toBe(1); // a is now the most recent
-    m.set('c', 3);
+    m.set('b', 2); // the young generation is full (2): it becomes the old one
+    expect(m.get('a')).toBe(1); // a moves back to the young generation
+    m.set('c', 3); // young {a, c} is full: it becomes the old one, {a, b} is dropped
     expect(m.get('b')).toBeUndefined();
+    expect(m.get('a')).toBe(1);
+    m.set('a', 9);
     expect(m.entries()).toEqual([
-      ['a', 1],
       ['c', 3],
+      ['a', 9],
     ]);
+    expect(m.size).toBe(2);
+    const none = new LruMap<string, number>(0);
+    none.set('x', 1);
+    expect(none.get('x')).toBeUndefined();
   });
 
   it('awaits the sink before persisting: while deliveries are pending, neither seen-map nor ETag is written', async () => {
@@ -468,7 +476,7 @@ describe('change detection', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(settled).toBe(false);
     const reader = new FileStateStore(dir);
-    expect(await reader.get(seenKey(cfg.name))).toBeUndefined();
+    expect(await reader.seen.getMany(cfg.name, ['1'])).toEqual(new Map());
     expect(await reader.get(etagKey(cfg.name))).toBeUndefined();
 
     // stop() waits for the in-flight poll to finish delivering.
@@ -482,11 +490,125 @@ describe('change detection', () => {
     release();
     await expect(poll).resolves.toMatchObject({ emitted: 1 });
     await stopping;
-    expect((await reader.get<SeenState>(seenKey(cfg.name)))!.value.entries).toEqual([['1', '1@a']]);
+    expect(await reader.seen.getMany(cfg.name, ['1'])).toEqual(new Map([['1', '1@a']]));
+    await reader.close();
     expect((await reader.get<EtagState>(etagKey(cfg.name)))!.value).toEqual({
       [`${ORIGIN}/items`]: { etag: '"e1"', next: null },
     });
     await expect(source.pollOnce()).rejects.toThrow(/stopped/);
+  });
+});
+
+// ---------------------------------------------------------------- entity keys (issue 7)
+
+describe('entity keys and per-entity state', () => {
+  const replyRows = (rows: unknown[]) =>
+    agent.get(ORIGIN).intercept({ path: '/items' }).reply(200, rows, json);
+  const warnings = (source: string, event: string) =>
+    logs.filter((l) => l.source === source && l.event === event && l.level === 40);
+
+  it('1,001 rows sharing one id: each emitted once, then nothing on later polls; one warning per page, counted', async () => {
+    const cfg = config({ versionField: undefined });
+    const source = build(cfg);
+    // A Socrata-like page: `id` is the same counter id on every row, the rows differ.
+    const rows = Array.from({ length: 1001 }, (_, i) => ({ id: 1, station: `s${i}`, value: i }));
+    replyRows(rows);
+    expect(await source.pollOnce()).toMatchObject({ polled: 1001, emitted: 1001, unchanged: 0 });
+    for (let poll = 0; poll < 2; poll++) {
+      replyRows(rows);
+      expect(await source.pollOnce()).toMatchObject({ polled: 1001, emitted: 0, unchanged: 1001 });
+    }
+    expect(new Set(sink.envelopes.map((e) => e.id)).size).toBe(1001);
+    expect(warnings(cfg.name, 'duplicate_keys')).toHaveLength(3); // one per page
+    expect(warnings(cfg.name, 'duplicate_keys')[0]).toMatchObject({ duplicateKeys: 1, duplicateRows: 1000 });
+    expect(await metric('ingest_source_duplicate_keys_total', { source: cfg.name })).toBe(3000);
+
+    // A changed row is emitted once more; identical copies in one page are one record.
+    const changed = [...rows.slice(0, 1000), { id: 1, station: 's1000', value: -1 }, rows[0]];
+    replyRows(changed);
+    expect(await source.pollOnce()).toMatchObject({ polled: 1002, emitted: 1, unchanged: 1001 });
+  });
+
+  it('identical copies of one record in a page are not duplicates: no warning', async () => {
+    const cfg = config();
+    const source = build(cfg);
+    replyRows(items([1, 'a'], [1, 'a']));
+    expect(await source.pollOnce()).toMatchObject({ emitted: 1, unchanged: 1 });
+    expect(warnings(cfg.name, 'duplicate_keys')).toHaveLength(0);
+  });
+
+  it('a composite idField keys each entity by all its parts; a changed part is another entity', async () => {
+    const cfg = config({ idField: ['country', 'station'], versionField: 'v' });
+    const source = build(cfg);
+    const rows = [
+      { country: 'US', station: 1, v: 1 },
+      { country: 'US', station: 2, v: 1 },
+      { country: 'F|R', station: 1, v: 1 },
+    ];
+    replyRows(rows);
+    expect(await source.pollOnce()).toMatchObject({ emitted: 3 });
+    expect(sink.envelopes.map((e) => e.id)).toEqual(['US|1@1', 'US|2@1', 'F%7CR|1@1']);
+    expect(sink.batches[0]!.map((r) => r.partitionKey)).toEqual(['US|1', 'US|2', 'F%7CR|1']);
+    replyRows([...rows.slice(0, 2), { country: 'F|R', station: 1, v: 2 }]);
+    expect(await source.pollOnce()).toMatchObject({ emitted: 1, unchanged: 2 });
+    expect(await state.seen.getMany(cfg.name, ['F%7CR|1'])).toEqual(new Map([['F%7CR|1', 'F%7CR|1@2']]));
+    expect(warnings(cfg.name, 'duplicate_keys')).toHaveLength(0);
+  });
+
+  it('an idField or versionField that resolves to nothing logs one warning per page and is counted per field', async () => {
+    const cfg = config({ idField: 'uuid', versionField: 'rev' });
+    const source = build(cfg);
+    replyRows([
+      { id: 1, rev: 3 },
+      { id: 2, uuid: 'b' },
+      { id: 3, uuid: 'c', rev: 1 },
+    ]);
+    expect(await source.pollOnce()).toMatchObject({ emitted: 3 });
+    const warned = warnings(cfg.name, 'key_fields_missing');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ rows: 3, missing: { uuid: 1, rev: 1 } });
+    expect(await metric('ingest_source_missing_key_fields_total', { source: cfg.name, field: 'uuid' })).toBe(
+      1,
+    );
+    expect(await metric('ingest_source_missing_key_fields_total', { source: cfg.name, field: 'rev' })).toBe(
+      1,
+    );
+    const ids = sink.envelopes.map((e) => e.id);
+    expect(ids[0]).toMatch(/^sha256:[0-9a-f]{64}$/); // no key: content hash, its own entity
+    expect(ids[1]).toMatch(/^b@sha256:[0-9a-f]{32}$/); // no version: key + content hash
+    expect(ids[2]).toBe('c@1');
+  });
+
+  it('when sink.write rejects, no state is written and the records are emitted again next poll', async () => {
+    const cfg = config();
+    const source = build(cfg);
+    const write = sink.write.bind(sink);
+    sink.write = async () => {
+      throw new Error('sink closed');
+    };
+    replyRows(items([1, 'a'], [2, 'a']));
+    await expect(source.pollOnce()).rejects.toThrow(/sink closed/);
+    expect(await state.seen.getMany(cfg.name, ['1', '2'])).toEqual(new Map());
+    sink.write = write;
+    replyRows(items([1, 'a'], [2, 'a']));
+    expect(await source.pollOnce()).toMatchObject({ emitted: 2, unchanged: 0 });
+    expect(state.seen.count(cfg.name)).toBe(2);
+  });
+
+  it('imports a legacy whole-map seen value once, deletes it, and emits only what changed', async () => {
+    const cfg = config();
+    await state.put<LegacySeenState>(legacySeenKey(cfg.name), {
+      entries: [
+        ['1', '1@a'],
+        ['2', '2@a'],
+      ],
+    });
+    const source = build(cfg);
+    replyRows(items([1, 'a'], [2, 'b'], [3, 'a']));
+    expect(await source.pollOnce()).toMatchObject({ emitted: 2, unchanged: 1 });
+    expect(sink.envelopes.map((e) => e.id)).toEqual(['2@b', '3@a']);
+    expect(await state.get(legacySeenKey(cfg.name))).toBeUndefined();
+    expect(logs.filter((l) => l.event === 'seen_state_migrated')).toMatchObject([{ entries: 2 }]);
   });
 });
 
@@ -691,7 +813,7 @@ describe('start(): continuous polling (fake timers)', () => {
     expect(source.stats().polls).toBe(1);
     await settle(200);
     expect(source.stats()).toMatchObject({ polls: 2, completedPolls: 1, emitted: 2 });
-    expect(mem.data.get(seenKey(cfg.name))).toBeDefined();
+    expect(mem.data.get(`seen/${cfg.name}/1`)?.value).toBe('1@a'); // one key per entity (KeyValueSeenStore)
 
     await settle(65_000);
     expect(source.stats()).toMatchObject({ polls: 3, completedPolls: 2, emitted: 2, unchanged: 2 });

@@ -4,14 +4,16 @@
  * One poll = every page (see `pagination.ts`), each request through the source's token-bucket
  * limiter (bottleneck) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
  * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
- * detection, written to the sink page by page, and only once the sink acknowledged them is the
- * state (seen-map, ETags) persisted: at-least-once from API to sink.
+ * detection per entity key (`changes.ts`), written to the sink page by page, and only once the sink
+ * acknowledged them (delivered or dead-lettered) is the state (seen entries, ETags) persisted:
+ * at-least-once from API to sink. When the sink's write rejects, nothing is persisted and the
+ * records are polled again.
  *
- * State keys in the {@link StateStore}:
- * - `source/<name>/seen`: `{ entries: [entity, id][] }`, least recently seen first (LRU of at most
- *   `maxTrackedIds`);
- * - `source/<name>/etag`: `{ [pageUrl]: { etag, next } }`, the `ETag` of each page and the URL of the
- *   page after it (so a 304 page still leads to the next one).
+ * State:
+ * - change detection: one entry per entity in the store's {@link SeenStore} (`seenStoreOf`), read and
+ *   written per page; the legacy whole-map key `source/<name>/seen` is imported once and deleted;
+ * - `source/<name>/etag` in the {@link StateStore}: `{ [pageUrl]: { etag, next } }`, the `ETag` of
+ *   each page and the URL of the page after it (so a 304 page still leads to the next one).
  *
  * @module
  */
@@ -22,9 +24,11 @@ import type { DeadLetter } from '../../deadletter/index.js';
 import { getPath, wrap } from '../../envelope.js';
 import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { OutgoingRecord } from '../../producers/types.js';
+import type { Delivery, OutgoingRecord } from '../../producers/types.js';
 import { registerHeaderSecrets, registerSecret } from '../../secrets/index.js';
+import { type SeenEntry, seenStoreOf } from '../../state/index.js';
 import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
+import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
 import {
   CircuitOpenError,
@@ -39,9 +43,11 @@ import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js
 import {
   BREAKER_STATE,
   sourceBreakerState,
+  sourceDuplicateKeysTotal,
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
   sourceLimiterQueued,
+  sourceMissingKeyFieldsTotal,
   sourceOffOriginLinksTotal,
   sourcePagesTruncatedTotal,
   sourcePollDurationSeconds,
@@ -51,6 +57,7 @@ import {
   sourceRetriesTotal,
 } from './telemetry.js';
 
+export { ChangeDetector, type LegacySeenState, LruMap, legacySeenKey, trackingKeys } from './changes.js';
 export type { HttpSourceConfig, PaginationConfig } from './config.js';
 export { HttpSourceSchema } from './config.js';
 export * from './errors.js';
@@ -77,60 +84,11 @@ export interface HttpSource extends Source {
   breakerState(): BreakerState;
 }
 
-/** State-store key of the change-detection map of a source. */
-export const seenKey = (source: string): string => `source/${source}/seen`;
 /** State-store key of the per-page ETags of a source. */
 export const etagKey = (source: string): string => `source/${source}/etag`;
 
-/** Persisted shape of `source/<name>/seen`. */
-export interface SeenState {
-  /** `[entity, record id]` pairs, least recently seen first. */
-  entries: [string, string][];
-}
-
 /** Persisted shape of `source/<name>/etag`. */
 export type EtagState = Record<string, { etag: string; next: string | null }>;
-
-/**
- * A bounded map with least-recently-used eviction (insertion order of a `Map` is the recency order).
- * Used for change detection: entity key → last emitted record id.
- */
-export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
-
-  /** @param max - capacity (>= 1); the least recently used entry is evicted beyond it. */
-  constructor(private readonly max: number) {}
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  /** Reads a value and marks the key as most recently used. */
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  /** Sets a value as most recently used, evicting the least recently used entries beyond `max`. */
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.max) {
-      const oldest = this.map.keys().next();
-      if (oldest.done) break;
-      this.map.delete(oldest.value);
-    }
-  }
-
-  /** Entries, least recently used first. */
-  entries(): [K, V][] {
-    return [...this.map.entries()];
-  }
-}
 
 /**
  * Reads the auth header of a source from the environment, and registers the secret value (and any
@@ -217,7 +175,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly sleep: Sleep;
   private readonly random: () => number;
   private readonly totals = zeroStats();
-  private readonly seen: LruMap<string, string>;
+  private readonly changes: ChangeDetector;
   private etags: EtagState = {};
   private stateLoaded = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -236,7 +194,7 @@ class HttpSourceImpl implements HttpSource {
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? defaultSleep;
     this.random = deps.random ?? Math.random;
-    this.seen = new LruMap(config.maxTrackedIds);
+    this.changes = new ChangeDetector(config.name, seenStoreOf(deps.state), config.maxTrackedIds);
 
     this.limiter = new Bottleneck(limiterOptions(config.rateLimit, `source:${config.name}`));
     const updateQueued = (): void => {
@@ -392,14 +350,16 @@ class HttpSourceImpl implements HttpSource {
     }
   }
 
-  /** Loads the seen-map and ETags once (on the first poll); a failed load is retried next poll. */
+  /**
+   * Loads the ETags and imports a legacy seen-map once (on the first poll); a failed load is retried
+   * next poll. Change-detection entries themselves are read per page.
+   */
   private async loadState(): Promise<void> {
     if (this.stateLoaded) return;
-    const [seen, etags] = await Promise.all([
-      this.config.emit === 'changed' ? this.deps.state.get<SeenState>(seenKey(this.name)) : undefined,
+    const [, etags] = await Promise.all([
+      this.config.emit === 'changed' ? this.changes.migrate(this.deps.state, this.log) : undefined,
       this.config.conditionalRequests ? this.deps.state.get<EtagState>(etagKey(this.name)) : undefined,
     ]);
-    for (const [entity, id] of seen?.value.entries ?? []) this.seen.set(entity, id);
     this.etags = { ...(etags?.value ?? {}) };
     this.stateLoaded = true;
   }
@@ -539,8 +499,9 @@ class HttpSourceImpl implements HttpSource {
   }
 
   /**
-   * Wraps, filters and writes one page's records, waits for the sink's acknowledgement, then updates
-   * and persists the seen-map.
+   * Wraps, filters (change detection) and writes one page's records, waits for the sink's
+   * acknowledgement, then stores the change-detection entries of the records the sink delivered or
+   * dead-lettered. When `sink.write` rejects, nothing is stored: the records are polled again.
    */
   private async deliver(records: unknown[], result: PollResult): Promise<void> {
     const source = this.name;
@@ -550,17 +511,19 @@ class HttpSourceImpl implements HttpSource {
     this.totals.polled += records.length;
     sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
     const now = this.now();
-    const out: OutgoingRecord[] = [];
-    const keys: { entity: string; id: string }[] = [];
-    const inPage = new Map<string, string>();
+    const rows: (TrackedRow & { record: OutgoingRecord })[] = [];
+    const missing = new Map<string, number>();
     const unwrappable: DeadLetter[] = [];
-    let unchanged = 0;
     for (const payload of records) {
-      let wrapped: ReturnType<typeof wrap>;
-      let data: Uint8Array;
       try {
-        wrapped = wrap(spec, payload, now);
-        data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
+        const wrapped = wrap(spec, payload, now);
+        const data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
+        for (const field of wrapped.missing) missing.set(field, (missing.get(field) ?? 0) + 1);
+        rows.push({
+          entity: wrapped.entity,
+          id: wrapped.envelope.id,
+          record: { source, partitionKey: wrapped.partitionKey, data },
+        });
       } catch (err) {
         unwrappable.push({
           component: source,
@@ -569,22 +532,25 @@ class HttpSourceImpl implements HttpSource {
           reason: `cannot wrap record: ${describeError(err)}`,
           data: Buffer.from(safeStringify(payload), 'utf8'),
         });
-        continue;
       }
-      const { entity, envelope } = wrapped;
-      if (emit === 'changed') {
-        const known = inPage.get(entity) ?? this.seen.get(entity);
-        if (known === envelope.id) {
-          unchanged++;
-          continue;
-        }
-        inPage.set(entity, envelope.id);
-      }
-      out.push({ source, partitionKey: wrapped.partitionKey, data });
-      keys.push({ entity, id: envelope.id });
     }
+    this.reportKeyProblems(missing, rows.length);
+    let plan: PagePlan;
+    if (emit === 'changed') {
+      plan = await this.changes.plan(rows);
+      this.reportDuplicates(plan, rows.length);
+    } else {
+      plan = {
+        emit: rows.map((r, index) => ({ index, entry: { entity: r.entity, id: r.id } })),
+        unchanged: 0,
+        duplicateKeys: 0,
+        duplicateRows: 0,
+      };
+    }
+    const out = plan.emit.map((e) => rows[e.index]!.record);
+    const { unchanged } = plan;
     if (unwrappable.length > 0) await this.deps.deadLetters.put(unwrappable, now);
-    const deliveries = out.length > 0 ? await this.deps.sink.write(out) : [];
+    const deliveries: Delivery[] = out.length > 0 ? await this.deps.sink.write(out) : [];
     if (deliveries.length !== out.length) {
       throw new PollerError(
         `sink ${this.deps.sink.name} answered ${deliveries.length} deliveries for ${out.length} records`,
@@ -594,11 +560,13 @@ class HttpSourceImpl implements HttpSource {
     }
     let emitted = 0;
     let deadLettered = unwrappable.length;
+    const acknowledged: SeenEntry[] = [];
     deliveries.forEach((d, i) => {
+      // Only a record the sink delivered or dead-lettered (replayable, ADR 0003) is remembered.
       if (d.status === 'delivered') emitted++;
-      else deadLettered++;
-      const k = keys[i]!;
-      if (emit === 'changed') this.seen.set(k.entity, k.id);
+      else if (d.status === 'dead_lettered') deadLettered++;
+      else return;
+      acknowledged.push(plan.emit[i]!.entry);
     });
     result.emitted += emitted;
     result.unchanged += unchanged;
@@ -609,9 +577,33 @@ class HttpSourceImpl implements HttpSource {
     sourceRecordsTotal.inc({ source, outcome: 'emitted' }, emitted);
     sourceRecordsTotal.inc({ source, outcome: 'unchanged' }, unchanged);
     sourceRecordsTotal.inc({ source, outcome: 'dead_lettered' }, deadLettered);
-    if (emit === 'changed' && out.length > 0) {
-      await this.deps.state.put<SeenState>(seenKey(source), { entries: this.seen.entries() });
-    }
+    if (emit === 'changed') await this.changes.commit(acknowledged);
+  }
+
+  /** One warning per page, and a count per field, for configured key fields that resolved to nothing. */
+  private reportKeyProblems(missing: Map<string, number>, rows: number): void {
+    if (missing.size === 0) return;
+    for (const [field, n] of missing) sourceMissingKeyFieldsTotal.inc({ source: this.name, field }, n);
+    this.log.warn(
+      { event: 'key_fields_missing', rows, missing: Object.fromEntries(missing) },
+      'Configured idField/versionField resolved to nothing in some rows: their ids fall back to a content hash (ADR 0003). Check the field paths.',
+    );
+  }
+
+  /** One warning per page, and a count, when rows of the page share a key but are different records. */
+  private reportDuplicates(plan: PagePlan, rows: number): void {
+    if (plan.duplicateRows === 0) return;
+    sourceDuplicateKeysTotal.inc({ source: this.name }, plan.duplicateRows);
+    this.log.warn(
+      {
+        event: 'duplicate_keys',
+        rows,
+        duplicateKeys: plan.duplicateKeys,
+        duplicateRows: plan.duplicateRows,
+        exampleKey: plan.exampleKey,
+      },
+      'Rows of one page share an idField value but differ: each is tracked by its record id (ADR 0003). If they are distinct entities, configure a composite idField.',
+    );
   }
 
   private async rememberEtag(url: string, etag: string | undefined, next: string | undefined): Promise<void> {

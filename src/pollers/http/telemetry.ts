@@ -90,6 +90,24 @@ export const sourcePagesTruncatedTotal = counter(
 );
 
 /**
+ * Rows of a page that share their entity key (`idField`) with a different record of the same page:
+ * per duplicate key, its distinct records beyond the first. Such rows are tracked by record id
+ * (ADR 0003); a steady count means `idField` does not identify the entity.
+ */
+export const sourceDuplicateKeysTotal = counter(
+  'ingest_source_duplicate_keys_total',
+  'Rows sharing their idField value with a different record in the same page (distinct records beyond the first per key).',
+  ['source'],
+);
+
+/** Rows in which a configured `idField` path or `versionField` resolved to nothing, by `field`. */
+export const sourceMissingKeyFieldsTotal = counter(
+  'ingest_source_missing_key_fields_total',
+  'Rows in which a configured idField path or versionField was absent, null or empty; the id falls back to a content hash.',
+  ['source', 'field'],
+);
+
+/**
  * Pagination links not followed because they point to an origin the source does not allow
  * (`url`'s origin and `allowedOrigins`); each ends its poll early.
  */

@@ -106,19 +106,3 @@ export function splitIntoBatches<T extends Sized>(
   if (current.length > 0) batches.push(current);
   return { batches, rejected };
 }
-
-/**
- * Full-jitter exponential backoff (AWS Architecture Blog, "Exponential Backoff And Jitter"):
- * `random() * min(maxDelayMs, baseDelayMs * 2^(attempt-1))`, in ms.
- * @param attempt - the attempt that just failed, from 1.
- */
-export function fullJitterDelayMs(
-  attempt: number,
-  baseDelayMs: number,
-  maxDelayMs: number,
-  random: () => number,
-): number {
-  // The exponent is capped: records are retried without limit, so `attempt` can grow large.
-  const cap = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
-  return Math.floor(random() * cap);
-}

@@ -38,6 +38,7 @@
 import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { fullJitterDelayMs } from '../../retry/index.js';
 import { ProducerClosedError, ProducerError, SinkAbandonedError, ThrottledError } from '../errors.js';
 import { SinkHealth } from '../health.js';
 import {
@@ -54,7 +55,7 @@ import {
   producerThrottledTotal,
 } from '../telemetry.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
-import { fullJitterDelayMs, type Sized } from './batching.js';
+import type { Sized } from './batching.js';
 import { BurstLog } from './burst-log.js';
 
 export { BurstLog } from './burst-log.js';

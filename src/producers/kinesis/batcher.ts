@@ -8,9 +8,9 @@
 import type { OutgoingRecord } from '../types.js';
 import { InvalidPartitionKeyError, type ProducerError, RecordTooLargeError } from './errors.js';
 
+export { fullJitterDelayMs } from '../../retry/index.js';
 export {
   type BatchLimits,
-  fullJitterDelayMs,
   type Selection,
   type SelectOptions,
   type Sized,
