@@ -97,6 +97,8 @@ export interface CycleResult {
   takenOver: HourId[];
   /** Hours with bronze data this cycle looked at but did not claim, with the reason. */
   skipped: SkippedHour[];
+  /** Why each hour in `retrying`, `failed`, `deferred` or `abandoned` did not become done (one line). */
+  errors: Record<HourId, string>;
   /** Closed hours with mapped bronze data still not done after the cycle (`ingest_scheduler_backlog_partitions`). */
   hoursBehind: number;
 }
@@ -121,6 +123,7 @@ export function emptyCycleResult(): CycleResult {
     abandoned: [],
     takenOver: [],
     skipped: [],
+    errors: {},
     hoursBehind: 0,
   };
 }

@@ -303,6 +303,7 @@ describe('hourly scheduler: pipeline', () => {
       abandoned: [],
       takenOver: [],
       skipped: [],
+      errors: {},
       hoursBehind: 0,
     });
     expect(glue.calls).toEqual([

@@ -434,7 +434,11 @@ export class HourlyScheduler implements Consumer {
         await heartbeat.stop();
         this.active = [];
       }
-      for (const c of claims) if (c.state === 'lost') result.abandoned.push(c.hour);
+      for (const c of claims) {
+        if (c.state !== 'lost') continue;
+        result.abandoned.push(c.hour);
+        result.errors[c.hour] = 'taken over by another scheduler while it ran';
+      }
       result.abandoned.sort();
     }
     this.updateGauges(discovered, result);
@@ -1018,6 +1022,7 @@ export class HourlyScheduler implements Consumer {
       updatedAt: new Date(nowMs).toISOString(),
     }));
     if (!ok) return;
+    result.errors[c.hour] = describeError(err);
     if (gaveUp) {
       result.failed.push(c.hour);
       this.counts.hoursFailed += 1;
@@ -1046,6 +1051,7 @@ export class HourlyScheduler implements Consumer {
       updatedAt: this.clock().toISOString(),
     }));
     if (!ok) return;
+    result.errors[c.hour] = `deferred: ${describeError(err)}`;
     result.deferred.push(c.hour);
     this.counts.hoursDeferred += 1;
   }
@@ -1061,7 +1067,10 @@ export class HourlyScheduler implements Consumer {
       lastError: `released: ${why}`,
       updatedAt: now,
     }));
-    if (ok) result.abandoned.push(c.hour);
+    if (ok) {
+      result.abandoned.push(c.hour);
+      result.errors[c.hour] = `released: ${why}`;
+    }
   }
 
   /**
@@ -1076,7 +1085,10 @@ export class HourlyScheduler implements Consumer {
     if (c.state !== 'alive') return false;
     c.state = 'finished';
     const outcome = await this.write(c, make);
-    if (outcome === 'failed') result.abandoned.push(c.hour);
+    if (outcome === 'failed') {
+      result.abandoned.push(c.hour);
+      result.errors[c.hour] = 'its outcome could not be written (the lease expires on its own)';
+    }
     return outcome === 'written';
   }
 
