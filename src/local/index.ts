@@ -214,7 +214,10 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const landedAll = polledOnce() && landed >= delivered();
   const complete = landedAll && (lake?.notDone.length ?? 0) === 0;
   const lakeUri = config.consumers[0]?.lakeUri ?? config.deadLetter.uri;
-  if (lake) lake = { ...lake, ...(await lakeReport(lakeUri, config)) };
+  if (lake) {
+    logger.info({ event: 'lake_report' }, 'running the gold analytics and the data-quality queries');
+    lake = { ...lake, ...(await lakeReport(lakeUri, config)) };
+  }
   const inBronze = await countBronze(lakeUri);
   const cstats = consume.consumers.map((c) => c.stats());
   return {

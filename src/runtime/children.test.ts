@@ -34,10 +34,12 @@ describe('child processes', () => {
       parent.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))),
     );
     expect(running(childPid)).toBe(true);
+    expect(pidAlive(childPid)).toBe(true);
     parent.kill('SIGKILL');
     const deadline = Date.now() + 10_000;
     while (running(childPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(running(childPid)).toBe(false);
+    expect(pidAlive(childPid)).toBe(false);
   });
 
   it('a pid file of a live process is stale; one of a dead process is removed', () => {

@@ -13,15 +13,20 @@ import { hostname } from 'node:os';
 export const WATCHDOG_INTERVAL_MS = 250;
 
 /**
- * Whether a process exists on this host (signal 0). EPERM means it exists but belongs to another
- * user: alive.
+ * Whether a process runs on this host (signal 0; EPERM means it exists but belongs to another user).
+ * A zombie (exited, not yet reaped by its new parent) counts as gone (Linux: `/proc/<pid>/stat`).
  */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 
