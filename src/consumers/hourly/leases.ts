@@ -15,8 +15,8 @@ export interface OwnerIdentity {
 }
 
 /** This process as an owner. */
-export function processOwner(instanceId: string): OwnerIdentity {
-  return { instanceId, host: hostname(), pid: process.pid };
+export function processOwner(instanceId: string, host: string = hostname()): OwnerIdentity {
+  return { instanceId, host, pid: process.pid };
 }
 
 /**

@@ -94,6 +94,8 @@ export interface HourlySchedulerDeps {
   sleep?: (ms: number) => Promise<void>;
   /** This instance's owner id in hour records. @default `<hostname>:<pid>:<random>` */
   instanceId?: string;
+  /** Host name recorded in the hours it claims (`ownerHost`). @default os.hostname() */
+  host?: string;
 }
 
 /** Counters of the scheduler. The stream counters of {@link ConsumerStats} stay 0. */
@@ -230,7 +232,7 @@ export class HourlyScheduler implements Consumer {
     this.clock = deps.now ?? (() => new Date());
     this.rawSleep = deps.sleep ?? DEFAULT_SLEEP;
     this.instanceId = deps.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.owner = processOwner(this.instanceId);
+    this.owner = processOwner(this.instanceId, deps.host);
     this.log = deps.logger.child({ component: 'hourly', scheduler: this.name });
   }
 
