@@ -7,32 +7,22 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, describeError, failureClassOf, isRetriable, StateConflictError } from '../../errors.js';
 import type { EntityConfig, LakeConfig } from '../../glue/config.js';
-import { ConcurrentRunsExceededError, CrawlerRunningError, JobRunFailedError } from '../../glue/errors.js';
+import { ConcurrentRunsExceededError, JobRunFailedError } from '../../glue/errors.js';
 import { type GlueExecutor, type JobRun, type QueryEngine, TERMINAL_JOB_STATES } from '../../glue/types.js';
 import { type Lake, openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import type { StateStore, Versioned } from '../../state/index.js';
-import type { Consumer, ConsumerStats } from '../types.js';
+import type { Consumer } from '../types.js';
+import { type ClaimReason, candidateReason, type MappedHour } from './candidates.js';
 import { type HourlySchedulerConfig, type HourlySchedulerInput, HourlySchedulerSchema } from './config.js';
 import {
-  CrawlerFailedError,
-  CrawlerTimeoutError,
   HourOwnershipLostError,
   JobStartError,
   JobWaitTimeoutError,
-  QualityCheckError,
   SchedulerError,
   SchedulerStoppedError,
 } from './errors.js';
-import {
-  BRONZE_PREFIX,
-  fingerprintKeys,
-  groupBronze,
-  type HourId,
-  hourEndMs,
-  isClosed,
-  sqlHourList,
-} from './hours.js';
+import { BRONZE_PREFIX, fingerprintKeys, groupBronze, type HourId, hourEndMs, isClosed } from './hours.js';
 import { judgeRecordedRun, sharedRunId } from './job-runs.js';
 import { LeaseHeartbeat, type OwnerIdentity, processOwner, takeoverReason } from './leases.js';
 import {
@@ -41,19 +31,18 @@ import {
   type HourRecord,
   hourStateKey,
   type QualityRecord,
-  type SkippedHour,
   strip,
 } from './records.js';
+import { crawl, qualityCheck, type StepContext } from './steps.js';
 import {
-  schedulerCrawlerRunsTotal,
   schedulerErrorsTotal,
   schedulerHoursBehind,
   schedulerHoursTotal,
   schedulerJobDurationSeconds,
   schedulerJobRunsTotal,
   schedulerLagSeconds,
-  schedulerQualityCheckValue,
 } from './telemetry.js';
+import type { HourlySchedulerDeps, HourlySchedulerStats, RunOnceOptions } from './types.js';
 
 export type {
   CycleResult,
@@ -65,77 +54,7 @@ export type {
 } from './records.js';
 export { hourStateKey } from './records.js';
 
-/** Options of {@link HourlyScheduler.runOnce}. */
-export interface RunOnceOptions {
-  /**
-   * Also process hours that are not closed yet (now < hour end + `graceSecs`). `ingest local` uses it
-   * at the end of a run to process everything that landed; a later change of such an hour's objects
-   * re-runs it like late data. @default false
-   */
-  includeOpenHours?: boolean;
-}
-
-/** What the scheduler needs from the process. */
-export interface HourlySchedulerDeps {
-  /** Where hour records live (`hour/<name>/<YYYY-MM-DDTHH>`); conditional writes claim hours. */
-  state: StateStore;
-  logger: Logger;
-  /** Runs the Glue jobs and the crawler. Not closed by the scheduler (its owner closes it). */
-  executor: GlueExecutor;
-  /** Runs `qualityQuery`. Required when `qualityQuery` is set. Not closed by the scheduler. */
-  queries?: QueryEngine;
-  /** The lake to list. @default openLake(config.lakeUri) */
-  lake?: Lake;
-  /** Entity mappings (source → silver table) and the PII key variable, from the config's `lake`. */
-  lakeConfig: LakeConfig;
-  /** Clock. @default () => new Date() */
-  now?: () => Date;
-  /** Waits `ms` milliseconds (the scheduler cuts waits short on `stop()`). @default setTimeout */
-  sleep?: (ms: number) => Promise<void>;
-  /** This instance's owner id in hour records. @default `<hostname>:<pid>:<random>` */
-  instanceId?: string;
-  /** Host name recorded in the hours it claims (`ownerHost`). @default os.hostname() */
-  host?: string;
-}
-
-/** Counters of the scheduler. The stream counters of {@link ConsumerStats} stay 0. */
-export interface HourlySchedulerStats extends ConsumerStats {
-  /** Cycles run (`runOnce` calls and loop iterations). */
-  cycles: number;
-  /** Hours claimed. */
-  hoursProcessed: number;
-  /** Hours that became done. */
-  hoursDone: number;
-  /** Hours that gave up (`failed`). */
-  hoursFailed: number;
-  /** Failed attempts that will be retried. */
-  hoursRetrying: number;
-  /** Hours deferred by `ConcurrentRunsExceededException`. */
-  hoursDeferred: number;
-  /** Job runs started / succeeded / failed. */
-  jobRunsStarted: number;
-  jobRunsSucceeded: number;
-  jobRunsFailed: number;
-  /** Crawls started. */
-  crawls: number;
-  /** Quality queries answered. */
-  qualityChecks: number;
-  /** Closed hours with data not yet done, after the last cycle. */
-  hoursBehind: number;
-  /** Newest done hour, when any. */
-  newestDoneHour?: HourId;
-  /** End of the last cycle, ISO-8601 UTC. */
-  lastCycleAt?: string;
-}
-
-/** An hour's mapped bronze as found by one listing. */
-interface MappedHour {
-  hour: HourId;
-  /** Mapped source → keys (sorted by source). */
-  sources: Map<string, string[]>;
-  fingerprint: string;
-  objects: number;
-}
+export type { HourlySchedulerDeps, HourlySchedulerStats, RunOnceOptions } from './types.js';
 
 /** An hour this cycle claimed. */
 interface Claim {
@@ -149,8 +68,6 @@ interface Claim {
 }
 
 type JobKey = keyof HourlySchedulerConfig['jobs'];
-
-type ClaimReason = 'new' | 'late_data' | 'retry' | 'takeover';
 
 /** How long a `done`/`failed` record read from the store is trusted without reading it again. */
 export const SETTLED_CACHE_MS = 3_600_000;
@@ -382,7 +299,7 @@ export class HourlyScheduler implements Consumer {
         result.skipped.push({ hour: bronze.hour, reason: 'unreadable', detail: describeError(err) });
         continue;
       }
-      const reason = this.candidateReason(current?.value, bronze, now);
+      const reason = candidateReason(current?.value, bronze, now, this.owner);
       if (reason === undefined) continue;
       if ('skip' in reason) {
         result.skipped.push(reason.skip);
@@ -502,58 +419,6 @@ export class HourlyScheduler implements Consumer {
   }
 
   /**
-   * Why an hour should be claimed now (`claim`), why it is left alone this cycle (`skip`), or
-   * `undefined` when there is nothing to do (done for these objects).
-   */
-  private candidateReason(
-    rec: HourRecord | undefined,
-    bronze: MappedHour,
-    now: Date,
-  ): { claim: ClaimReason } | { skip: SkippedHour } | undefined {
-    if (!rec) return { claim: 'new' };
-    const hour = bronze.hour;
-    const lateData = rec.bronzeFingerprint !== undefined && rec.bronzeFingerprint !== bronze.fingerprint;
-    switch (rec.status) {
-      case 'done':
-        return lateData ? { claim: 'late_data' } : undefined;
-      case 'failed':
-        if (lateData) return { claim: 'late_data' };
-        return {
-          skip: {
-            hour,
-            reason: 'failed',
-            detail: `failed after ${rec.attempts} attempt(s): ${rec.lastError ?? 'unknown error'} (delete its state record or land new data to retry)`,
-          },
-        };
-      case 'pending':
-        if (lateData) return { claim: 'late_data' };
-        if (rec.nextAttemptAt !== undefined && now.getTime() < Date.parse(rec.nextAttemptAt)) {
-          return {
-            skip: {
-              hour,
-              reason: 'backoff',
-              detail: `next attempt at ${rec.nextAttemptAt} (attempt ${rec.attempts} failed: ${rec.lastError ?? 'unknown error'})`,
-            },
-          };
-        }
-        return { claim: 'retry' };
-      case 'running': {
-        const why = takeoverReason(rec, this.owner, now.getTime());
-        if (why !== undefined) return { claim: 'takeover' };
-        return {
-          skip: {
-            hour,
-            reason: 'leased',
-            detail: `leased by ${rec.owner ?? 'unknown'}${rec.ownerPid === undefined ? '' : ` (pid ${rec.ownerPid} on ${rec.ownerHost}, alive)`} until ${rec.leaseUntil}`,
-          },
-        };
-      }
-      default:
-        return { claim: 'retry' };
-    }
-  }
-
-  /**
    * Claims an hour with a conditional write (the version read, or 0 when absent).
    * @returns the claim, or `undefined` when another scheduler won (or the write failed).
    */
@@ -644,7 +509,7 @@ export class HourlyScheduler implements Consumer {
     if (signal.aborted) throw signal.reason;
     if (this.config.crawlerName !== undefined) {
       try {
-        await this.crawl(this.config.crawlerName, alive);
+        await crawl(this.steps(), this.config.crawlerName, hoursOf(alive));
       } catch (err) {
         if (err instanceof SchedulerStoppedError) throw err;
         this.countError(err);
@@ -655,7 +520,7 @@ export class HourlyScheduler implements Consumer {
     let quality: QualityRecord | undefined;
     if (this.config.qualityQuery !== undefined) {
       try {
-        quality = await this.qualityCheck(this.config.qualityQuery, alive);
+        quality = await qualityCheck(this.steps(), this.config.qualityQuery, hoursOf(alive));
       } catch (err) {
         this.countError(err);
         for (const c of alive) await this.failAttempt(c, err, result);
@@ -870,119 +735,21 @@ export class HourlyScheduler implements Consumer {
     }
   }
 
-  /**
-   * One crawl for the whole cycle. Waits while the crawler is RUNNING or STOPPING (a crawl started
-   * before this cycle's data may miss it), starts it when READY (`CrawlerRunningException` → wait and
-   * try again), then waits until it is READY again and checks its last crawl's status.
-   * @throws CrawlerFailedError, CrawlerTimeoutError, the first non-retriable error, SchedulerStoppedError.
-   */
-  private async crawl(name: string, claims: Claim[]): Promise<void> {
-    const labels = { scheduler: this.name };
-    const deadline = this.clock().getTime() + this.config.crawlerTimeoutSecs * 1000;
-    const timedOut = () => {
-      if (this.clock().getTime() >= deadline) {
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'failed' });
-        throw new CrawlerTimeoutError(
-          `crawler ${name} did not finish within ${this.config.crawlerTimeoutSecs} s`,
-        );
-      }
+  /** What the crawler and quality steps need of this scheduler. */
+  private steps(): StepContext {
+    return {
+      name: this.name,
+      config: this.config,
+      executor: this.executor,
+      ...(this.queries ? { queries: this.queries } : {}),
+      lakeConfig: this.lakeConfig,
+      log: this.log,
+      clock: this.clock,
+      sleep: (ms) => this.sleep(ms),
+      renewLeases: () => this.renewLeases(),
+      countError: (err) => this.countError(err),
+      counts: this.counts,
     };
-    let delaySecs = this.config.jobPollIntervalSecs;
-    const pause = async () => {
-      await this.sleep(delaySecs * 1000);
-      await this.renewLeases();
-      delaySecs = Math.min(this.config.jobPollMaxIntervalSecs, delaySecs * 2);
-    };
-    // 1. Start it once READY.
-    for (;;) {
-      const status = await this.crawlerStatus(name);
-      if (status?.state === 'READY') {
-        try {
-          await this.executor.startCrawler(name);
-          break;
-        } catch (err) {
-          if (err instanceof CrawlerRunningError) {
-            schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'busy' });
-            this.log.debug({ crawler: name }, 'CrawlerRunningException; waiting for READY');
-          } else if (isRetriable(err)) {
-            this.countError(err);
-            this.log.warn({ crawler: name, err: describeError(err) }, 'StartCrawler failed; trying again');
-          } else {
-            throw err;
-          }
-        }
-      } else if (status !== undefined) {
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'busy' });
-        this.log.debug({ crawler: name, state: status.state }, 'crawler busy; waiting for READY');
-      }
-      timedOut();
-      await pause();
-    }
-    schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'started' });
-    this.counts.crawls += 1;
-    this.log.info({ crawler: name, hours: claims.map((c) => c.hour) }, 'crawler started');
-    // 2. Wait until it is READY again.
-    delaySecs = this.config.jobPollIntervalSecs;
-    for (;;) {
-      await pause();
-      const status = await this.crawlerStatus(name);
-      if (status?.state === 'READY') {
-        const last = status.lastCrawlStatus;
-        if (last === 'FAILED' || last === 'CANCELLED') {
-          schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'failed' });
-          throw new CrawlerFailedError(
-            `crawler ${name} crawl ${last}${status.lastCrawlError ? `: ${status.lastCrawlError}` : ''}`,
-          );
-        }
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'succeeded' });
-        this.log.info({ crawler: name }, 'crawler finished');
-        return;
-      }
-      timedOut();
-    }
-  }
-
-  /** GetCrawler; `undefined` after a retriable error (counted). @throws non-retriable errors. */
-  private async crawlerStatus(name: string) {
-    try {
-      return await this.executor.getCrawler(name);
-    } catch (err) {
-      if (!isRetriable(err)) throw err;
-      this.countError(err);
-      this.log.warn({ crawler: name, err: describeError(err) }, 'GetCrawler failed; trying again');
-      return undefined;
-    }
-  }
-
-  /**
-   * Runs the quality query (placeholders `{{hours}}`, `{{database}}` filled in) and exports every
-   * numeric column of its first row as `ingest_scheduler_quality_check_value{check=<column>}`.
-   * @throws QualityCheckError when the query fails.
-   */
-  private async qualityCheck(sql: string, claims: Claim[]): Promise<QualityRecord> {
-    const text = sql
-      .replaceAll('{{hours}}', sqlHourList(claims.map((c) => c.hour)))
-      .replaceAll('{{database}}', this.lakeConfig.database);
-    let res: Awaited<ReturnType<QueryEngine['query']>>;
-    try {
-      res = await this.queries!.query(text);
-    } catch (err) {
-      throw new QualityCheckError(`quality query failed: ${describeError(err)}`, {
-        cause: err,
-        retriable: isRetriable(err),
-      });
-    }
-    this.counts.qualityChecks += 1;
-    const first = res.rows[0] ?? [];
-    const values: Record<string, string | null> = {};
-    res.columns.forEach((col, i) => {
-      const v = first[i] ?? null;
-      values[col] = v;
-      const n = v === null || v.trim() === '' ? Number.NaN : Number(v);
-      if (Number.isFinite(n)) schedulerQualityCheckValue.set({ scheduler: this.name, check: col }, n);
-    });
-    this.log.info({ values, rows: res.rows.length }, 'quality query answered');
-    return { checkedAt: this.clock().toISOString(), values, rows: res.rows.length };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1215,4 +982,8 @@ export class HourlyScheduler implements Consumer {
     this.counts.errors += 1;
     schedulerErrorsTotal.inc({ scheduler: this.name, class: failureClassOf(err) });
   }
+}
+
+function hoursOf(claims: Claim[]): HourId[] {
+  return claims.map((c) => c.hour);
 }
