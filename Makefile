@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench
+.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench chaos soak
 
 all: build
 
@@ -82,3 +82,15 @@ clean:
 ## make bench: benchmarks of the hot paths (envelope, batching, sink loop), printing ops/s.
 bench: deps
 	vitest bench --run bench
+
+## make chaos: the fault-injection run (docs/chaos.md): a hostile upstream, Kinesis stalls and restarts,
+## SIGTERM/SIGKILL of both roles for CHAOS_SECS (600), then checks nothing was lost or leaked.
+## `make chaos CHAOS_SECS=120`; also CHAOS_SEED, CHAOS_DRAIN_SECS, CHAOS_FAULT_RATE, CHAOS_DIR.
+CHAOS_SECS ?= 600
+chaos: build
+	CHAOS_SECS=$(CHAOS_SECS) node --import ./deploy/cdk/register.mjs test/chaos/run.ts
+
+## make soak: the same system without faults for SOAK_SECS (3600), sampling RSS every minute. Not part of make test.
+SOAK_SECS ?= 3600
+soak: build
+	CHAOS_SECS=$(SOAK_SECS) node --import ./deploy/cdk/register.mjs test/chaos/run.ts --soak

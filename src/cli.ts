@@ -63,13 +63,21 @@ interface RoleOptions {
  */
 async function runRole(
   opts: RoleOptions,
-  start: (config: Config, logger: Logger, options: { port?: number }) => Promise<Role>,
+  start: (config: Config, logger: Logger, options: { port?: number; signal?: AbortSignal }) => Promise<Role>,
 ): Promise<void> {
   const shutdown = new Shutdown();
   try {
     const config = await loadConfig(opts.config);
     const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
-    const role = await start(config, logger, { port: opts.port });
+    let role: Role;
+    try {
+      role = await start(config, logger, { port: opts.port, signal: shutdown.startup });
+    } catch (err) {
+      if (!shutdown.startup.aborted) throw err;
+      // Stopped while waiting for a dependency: nothing was accepted yet, so this is a clean stop.
+      logger.info({ event: 'shutdown_during_startup' }, 'stopped during startup');
+      process.exit(0);
+    }
     await shutdown.waitAndStop([role], logger, config.shutdownTimeoutSecs);
   } catch (err) {
     fail(err);

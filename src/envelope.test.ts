@@ -18,7 +18,8 @@ describe('envelope', () => {
       event_time: '2022-07-19T04:38:37.000Z',
       payload,
     });
-    expect(a.partitionKey).toBe('7');
+    // Default partition key: `<source>:<entity key>`.
+    expect(a.partitionKey).toBe('gh:7');
     expect(Object.keys(a.envelope)).toEqual(['source', 'id', 'ingested_at', 'event_time', 'payload']);
   });
 

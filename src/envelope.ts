@@ -201,7 +201,10 @@ export function wrap(
     payload,
   };
   const pkField = spec.partitionKeyField;
-  let partitionKey = (pkField ? scalar(getPath(payload, pkField)) : undefined) ?? entity;
+  // Default `<source>:<entity key>` (design brief, "Partition key"): one entity's versions stay on
+  // one shard, and two sources whose ids overlap (FakeStore products, carts and users 1..20) do
+  // not share a hot key that strict ordering would serialise.
+  let partitionKey = (pkField ? scalar(getPath(payload, pkField)) : undefined) ?? `${spec.source}:${entity}`;
   if (partitionKey.length > MAX_PARTITION_KEY_CHARS) partitionKey = contentHash(partitionKey);
   return { envelope, partitionKey, entity, keyed, missing };
 }

@@ -23,8 +23,14 @@ export type Delivery =
 export interface Sink {
   /** Component name from config. */
   readonly name: string;
-  /** Connects (and checks the stream exists). @throws SinkError */
-  start(): Promise<void>;
+  /**
+   * Connects and checks the destination exists. While the service cannot be reached (network,
+   * timeouts, 5xx, throttling) it waits and retries, with `/readyz` not ready and the reason, until
+   * it answers or `signal` aborts.
+   * @throws ProducerError when the destination is missing or refused (a config mistake: fail fast),
+   *   or when `signal` aborted the wait.
+   */
+  start(signal?: AbortSignal): Promise<void>;
   /**
    * Delivers records. Waits while the buffer is full (backpressure), then resolves with one
    * {@link Delivery} per record, in order, once each is acknowledged or dead-lettered.

@@ -69,23 +69,34 @@ async function allReady(checks: (() => Promise<boolean>)[]): Promise<boolean> {
 export async function startRunRole(
   config: Config,
   logger: Logger,
-  options: { port?: number } = {},
+  options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<RunRole> {
   collectProcessMetrics();
   const deps = commonDeps(config, logger);
   const sinks = config.sinks.map((s) => buildSink(s, deps));
   const sinkByName = new Map(sinks.map((s) => [s.name, s]));
-  for (const sink of sinks) await sink.start();
-  const sources = config.sources.map((s) => {
-    const sink = s.sink === undefined ? sinks[0] : sinkByName.get(s.sink);
-    if (!sink) throw new Error(`source ${s.name}: no sink configured`);
-    return buildSource(s, { ...deps, sink });
-  });
+  let started = false;
+  // Serve /readyz first: while a sink waits for an unreachable stream, it answers 503 with why.
   const telemetry = await startTelemetryServer({
     port: options.port ?? config.telemetry.runPort,
     host: config.telemetry.host,
-    ready: () => allReady(sinks.map((s) => () => s.ready())),
+    ready: async () => started && allReady(sinks.map((s) => () => s.ready())),
   });
+  let sources: Source[];
+  try {
+    for (const sink of sinks) await sink.start(options.signal);
+    sources = config.sources.map((s) => {
+      const sink = s.sink === undefined ? sinks[0] : sinkByName.get(s.sink);
+      if (!sink) throw new Error(`source ${s.name}: no sink configured`);
+      return buildSource(s, { ...deps, sink });
+    });
+  } catch (err) {
+    await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
+    await deps.state.close();
+    await telemetry.close();
+    throw err;
+  }
+  started = true;
   for (const source of sources) source.start();
   logger.info(
     {
@@ -180,11 +191,15 @@ export async function startConsumeRole(
 export class Shutdown {
   private signal: NodeJS.Signals | undefined;
   private started: { roles: Role[]; logger: Logger; timeoutSecs: number } | undefined;
+  private readonly aborter = new AbortController();
+  /** Aborted at the first SIGTERM/SIGINT: a role still starting (waiting for its stream) gives up. */
+  readonly startup: AbortSignal = this.aborter.signal;
 
   constructor() {
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.signal) return;
       this.signal = signal;
+      this.aborter.abort(new Error(`${signal} during startup`));
       if (this.started) this.stop();
     };
     process.on('SIGTERM', onSignal);

@@ -169,7 +169,12 @@ export const HttpSourceSchema = z
       .string()
       .optional()
       .describe('Dot path of the event time (ISO-8601 string or epoch milliseconds) for `event_time`.'),
-    partitionKeyField: z.string().optional().describe('Dot path of the partition key. @default idField'),
+    partitionKeyField: z
+      .string()
+      .optional()
+      .describe(
+        'Dot path of the partition key (Kinesis: 1-256 characters; longer keys are hashed). @default `<source>:<entity key>`, so an entity stays on one shard and sources never share a key',
+      ),
     emit: z
       .enum(['changed', 'all'])
       .default('changed')

@@ -239,7 +239,7 @@ describe('pagination', () => {
       event_time: new Date(first.created_at).toISOString(),
       payload: first,
     });
-    expect(sink.batches[0]![0]!.partitionKey).toBe(String(first.id));
+    expect(sink.batches[0]![0]!.partitionKey).toBe(`${cfg.name}:${first.id}`);
     expect(new Set(sink.envelopes.map((e) => e.id)).size).toBe(13);
     // One info line per poll, none per record.
     const lines = pollLines(cfg.name);
@@ -548,7 +548,9 @@ describe('entity keys and per-entity state', () => {
     replyRows(rows);
     expect(await source.pollOnce()).toMatchObject({ emitted: 3 });
     expect(sink.envelopes.map((e) => e.id)).toEqual(['US|1@1', 'US|2@1', 'F%7CR|1@1']);
-    expect(sink.batches[0]!.map((r) => r.partitionKey)).toEqual(['US|1', 'US|2', 'F%7CR|1']);
+    expect(sink.batches[0]!.map((r) => r.partitionKey)).toEqual(
+      ['US|1', 'US|2', 'F%7CR|1'].map((k) => `${cfg.name}:${k}`),
+    );
     replyRows([...rows.slice(0, 2), { country: 'F|R', station: 1, v: 2 }]);
     expect(await source.pollOnce()).toMatchObject({ emitted: 1, unchanged: 2 });
     expect(await state.seen.getMany(cfg.name, ['F%7CR|1'])).toEqual(new Map([['F%7CR|1', 'F%7CR|1@2']]));

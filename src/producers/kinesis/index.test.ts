@@ -491,6 +491,42 @@ describe('lifecycle', () => {
     await expect(sink.start()).resolves.toBeUndefined();
   });
 
+  it('start() waits for an unreachable stream (not ready, with the reason), fails fast on a refused one, and gives up when aborted', async () => {
+    vi.useFakeTimers();
+    const client = new FakePutRecordsClient();
+    client.describeError = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const sink = createKinesisSink(config({ streamName: 'later' }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    let started = false;
+    const starting = sink.start().then(() => {
+      started = true;
+    });
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(started).toBe(false);
+    expect(readiness.list().find((c) => c.key === `sink:${sink.name}`)?.reason).toMatch(
+      /starting: cannot describe Kinesis stream "later".*ECONNREFUSED.*retrying/,
+    );
+    client.describeError = undefined;
+    await vi.advanceTimersByTimeAsync(15_000);
+    await starting;
+    expect(started).toBe(true);
+    expect(readiness.list().find((c) => c.key === `sink:${sink.name}`)).toBeUndefined();
+
+    client.describeError = awsError('AccessDeniedException');
+    await expect(sink.start()).rejects.toThrow(/AccessDeniedException/);
+
+    client.describeError = awsError('ServiceUnavailableException', 503);
+    const ac = new AbortController();
+    const aborted = sink.start(ac.signal).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(1_000);
+    ac.abort();
+    expect(await aborted).toMatchObject({ message: expect.stringMatching(/ServiceUnavailable/) });
+    expect(readiness.list().find((c) => c.key === `sink:${sink.name}`)).toBeUndefined();
+  });
+
   it('ready() is true only for ACTIVE or UPDATING streams that answer', async () => {
     const client = new FakePutRecordsClient();
     const sink = createKinesisSink(config(), { deadLetters: noDeadLetters, logger: silentLogger, client });

@@ -35,6 +35,8 @@ import type { z } from 'zod';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { fullJitterDelayMs, sleepUntilAborted } from '../../retry/index.js';
+import { readiness } from '../../telemetry/index.js';
 import {
   type BatchUnit,
   type EngineEntry,
@@ -57,6 +59,9 @@ import {
 } from './errors.js';
 import { encodeAggregated } from './kpl.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
+
+/** Failure classes of a service that does not answer (yet), as opposed to one that refuses. */
+const UNREACHABLE = new Set(['network', 'timeout', 'http_5xx', 'throttled', 'malformed_response']);
 
 export * from './batcher.js';
 export * from './client.js';
@@ -234,27 +239,55 @@ class KinesisSinkImpl implements KinesisSink {
     return this.engine.stats();
   }
 
-  async start(): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     const client = this.getClient();
     const stream = this.cfg.streamName;
     let status: string;
     let shards: number | undefined;
-    try {
-      const summary = await client.describeStream(stream);
-      status = summary.status;
-      shards = summary.openShardCount;
-    } catch (err) {
-      const e = classifyKinesisError(err);
-      if (e.code === 'ResourceNotFoundException') {
-        const missing = new StreamNotFoundError(stream, client.endpoint, err);
-        this.log.error({ event: 'stream_missing', endpoint: client.endpoint }, missing.message);
-        throw missing;
+    const readinessKey = `sink:${this.name}`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const summary = await client.describeStream(stream);
+        status = summary.status;
+        shards = summary.openShardCount;
+        readiness.clear(readinessKey);
+        break;
+      } catch (err) {
+        const e = classifyKinesisError(err);
+        if (e.code === 'ResourceNotFoundException') {
+          readiness.clear(readinessKey);
+          const missing = new StreamNotFoundError(stream, client.endpoint, err);
+          this.log.error({ event: 'stream_missing', endpoint: client.endpoint }, missing.message);
+          throw missing;
+        }
+        const failure = new ProducerError(
+          `cannot describe Kinesis stream "${stream}" at ${client.endpoint}: ${e.message}`,
+          e.failureClass,
+          { retriable: e.retriable, cause: err, code: e.code },
+        );
+        // An unreachable or failing service is waited for (ECS would otherwise restart the task in
+        // a loop); a refused one (access denied, a KMS key) is a config mistake: fail fast.
+        if (!UNREACHABLE.has(e.failureClass) || signal?.aborted) {
+          readiness.clear(readinessKey);
+          throw failure;
+        }
+        readiness.set(readinessKey, `starting: ${failure.message}; retrying`);
+        if (attempt === 1 || attempt % 10 === 0) {
+          this.log.warn(
+            { event: 'sink_waiting_for_stream', attempt, endpoint: client.endpoint, class: e.failureClass },
+            `${failure.message}; waiting for it (not ready meanwhile)`,
+          );
+        }
+        try {
+          await sleepUntilAborted(
+            fullJitterDelayMs(attempt, Math.max(100, this.cfg.retry.baseDelayMs), this.cfg.retry.maxDelayMs),
+            signal,
+          );
+        } catch {
+          readiness.clear(readinessKey);
+          throw failure;
+        }
       }
-      throw new ProducerError(
-        `cannot describe Kinesis stream "${stream}" at ${client.endpoint}: ${e.message}`,
-        e.failureClass,
-        { retriable: e.retriable, cause: err, code: e.code },
-      );
     }
     if (status === 'DELETING') {
       throw new ProducerError(`Kinesis stream "${stream}" at ${client.endpoint} is being deleted`, 'config', {
