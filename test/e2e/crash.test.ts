@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSummary } from '../../src/local/index.js';
 import { requireBuiltCli, type Spawned, spawnCli, tempDir } from '../support/cli.js';
 
@@ -100,6 +100,7 @@ describe('ingest local survives a SIGKILL in every stage', () => {
     LOG_LEVEL: 'info',
   };
   const summaryFile = join(dir, 'summary.json');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /**
    * Starts a run, waits for the stage's log line, SIGKILLs the CLI alone (not its group) and checks
