@@ -77,8 +77,20 @@ export interface LocalSummary {
   complete: boolean;
   elapsedSecs: number;
   lakeUri: string;
-  /** Silver/gold outcome, when an hourly scheduler is configured. */
+  /** Silver/gold outcome, when an hourly scheduler is configured and ran. */
   lake?: LakeSummary;
+  /**
+   * Set when a signal (SIGTERM/SIGINT) stopped the run: what it left undone. The run is then
+   * incomplete whenever any of it is non-empty or the lake was configured but did not run.
+   */
+  interrupted?: {
+    /** Sources that had not completed a poll. */
+    sourcesWithoutPoll: string[];
+    /** Records the sinks accepted that the bronze writer had not landed (they are read next run). */
+    notLanded: number;
+    /** Whether the hourly lake ran (it is skipped after a signal). */
+    lakeRan: boolean;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -212,7 +224,17 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     0,
   );
   const landedAll = polledOnce() && landed >= delivered();
-  const complete = landedAll && (lake?.notDone.length ?? 0) === 0;
+  const lakeConfigured = config.consumers.some((c) => c.type === 'hourly');
+  const complete = landedAll && (lake?.notDone.length ?? 0) === 0 && (!lakeConfigured || lake !== undefined);
+  const interrupted = options.signal?.aborted
+    ? {
+        sourcesWithoutPoll: run.sources
+          .filter((s) => s.stats().completedPolls + s.stats().failedPolls === 0)
+          .map((s) => s.name),
+        notLanded: Math.max(0, delivered() - landed),
+        lakeRan: lake !== undefined,
+      }
+    : undefined;
   const lakeUri = config.consumers[0]?.lakeUri ?? config.deadLetter.uri;
   if (lake) {
     logger.info({ event: 'lake_report' }, 'running the gold analytics and the data-quality queries');
@@ -242,6 +264,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     elapsedSecs: (Date.now() - started) / 1000,
     lakeUri,
     ...(lake ? { lake } : {}),
+    ...(interrupted ? { interrupted } : {}),
   };
 }
 
@@ -320,6 +343,7 @@ export function formatSummary(s: LocalSummary): string {
         ]
       : []),
     `landed in bronze this run: ${s.landedThisRun} records (${s.consumerDeadLettered} dead-lettered by the bronze writer)`,
+    ...(s.interrupted ? formatInterrupted(s.interrupted) : []),
     `lake: ${s.lakeUri}   elapsed: ${s.elapsedSecs.toFixed(1)} s   ${completeness(s)}`,
     ...(s.lake ? ['', ...formatLake(s.lake)] : []),
   ].join('\n');
@@ -340,9 +364,21 @@ export function formatTable(columns: string[], rows: (string | null)[][]): strin
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
 }
 
+/** What a signal left undone, one line each. */
+function formatInterrupted(i: NonNullable<LocalSummary['interrupted']>): string[] {
+  return [
+    'STOPPED by a signal before the run finished:',
+    `  polls: ${i.sourcesWithoutPoll.length === 0 ? 'every source completed a poll' : `not completed for ${i.sourcesWithoutPoll.join(', ')} (polled again next run)`}`,
+    `  landing: ${i.notLanded === 0 ? 'everything accepted landed in bronze' : `${i.notLanded} accepted record(s) not landed yet (still in the stream; landed next run)`}`,
+    `  lake: ${i.lakeRan ? 'ran' : 'not run (run ingest local again, or let the consume role do it)'}`,
+  ];
+}
+
 function completeness(s: LocalSummary): string {
   if (s.complete) return 'complete: every accepted record landed and every hour is done';
+  if (s.interrupted) return 'INCOMPLETE: stopped by a signal (see above)';
   if (!s.landedAll) return 'INCOMPLETE: stopped before everything landed';
+  if (!s.lake) return 'INCOMPLETE: the hourly lake did not run';
   return `INCOMPLETE: ${s.lake?.notDone.length} hour(s) of the lake not done (see above)`;
 }
 
