@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
+  copyFileSync,
   cpSync,
   existsSync,
   mkdirSync,
@@ -86,10 +87,17 @@ interface Proc {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs a command line from the Dockerfile, `node` being this Node 22. */
+/**
+ * The image's `node`: a copy of this Node 22 under the image tree's `/usr/local/bin`, as in the
+ * official image. The project's own copy may sit under a folder the image user cannot enter (a
+ * clone in a `mktemp -d` folder is 0700).
+ */
+let imageNode = process.execPath;
+
+/** Runs a command line from the Dockerfile, `node` being the image's Node 22. */
 function run(argv: string[], opts: { cwd: string; env: Record<string, string> }): Proc {
   const [cmd, ...args] = argv;
-  const exe = cmd === 'node' ? process.execPath : cmd!;
+  const exe = cmd === 'node' ? imageNode : cmd!;
   const child = spawn(exe, args, {
     cwd: opts.cwd,
     env: opts.env,
@@ -252,7 +260,12 @@ describe('the image runtime steps, outside Docker', () => {
     const data = join(app, 'data');
     mkdirSync(data, { recursive: true });
 
-    const nodeDir = dirname(process.execPath);
+    const nodeDir = join(base, 'usr', 'local', 'bin');
+    mkdirSync(nodeDir, { recursive: true, mode: 0o755 });
+    for (let d = nodeDir; d !== base; d = dirname(d)) chmodSync(d, 0o755);
+    imageNode = join(nodeDir, 'node');
+    copyFileSync(process.execPath, imageNode);
+    chmodSync(imageNode, 0o755);
     env = { ...runtime.env, PATH: `${nodeDir}:/usr/local/bin:/usr/bin:/bin`, HOME: data };
   }, 150_000);
 
