@@ -33,6 +33,8 @@ import { decodeAggregated, isAggregated } from '../src/producers/kinesis/kpl.js'
 const ROOT = resolve(import.meta.dirname, '..');
 /** The CLI under test (BENCH_CLI to compare builds). */
 const CLI = resolve(process.env.BENCH_CLI ?? join(ROOT, 'dist/cli.js'));
+/** Extra node flags for the ingest process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (BENCH_NODE_ARGS). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const SHARDS = 8;
 const PAGE_SIZE = 100;
 /** PUT payload unit: 25 KB (Kinesis pricing). */
@@ -244,7 +246,7 @@ async function runCase(
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(config));
   const logFd = openSync(join(dir, 'ingest.log'), 'w');
-  const ingest = spawn(process.execPath, [CLI, 'run', '--config', configFile], {
+  const ingest = spawn(process.execPath, [...NODE_ARGS, CLI, 'run', '--config', configFile], {
     stdio: ['ignore', logFd, logFd],
     env: {
       ...process.env,
