@@ -628,6 +628,28 @@ describe('aggregation', () => {
       ? decodeAggregated(r.Data).map((u) => ({ key: u.partitionKey, body: dec.decode(u.data) }))
       : [{ key: r.PartitionKey, body: dec.decode(r.Data) }];
 
+  it('without hashBuckets, packs by shard: one bucket per open shard found at start', async () => {
+    const client = new FakePutRecordsClient();
+    client.openShardCount = 8;
+    const sink = createKinesisSink(config({ lingerMs: 0, aggregation: { enabled: true } }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    await sink.start();
+    const records = Array.from({ length: 400 }, (_, i) => rec(`key-${i}`, `{"n":${i}}`));
+    await sink.write(records);
+    await sink.close();
+    const sent = client.calls.flatMap((c) => c.Records);
+    expect(sent).toHaveLength(8);
+    for (const r of sent) {
+      const buckets = new Set(users(r).map((u) => hashBucketOf(u.key, 8)));
+      expect(buckets.size).toBe(1);
+      expect(r.ExplicitHashKey).toBe(bucketHashKey([...buckets][0]!, 8));
+    }
+    expect(sent.flatMap(users)).toHaveLength(400);
+  });
+
   it('packs many records of distinct keys into one aggregate per hash bucket, each with the bucket hash key', async () => {
     vi.useFakeTimers();
     const client = new FakePutRecordsClient();
