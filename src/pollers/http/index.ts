@@ -6,7 +6,8 @@
  * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
  * detection per entity key (`changes.ts`), written to the sink page by page, and only once the sink
  * acknowledged them (delivered or dead-lettered) is the state (seen entries, ETags) persisted:
- * at-least-once from API to sink. When the sink's write rejects, nothing is persisted and the
+ * at-least-once from API to sink. Pages are pipelined (ADR 7): the next page is fetched while up to
+ * `maxPagesInFlight` pages wait for the sink, and their state is persisted in page order. When the sink's write rejects, nothing is persisted and the
  * records are polled again.
  *
  * State:

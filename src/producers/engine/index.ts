@@ -237,6 +237,7 @@ export class SinkEngine {
   private flushing = 0;
   private closing = false;
   private pumpQueued = false;
+  private gaugesQueued = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private readonly throttleLog: BurstLog;
@@ -460,7 +461,7 @@ export class SinkEngine {
   private reserve(bytes: number): void {
     this.bufferedRecords++;
     this.bufferedBytes += bytes;
-    this.updateGauges();
+    this.gaugesLater();
   }
 
   private settle(entry: Entry, delivery: Delivery): void {
@@ -475,7 +476,17 @@ export class SinkEngine {
       this.reserve(w.bytes);
       w.resolve();
     }
-    this.updateGauges();
+    this.gaugesLater();
+  }
+
+  /** Updates the buffer gauges once per turn of the event loop, not once per record. */
+  private gaugesLater(): void {
+    if (this.gaugesQueued) return;
+    this.gaugesQueued = true;
+    queueMicrotask(() => {
+      this.gaugesQueued = false;
+      this.updateGauges();
+    });
   }
 
   private updateGauges(): void {
