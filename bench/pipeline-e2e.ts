@@ -272,7 +272,9 @@ async function runCase(
   const logFile = join(dir, 'ingest.log');
   for (;;) {
     if (exited) {
-      throw new Error(`ingest exited early (case ${c.name}, ${n}):\n${readFileSync(logFile, 'utf8').slice(-4000)}`);
+      throw new Error(
+        `ingest exited early (case ${c.name}, ${n}):\n${readFileSync(logFile, 'utf8').slice(-4000)}`,
+      );
     }
     await sleep(20);
     if (readFileSync(logFile, 'utf8').includes('"msg":"poll completed"')) break;
