@@ -61,12 +61,19 @@ async function createHourlyComponent(
 ): Promise<HourlyScheduler> {
   // Loaded on demand: the Glue, Athena and DuckDB clients (DuckDB is a native binding) cost start-up
   // time that roles without an hourly scheduler should not pay.
-  const executor: GlueExecutor =
-    config.executor.type === 'local'
-      ? new (await import('./glue/local/executor.js')).LocalGlueExecutor({
-          maxConcurrentRuns: config.executor.maxConcurrentRuns,
-        })
-      : new (await import('./glue/aws/executor.js')).AwsGlueExecutor({ region: config.executor.region });
+  let executor: GlueExecutor;
+  if (config.executor.type === 'local') {
+    const local = await import('./glue/local/executor.js');
+    // Run records in the lake, so a scheduler taking over an hour after a crash can look runs up.
+    executor = new local.LocalGlueExecutor({
+      maxConcurrentRuns: config.executor.maxConcurrentRuns,
+      runsDir: local.runsDirForLake(config.lakeUri),
+    });
+  } else {
+    executor = new (await import('./glue/aws/executor.js')).AwsGlueExecutor({
+      region: config.executor.region,
+    });
+  }
   let queries: QueryEngine | undefined;
   if (config.qualityQuery !== undefined) {
     queries =

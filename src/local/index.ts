@@ -58,6 +58,11 @@ export interface LakeSummary {
   analytics: { name: string; result: QueryResult }[];
   /** The data-quality checks. */
   quality: QualityCheckResult[];
+  /**
+   * Every hour with bronze data that is not done after the run, with the reason (leased by someone
+   * else, failed, deferred, retrying, released): any makes the run incomplete.
+   */
+  notDone: { hour: string; reason: string }[];
 }
 
 export interface LocalSummary {
@@ -67,11 +72,25 @@ export interface LocalSummary {
   /** Records the bronze writer dead-lettered during this run. */
   consumerDeadLettered: number;
   /** Whether everything accepted landed before the run stopped. */
+  landedAll: boolean;
+  /** Everything landed and every hour of the lake was completed (or taken over and completed). */
   complete: boolean;
   elapsedSecs: number;
   lakeUri: string;
-  /** Silver/gold outcome, when an hourly scheduler is configured. */
+  /** Silver/gold outcome, when an hourly scheduler is configured and ran. */
   lake?: LakeSummary;
+  /**
+   * Set when a signal (SIGTERM/SIGINT) stopped the run: what it left undone. The run is then
+   * incomplete whenever any of it is non-empty or the lake was configured but did not run.
+   */
+  interrupted?: {
+    /** Sources that had not completed a poll. */
+    sourcesWithoutPoll: string[];
+    /** Records the sinks accepted that the bronze writer had not landed (they are read next run). */
+    notLanded: number;
+    /** Whether the hourly lake ran (it is skipped after a signal). */
+    lakeRan: boolean;
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -108,7 +127,7 @@ async function removeLocalData(config: Config, kinesisDir: string): Promise<void
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
     if (!uri.startsWith('file://')) continue;
     const root = resolve(uri.slice('file://'.length));
-    for (const zone of ['bronze', 'silver', 'gold', 'dead-letter']) {
+    for (const zone of ['bronze', 'silver', 'gold', 'dead-letter', '_glue_runs']) {
       await rm(resolve(root, zone), { recursive: true, force: true });
     }
   }
@@ -189,6 +208,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
         lake = {
           ...(lake ?? { analytics: [], quality: [], silverRows: {} }),
           cycle,
+          notDone: [...(lake?.notDone ?? []), ...notDoneHours(cycle)],
           lakeSecs: (Date.now() - t0) / 1000,
         };
       }
@@ -203,9 +223,23 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     (n, c) => n + c.stats().recordsLanded + c.stats().recordsDeadLettered,
     0,
   );
-  const complete = polledOnce() && landed >= delivered();
+  const landedAll = polledOnce() && landed >= delivered();
+  const lakeConfigured = config.consumers.some((c) => c.type === 'hourly');
+  const complete = landedAll && (lake?.notDone.length ?? 0) === 0 && (!lakeConfigured || lake !== undefined);
+  const interrupted = options.signal?.aborted
+    ? {
+        sourcesWithoutPoll: run.sources
+          .filter((s) => s.stats().completedPolls + s.stats().failedPolls === 0)
+          .map((s) => s.name),
+        notLanded: Math.max(0, delivered() - landed),
+        lakeRan: lake !== undefined,
+      }
+    : undefined;
   const lakeUri = config.consumers[0]?.lakeUri ?? config.deadLetter.uri;
-  if (lake) lake = { ...lake, ...(await lakeReport(lakeUri, config)) };
+  if (lake) {
+    logger.info({ event: 'lake_report' }, 'running the gold analytics and the data-quality queries');
+    lake = { ...lake, ...(await lakeReport(lakeUri, config)) };
+  }
   const inBronze = await countBronze(lakeUri);
   const cstats = consume.consumers.map((c) => c.stats());
   return {
@@ -225,10 +259,12 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     }),
     landedThisRun: cstats.reduce((n, c) => n + c.recordsLanded, 0),
     consumerDeadLettered: cstats.reduce((n, c) => n + c.recordsDeadLettered, 0),
+    landedAll,
     complete,
     elapsedSecs: (Date.now() - started) / 1000,
     lakeUri,
     ...(lake ? { lake } : {}),
+    ...(interrupted ? { interrupted } : {}),
   };
 }
 
@@ -307,7 +343,8 @@ export function formatSummary(s: LocalSummary): string {
         ]
       : []),
     `landed in bronze this run: ${s.landedThisRun} records (${s.consumerDeadLettered} dead-lettered by the bronze writer)`,
-    `lake: ${s.lakeUri}   elapsed: ${s.elapsedSecs.toFixed(1)} s   ${s.complete ? 'complete: every accepted record landed' : 'INCOMPLETE: stopped before everything landed'}`,
+    ...(s.interrupted ? formatInterrupted(s.interrupted) : []),
+    `lake: ${s.lakeUri}   elapsed: ${s.elapsedSecs.toFixed(1)} s   ${completeness(s)}`,
     ...(s.lake ? ['', ...formatLake(s.lake)] : []),
   ].join('\n');
 }
@@ -327,10 +364,50 @@ export function formatTable(columns: string[], rows: (string | null)[][]): strin
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)];
 }
 
+/** What a signal left undone, one line each. */
+function formatInterrupted(i: NonNullable<LocalSummary['interrupted']>): string[] {
+  return [
+    'STOPPED by a signal before the run finished:',
+    `  polls: ${i.sourcesWithoutPoll.length === 0 ? 'every source completed a poll' : `not completed for ${i.sourcesWithoutPoll.join(', ')} (polled again next run)`}`,
+    `  landing: ${i.notLanded === 0 ? 'everything accepted landed in bronze' : `${i.notLanded} accepted record(s) not landed yet (still in the stream; landed next run)`}`,
+    `  lake: ${i.lakeRan ? 'ran' : 'not run (run ingest local again, or let the consume role do it)'}`,
+  ];
+}
+
+function completeness(s: LocalSummary): string {
+  if (s.complete) return 'complete: every accepted record landed and every hour is done';
+  if (s.interrupted) return 'INCOMPLETE: stopped by a signal (see above)';
+  if (!s.landedAll) return 'INCOMPLETE: stopped before everything landed';
+  if (!s.lake) return 'INCOMPLETE: the hourly lake did not run';
+  return `INCOMPLETE: ${s.lake?.notDone.length} hour(s) of the lake not done (see above)`;
+}
+
+/** The hours of a cycle that did not become done, with why. */
+function notDoneHours(c: CycleResult): LakeSummary['notDone'] {
+  const out: LakeSummary['notDone'] = c.skipped.map((h) => ({
+    hour: h.hour,
+    reason: `${h.reason}: ${h.detail}`,
+  }));
+  const kinds = [
+    ['failed', c.failed],
+    ['retrying', c.retrying],
+    ['deferred', c.deferred],
+    ['abandoned', c.abandoned],
+  ] as const;
+  for (const [kind, hours] of kinds) {
+    for (const hour of hours) out.push({ hour, reason: `${kind}: ${c.errors[hour] ?? 'unknown'}` });
+  }
+  return out.sort((a, b) => a.hour.localeCompare(b.hour));
+}
+
 function formatLake(l: LakeSummary): string[] {
   const c = l.cycle;
   const out = [
-    `hourly lake: ${c.done.length} hour(s) done (${c.done.join(', ') || 'none'}), ${c.failed.length} failed, ${c.retrying.length} retrying, ${c.deferred.length} deferred, in ${l.lakeSecs.toFixed(1)} s`,
+    `hourly lake: ${c.done.length} hour(s) done (${c.done.join(', ') || 'none'}), ${c.failed.length} failed, ${c.retrying.length} retrying, ${c.deferred.length} deferred, ${c.skipped.length} skipped, in ${l.lakeSecs.toFixed(1)} s`,
+    ...(c.takenOver.length > 0
+      ? [`took over ${c.takenOver.length} hour(s) from a dead or expired owner: ${c.takenOver.join(', ')}`]
+      : []),
+    ...l.notDone.map((h) => `hour ${h.hour} NOT DONE: ${h.reason}`),
     `silver rows: ${
       Object.entries(l.silverRows)
         .map(([t, n]) => `${t}=${n}`)

@@ -44,6 +44,7 @@ describe('ingest local summary', () => {
       ],
       landedThisRun: 3006,
       consumerDeadLettered: 0,
+      landedAll: true,
       complete: true,
       elapsedSecs: 1,
       lakeUri: 'file:///tmp/lake',

@@ -146,7 +146,7 @@ export async function startRunRole(
 export async function startConsumeRole(
   config: Config,
   logger: Logger,
-  options: { port?: number } = {},
+  options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<ConsumeRole> {
   collectProcessMetrics();
   const deps = commonDeps(config, logger);
@@ -158,10 +158,17 @@ export async function startConsumeRole(
     host: config.telemetry.host,
     ready: async () => started && allReady(consumers.map((c) => () => c.ready())),
   });
+  // A SIGTERM while a consumer waits for its stream at start-up stops the waiting consumers.
+  const onAbort = () => {
+    for (const c of consumers) void c.stop().catch(() => undefined);
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     for (const c of config.consumers) consumers.push(await buildConsumer(c, deps));
     for (const c of consumers) await c.start();
+    options.signal?.removeEventListener('abort', onAbort);
   } catch (err) {
+    options.signal?.removeEventListener('abort', onAbort);
     await Promise.all(consumers.map((c) => c.stop().catch(() => undefined)));
     await telemetry.close();
     throw err;

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { nodeWatchdogArgs } from '../../src/runtime/children.js';
 
 export const CLI = resolve('dist/cli.js');
 
@@ -24,9 +25,12 @@ export interface Spawned {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Spawns `node dist/cli.js ...args` with the current Node (22) and extra environment. */
+/**
+ * Spawns `node dist/cli.js ...args` with the current Node (22) and extra environment. The CLI dies
+ * with the test process (a watchdog), and its own children with it, even when vitest is killed.
+ */
 export function spawnCli(args: string[], env: Record<string, string> = {}, cwd = process.cwd()): Spawned {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...nodeWatchdogArgs(), CLI, ...args], {
     env: { ...process.env, ...env },
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -15,6 +15,10 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
+/** Python that sets the parent-death signal (Linux prctl) and then execs `argv[1:]`. */
+const DIE_WITH_PARENT =
+  'import ctypes, os, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0); os.execv(sys.argv[1], sys.argv[1:])';
+
 /** Where `make venv` puts moto's server. */
 export const MOTO_SERVER = resolve(import.meta.dirname, '../../.venv/bin/moto_server');
 
@@ -31,7 +35,10 @@ export async function startMoto(options: { timeoutMs?: number } = {}): Promise<M
     );
   }
   const port = await freePort();
-  const child = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], {
+  // Dies with the test process, even on SIGKILL: the venv's Python sets PR_SET_PDEATHSIG, then
+  // becomes moto_server (the signal survives exec).
+  const args = [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(port)];
+  const child = spawn(join(MOTO_SERVER, '..', 'python'), ['-c', DIE_WITH_PARENT, ...args], {
     cwd: join(import.meta.dirname, '../..'),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

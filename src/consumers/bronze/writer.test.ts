@@ -468,6 +468,36 @@ describe('bronze writer (fake Kinesis)', () => {
     expect(await landedIds(lake)).toEqual(['c0', 'p0', 'p1']);
   });
 
+  it('waits at start-up while ListShards times out (not ready, with the reason), then reads; fails at once for a missing stream', async () => {
+    const { kinesis, lake, make } = setup({
+      requestTimeoutMs: 100,
+      retryBaseDelayMs: 10,
+      retryMaxDelayMs: 20,
+    });
+    kinesis.addShard('shard-0');
+    kinesis.put('shard-0', env('a'));
+    kinesis.hang.push('ListShards', 'ListShards');
+    const w = make();
+    const starting = w.start();
+    await waitFor('a not-ready reason while starting', () =>
+      readiness.list().some((c) => /starting: cannot list the shards of stream/.test(c.reason)),
+    );
+    await starting;
+    expect(readiness.list().some((c) => c.reason.startsWith('starting:'))).toBe(false);
+    await waitFor('a landed', () => w.stats().recordsLanded === 1);
+    await w.stop();
+    expect(await landedIds(lake)).toEqual(['a']);
+
+    const missing = setup();
+    missing.kinesis.listShardsErrors.push(
+      Object.assign(new Error('Stream s not found'), {
+        name: 'ResourceNotFoundException',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    await expect(missing.make().start()).rejects.toThrow(/not found|does not exist/i);
+  });
+
   it('lists the shards every shardDiscoveryIntervalSecs and reads new ones without a parent ending', async () => {
     const { kinesis, lake, make } = setup({ shardDiscoveryIntervalSecs: 0.1 });
     kinesis.addShard('shard-0');

@@ -10,6 +10,7 @@ import { openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
 import type { StateStore } from '../../state/index.js';
+import { readiness } from '../../telemetry/index.js';
 import type { Consumer, ConsumerStats, ShardStats } from '../types.js';
 import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
 import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
@@ -118,10 +119,52 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
   async start(): Promise<void> {
     if (this.started) throw new ConsumerError(`consumer ${this.name} was already started`, 'internal');
     this.started = true;
-    const shards = await this.listShards();
+    const shards = await this.listShardsAtStart();
     this.addShards(shards);
     this.log.info({ shards: shards.map((s) => s.ShardId) }, 'bronze writer started');
     this.discovering = this.discovery.run();
+  }
+
+  /**
+   * Lists the shards at start-up, waiting (not ready, with the reason) while Kinesis does not answer:
+   * otherwise an outage at start-up would make ECS restart the task in a loop. A missing stream or a
+   * refused call still fails at once; `stop()` ends the wait.
+   * @throws ConsumerError when the listing fails for good, or the writer stopped meanwhile.
+   */
+  private async listShardsAtStart(): Promise<Shard[]> {
+    const key = `bronze:${this.name}/start`;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.listShards();
+        } catch (err) {
+          if (!isRetriable(err) || this.stopController.signal.aborted) throw err;
+          const message = describeError(err);
+          readiness.set(
+            key,
+            `starting: cannot list the shards of stream ${this.config.streamName}: ${message}; retrying`,
+          );
+          if (attempt === 1 || attempt % 10 === 0) {
+            this.log.warn(
+              { event: 'waiting_for_stream', attempt, class: failureClassOf(err) },
+              `cannot list the shards of stream ${this.config.streamName} yet (${message}); waiting for it (not ready meanwhile)`,
+            );
+          }
+          await sleep(
+            fullJitterDelayMs(
+              attempt,
+              Math.max(100, this.config.retryBaseDelayMs),
+              this.config.retryMaxDelayMs,
+            ),
+            this.stopController.signal,
+          ).catch(() => {
+            throw err;
+          });
+        }
+      }
+    } finally {
+      readiness.clear(key);
+    }
   }
 
   /** Lists every shard of the stream. @throws ConsumerError */

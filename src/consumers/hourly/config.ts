@@ -125,9 +125,16 @@ export const HourlySchedulerSchema = z
     leaseSecs: z
       .number()
       .positive()
-      .default(600)
+      .default(60)
       .describe(
-        "How long a claim on an hour lasts; renewed while its jobs run. A crashed owner's hours are taken over once it expires.",
+        "How long a claim on an hour lasts without a heartbeat. The owner renews it every `heartbeatIntervalSecs` while it works on the hour (like the KCL's shard leases), so a crashed owner's hours are taken over within one lease period; an owner on this host whose process is gone is taken over at once.",
+      ),
+    heartbeatIntervalSecs: z
+      .number()
+      .positive()
+      .default(10)
+      .describe(
+        'Pause between two lease renewals of the hours this instance works on; at most a third of `leaseSecs`, so two renewals can fail before a lease expires.',
       ),
     executor: z
       .discriminatedUnion('type', [
@@ -193,11 +200,12 @@ export const HourlySchedulerSchema = z
         message: 'must be at least jobPollIntervalSecs',
       });
     }
-    if (cfg.jobPollMaxIntervalSecs * 2 > cfg.leaseSecs) {
+    if (cfg.heartbeatIntervalSecs * 3 > cfg.leaseSecs) {
       ctx.addIssue({
         code: 'custom',
         path: ['leaseSecs'],
-        message: 'must be at least twice jobPollMaxIntervalSecs, so a lease is renewed before it expires',
+        message:
+          'must be at least three times heartbeatIntervalSecs, so a lease survives two failed renewals',
       });
     }
     if (cfg.retryMaxDelaySecs < cfg.retryBaseDelaySecs) {

@@ -124,15 +124,15 @@ describe('config', () => {
     for (const [name, prop] of Object.entries(props)) expect(prop.description, name).toBeTruthy();
   });
 
-  it('rejects a lease shorter than two poll intervals, and a quality query without a query engine', () => {
-    expect(HourlySchedulerSchema.safeParse({ type: 'hourly', leaseSecs: 60 }).success).toBe(false);
+  it('rejects a lease shorter than three heartbeats, and a quality query without a query engine', () => {
+    expect(HourlySchedulerSchema.safeParse({ type: 'hourly', leaseSecs: 20 }).success).toBe(false);
     const deps = {
       state: new FileStateStore('/nonexistent-unused'),
       logger: silentLogger,
       executor: {} as never,
       lakeConfig: LakeSchema.parse({}),
     };
-    expect(() => createHourlyScheduler({ type: 'hourly', leaseSecs: 60 }, deps)).toThrow(ConfigError);
+    expect(() => createHourlyScheduler({ type: 'hourly', leaseSecs: 20 }, deps)).toThrow(ConfigError);
     expect(() => createHourlyScheduler({ type: 'hourly', qualityQuery: 'SELECT 1' }, deps)).toThrow(
       /no query engine/,
     );

@@ -11,12 +11,18 @@
  * fingerprint (late data: re-run, attempts reset). Candidates are claimed oldest first, at most
  * `maxHoursPerCycle` per cycle.
  *
- * **Ownership.** Each hour has a record at `hour/<name>/<YYYY-MM-DDTHH>` in the state store. A claim
- * is a conditional write (`expectedVersion`: the version read, 0 when absent) setting `running`,
- * `owner` and `leaseUntil` (now + `leaseSecs`), so two schedulers never both claim an hour; the lease
- * is renewed while jobs run, and a crashed owner's hour is taken over once its lease expires. Every
- * later write is conditional too: a lost write means another scheduler took over, and this one drops
- * the hour.
+ * **Ownership** (`leases.ts`, `records.ts`). Each hour has a record at `hour/<name>/<YYYY-MM-DDTHH>`
+ * in the state store. A claim is a conditional write (`expectedVersion`: the version read, 0 when
+ * absent) setting `running`, `owner`, `ownerHost`, `ownerPid`, a `fencingToken` one above the last
+ * claim's, and `leaseUntil` (now + `leaseSecs`), so two schedulers never both claim an hour. A
+ * heartbeat renews the leases every `heartbeatIntervalSecs` while the cycle works on its hours (the
+ * KCL's lease renewal), so a crashed owner's hour is taken over within one lease period; a scheduler
+ * on the owner's host takes it over at once when the owner's pid no longer exists. Every later write
+ * is conditional too: a lost write means another scheduler took over, and this one drops the hour.
+ *
+ * **Resume** (`job-runs.ts`). An hour taken over (or retried) with the same bronze objects keeps its
+ * recorded run ids. Before starting a job for hours that all record the same run of it, that run is
+ * looked up (GetJobRun): SUCCEEDED is kept, a run still going is waited for, anything else runs again.
  *
  * **Pipeline,** in order, each step only for the hours whose earlier steps succeeded:
  * 1. `bronze_to_silver` per source, one run covering every claimed hour of that source, with
@@ -36,11 +42,13 @@
  * attempt. A run that ends FAILED, TIMEOUT, ERROR, STOPPED or EXPIRED, a start that fails otherwise,
  * a failed crawl or query: each hour concerned counts an attempt and is retried after
  * `retryBaseDelaySecs` · 2^(attempts−1) (at most `retryMaxDelaySecs`); at `maxAttempts` it becomes
- * `failed` (`ingest_scheduler_hours_total{status="failed"}`, an error log). Jobs are re-run from the
- * first step on every attempt; they are idempotent (silver and gold are exactly-once by `id`).
+ * `failed` (`ingest_scheduler_hours_total{status="failed"}`, an error log). Runs that succeeded in an
+ * earlier attempt are kept (see Resume); the jobs are idempotent (silver and gold are exactly-once by
+ * `id`), so running one again is always safe.
  *
  * **Stop.** `stop()` cuts waits short and releases every hour it owns (`pending`, lease expired);
- * runs already started keep running in Glue (a successor may be deferred until they end).
+ * runs already started keep running in Glue and stay recorded in the hour (a successor waits for
+ * them, see Resume).
  */
 import type { HourlySchedulerInput } from './config.js';
 import { HourlyScheduler, type HourlySchedulerDeps } from './scheduler.js';
@@ -75,6 +83,7 @@ export {
   type QualityRecord,
   type RunOnceOptions,
   SETTLED_CACHE_MS,
+  type SkippedHour,
 } from './scheduler.js';
 
 /**

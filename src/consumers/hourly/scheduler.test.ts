@@ -4,8 +4,9 @@
  * through `now`/`sleep` (a sleep advances it), except for the loop tests, which use vitest's fake
  * timers or short real waits.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -26,6 +27,7 @@ import { FileStateStore, type StateStore } from '../../state/index.js';
 import { registry } from '../../telemetry/index.js';
 import {
   createHourlyScheduler,
+  fingerprintKeys,
   type HourlySchedulerInput,
   type HourRecord,
   hourStateKey,
@@ -299,6 +301,9 @@ describe('hourly scheduler: pipeline', () => {
       failed: [],
       deferred: [],
       abandoned: [],
+      takenOver: [],
+      skipped: [],
+      errors: {},
       hoursBehind: 0,
     });
     expect(glue.calls).toEqual([
@@ -712,6 +717,112 @@ describe('hourly scheduler: ownership', () => {
     expect(await metric('ingest_scheduler_errors_total', { scheduler: name, class: 'state_conflict' })).toBe(
       1,
     );
+  });
+});
+
+describe('hourly scheduler: takeover and resume', () => {
+  /** Writes a `running` record of another owner with these recorded runs. */
+  async function orphan(hour: string, keys: string[], owner: Partial<HourRecord>, runs: HourRecord['runs']) {
+    const rec: HourRecord = {
+      hour,
+      status: 'running',
+      attempts: 0,
+      owner: 'gone:1:x',
+      leaseUntil: new Date(NOW + 3_600_000).toISOString(),
+      fencingToken: 4,
+      bronzeFingerprint: fingerprintKeys(keys),
+      bronzeObjects: keys.length,
+      sources: [],
+      runs,
+      updatedAt: new Date(NOW).toISOString(),
+      ...owner,
+    };
+    await state.put(hourStateKey(name, hour), rec, { expectedVersion: 0 });
+  }
+  /** Starts a run in the fake (as the dead owner did) and forgets the call. */
+  async function previousRun(glue: FakeGlue, job: string, states: JobRunState[]): Promise<string> {
+    const id = await glue.plan(job, states).startJobRun(job, {});
+    glue.calls.length = 0;
+    return id;
+  }
+
+  it('takes an hour over at once when its owner on this host is gone, keeping the run that succeeded', async () => {
+    const H = '2024-03-10T10';
+    const key = await land(CARTS, H);
+    const glue = new FakeGlue();
+    const kept = await previousRun(glue, 'bronze_to_silver', ['SUCCEEDED']);
+    const dead = spawnSync('true').pid;
+    await orphan(H, [key], { ownerHost: hostname(), ownerPid: dead }, { bronzeToSilver: { [CARTS]: kept } });
+
+    const result = await scheduler(glue, new Clock(NOW)).runOnce();
+
+    expect(result).toMatchObject({ takenOver: [H], done: [H], skipped: [] });
+    expect(glue.starts('bronze_to_silver')).toEqual([]);
+    expect(glue.starts('silver_to_gold')).toHaveLength(1);
+    expect(await record(H)).toMatchObject({
+      status: 'done',
+      fencingToken: 5,
+      runs: { bronzeToSilver: { [CARTS]: kept } },
+    });
+    expect(await jobRuns('bronze_to_silver', 'kept')).toBe(1);
+  });
+
+  it('after the lease expires: waits for a recorded run still going, reruns a failed one', async () => {
+    const H = '2024-03-10T10';
+    const keys = [await land(CARTS, H), await land(PRODUCTS, H)];
+    const glue = new FakeGlue();
+    const going = await previousRun(glue, 'bronze_to_silver', ['RUNNING', 'RUNNING', 'SUCCEEDED']);
+    const failed = await previousRun(glue, 'bronze_to_silver', ['FAILED']);
+    await orphan(
+      H,
+      keys,
+      { ownerHost: 'another-host', ownerPid: process.pid, leaseUntil: new Date(NOW - 1).toISOString() },
+      { bronzeToSilver: { [CARTS]: going, [PRODUCTS]: failed } },
+    );
+
+    const result = await scheduler(glue, new Clock(NOW)).runOnce();
+
+    expect(result).toMatchObject({ takenOver: [H], done: [H] });
+    expect(glue.starts('bronze_to_silver').map((a) => a.source)).toEqual([PRODUCTS]);
+    expect(glue.calls.filter((c) => c.op === 'getJobRun' && c.runId === going).length).toBeGreaterThan(2);
+    expect(await jobRuns('bronze_to_silver', 'resumed')).toBe(1);
+  });
+
+  it('leaves a live owner alone until its lease expires, and says so', async () => {
+    const H = '2024-03-10T10';
+    const key = await land(CARTS, H);
+    const glue = new FakeGlue();
+    await orphan(H, [key], { ownerHost: hostname(), ownerPid: process.ppid }, { bronzeToSilver: {} });
+
+    const result = await scheduler(glue, new Clock(NOW)).runOnce();
+
+    expect(result.processed).toEqual([]);
+    expect(result.skipped).toEqual([
+      { hour: H, reason: 'leased', detail: expect.stringContaining(`pid ${process.ppid}`) },
+    ]);
+    expect(glue.calls).toEqual([]);
+  });
+
+  it('a heartbeat renews the leases while a step runs', async () => {
+    const H = '2024-03-10T10';
+    await land(CARTS, H);
+    const clock = new Clock(NOW);
+    let release!: () => void;
+    const frozen = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const glue = new FakeGlue();
+    glue.gate = () => frozen;
+    const s = scheduler(glue, clock, { leaseSecs: 0.3, heartbeatIntervalSecs: 0.05 });
+    const cycle = s.runOnce();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    const first = (await record(H))!.leaseUntil!;
+    clock.advance(60_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(Date.parse((await record(H))!.leaseUntil!)).toBe(NOW + 60_000 + 300);
+    expect(Date.parse(first)).toBe(NOW + 300);
+    release();
+    expect((await cycle).done).toEqual([H]);
   });
 });
 

@@ -7,191 +7,54 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, describeError, failureClassOf, isRetriable, StateConflictError } from '../../errors.js';
 import type { EntityConfig, LakeConfig } from '../../glue/config.js';
-import { ConcurrentRunsExceededError, CrawlerRunningError, JobRunFailedError } from '../../glue/errors.js';
+import { ConcurrentRunsExceededError, JobRunFailedError } from '../../glue/errors.js';
 import { type GlueExecutor, type JobRun, type QueryEngine, TERMINAL_JOB_STATES } from '../../glue/types.js';
 import { type Lake, openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import type { StateStore, Versioned } from '../../state/index.js';
-import type { Consumer, ConsumerStats } from '../types.js';
+import type { Consumer } from '../types.js';
+import { type ClaimReason, candidateReason, type MappedHour } from './candidates.js';
 import { type HourlySchedulerConfig, type HourlySchedulerInput, HourlySchedulerSchema } from './config.js';
 import {
-  CrawlerFailedError,
-  CrawlerTimeoutError,
   HourOwnershipLostError,
   JobStartError,
   JobWaitTimeoutError,
-  QualityCheckError,
   SchedulerError,
   SchedulerStoppedError,
 } from './errors.js';
+import { BRONZE_PREFIX, fingerprintKeys, groupBronze, type HourId, hourEndMs, isClosed } from './hours.js';
+import { judgeRecordedRun, sharedRunId } from './job-runs.js';
+import { LeaseHeartbeat, type OwnerIdentity, processOwner, takeoverReason } from './leases.js';
 import {
-  BRONZE_PREFIX,
-  fingerprintKeys,
-  groupBronze,
-  type HourId,
-  hourEndMs,
-  isClosed,
-  sqlHourList,
-} from './hours.js';
+  type CycleResult,
+  emptyCycleResult,
+  type HourRecord,
+  hourStateKey,
+  type QualityRecord,
+  strip,
+} from './records.js';
+import { crawl, qualityCheck, type StepContext } from './steps.js';
 import {
-  schedulerCrawlerRunsTotal,
   schedulerErrorsTotal,
   schedulerHoursBehind,
   schedulerHoursTotal,
   schedulerJobDurationSeconds,
   schedulerJobRunsTotal,
   schedulerLagSeconds,
-  schedulerQualityCheckValue,
 } from './telemetry.js';
+import type { HourlySchedulerDeps, HourlySchedulerStats, RunOnceOptions } from './types.js';
 
-/**
- * Status of an hour:
- * - `pending`: to do (new data, a retry after `nextAttemptAt`, or deferred / released);
- * - `running`: claimed by `owner` until `leaseUntil`;
- * - `done`: every step succeeded for the objects fingerprinted in `bronzeFingerprint`;
- * - `failed`: gave up after `maxAttempts` (retried only when its bronze changes, or once an operator
- *   deletes the record).
- */
-export type HourStatus = 'pending' | 'running' | 'done' | 'failed';
+export type {
+  CycleResult,
+  HourRecord,
+  HourRuns,
+  HourStatus,
+  QualityRecord,
+  SkippedHour,
+} from './records.js';
+export { hourStateKey } from './records.js';
 
-/** Run ids of the jobs of an hour's current (or last) attempt. */
-export interface HourRuns {
-  /** Source → `bronze_to_silver` run id (a run may cover several hours of its source). */
-  bronzeToSilver: Record<string, string>;
-  /** The `silver_to_gold` run id (shared by every hour of its cycle). */
-  silverToGold?: string;
-}
-
-/** Result of the quality query, as recorded in the hours it covered. */
-export interface QualityRecord {
-  /** When the query answered, ISO-8601 UTC. */
-  checkedAt: string;
-  /** Column → value of the result's first row (strings, as Athena returns them). */
-  values: Record<string, string | null>;
-  /** Rows returned. */
-  rows: number;
-}
-
-/**
- * One hour's state, stored at `hour/<scheduler name>/<YYYY-MM-DDTHH>` in the state store. Absent
- * fields are simply omitted in the stored JSON.
- */
-export interface HourRecord {
-  /** `YYYY-MM-DDTHH` (UTC). */
-  hour: HourId;
-  status: HourStatus;
-  /** Failed attempts so far (deferrals and releases do not count); reset when late data arrives. */
-  attempts: number;
-  /** Instance id of the scheduler holding the claim (while `running`). */
-  owner?: string;
-  /** End of the claim, ISO-8601 UTC; after it another scheduler may take the hour over. */
-  leaseUntil?: string;
-  /** {@link fingerprintKeys} of the hour's mapped bronze objects when it was (last) claimed. */
-  bronzeFingerprint?: string;
-  /** Number of those objects. */
-  bronzeObjects?: number;
-  /** Mapped sources with bronze objects in the hour when it was claimed. */
-  sources: string[];
-  runs: HourRuns;
-  /** Result of the quality query of the cycle that finished the hour, if configured. */
-  quality?: QualityRecord;
-  /** Why the last attempt failed, was deferred or released. */
-  lastError?: string;
-  /** A `pending` hour that failed is not tried before this time (ISO-8601 UTC). */
-  nextAttemptAt?: string;
-  /** When the hour became `done` (ISO-8601 UTC). */
-  doneAt?: string;
-  /** Last write, ISO-8601 UTC. */
-  updatedAt: string;
-}
-
-/** What one cycle did. Each list holds `YYYY-MM-DDTHH` hours, oldest first. */
-export interface CycleResult {
-  /** Hours claimed by this cycle (at most `maxHoursPerCycle`). */
-  processed: HourId[];
-  /** Hours that became `done`. */
-  done: HourId[];
-  /** Hours that failed an attempt and will be retried after the backoff. */
-  retrying: HourId[];
-  /** Hours that reached `maxAttempts` and are now `failed`. */
-  failed: HourId[];
-  /** Hours left `pending` without counting an attempt (`ConcurrentRunsExceededException`). */
-  deferred: HourId[];
-  /** Hours released on stop, or lost to another scheduler (conditional write conflict). */
-  abandoned: HourId[];
-  /** Closed hours with mapped bronze data still not done after the cycle (`ingest_scheduler_backlog_partitions`). */
-  hoursBehind: number;
-}
-
-/** Options of {@link HourlyScheduler.runOnce}. */
-export interface RunOnceOptions {
-  /**
-   * Also process hours that are not closed yet (now < hour end + `graceSecs`). `ingest local` uses it
-   * at the end of a run to process everything that landed; a later change of such an hour's objects
-   * re-runs it like late data. @default false
-   */
-  includeOpenHours?: boolean;
-}
-
-/** What the scheduler needs from the process. */
-export interface HourlySchedulerDeps {
-  /** Where hour records live (`hour/<name>/<YYYY-MM-DDTHH>`); conditional writes claim hours. */
-  state: StateStore;
-  logger: Logger;
-  /** Runs the Glue jobs and the crawler. Not closed by the scheduler (its owner closes it). */
-  executor: GlueExecutor;
-  /** Runs `qualityQuery`. Required when `qualityQuery` is set. Not closed by the scheduler. */
-  queries?: QueryEngine;
-  /** The lake to list. @default openLake(config.lakeUri) */
-  lake?: Lake;
-  /** Entity mappings (source → silver table) and the PII key variable, from the config's `lake`. */
-  lakeConfig: LakeConfig;
-  /** Clock. @default () => new Date() */
-  now?: () => Date;
-  /** Waits `ms` milliseconds (the scheduler cuts waits short on `stop()`). @default setTimeout */
-  sleep?: (ms: number) => Promise<void>;
-  /** This instance's owner id in hour records. @default `<hostname>:<pid>:<random>` */
-  instanceId?: string;
-}
-
-/** Counters of the scheduler. The stream counters of {@link ConsumerStats} stay 0. */
-export interface HourlySchedulerStats extends ConsumerStats {
-  /** Cycles run (`runOnce` calls and loop iterations). */
-  cycles: number;
-  /** Hours claimed. */
-  hoursProcessed: number;
-  /** Hours that became done. */
-  hoursDone: number;
-  /** Hours that gave up (`failed`). */
-  hoursFailed: number;
-  /** Failed attempts that will be retried. */
-  hoursRetrying: number;
-  /** Hours deferred by `ConcurrentRunsExceededException`. */
-  hoursDeferred: number;
-  /** Job runs started / succeeded / failed. */
-  jobRunsStarted: number;
-  jobRunsSucceeded: number;
-  jobRunsFailed: number;
-  /** Crawls started. */
-  crawls: number;
-  /** Quality queries answered. */
-  qualityChecks: number;
-  /** Closed hours with data not yet done, after the last cycle. */
-  hoursBehind: number;
-  /** Newest done hour, when any. */
-  newestDoneHour?: HourId;
-  /** End of the last cycle, ISO-8601 UTC. */
-  lastCycleAt?: string;
-}
-
-/** An hour's mapped bronze as found by one listing. */
-interface MappedHour {
-  hour: HourId;
-  /** Mapped source → keys (sorted by source). */
-  sources: Map<string, string[]>;
-  fingerprint: string;
-  objects: number;
-}
+export type { HourlySchedulerDeps, HourlySchedulerStats, RunOnceOptions } from './types.js';
 
 /** An hour this cycle claimed. */
 interface Claim {
@@ -211,11 +74,6 @@ export const SETTLED_CACHE_MS = 3_600_000;
 
 const DEFAULT_SLEEP = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** State key of an hour's record. */
-export function hourStateKey(scheduler: string, hour: HourId): string {
-  return `hour/${scheduler}/${hour}`;
-}
-
 /**
  * The hourly scheduler. Create it with `createHourlyScheduler`; it implements {@link Consumer}.
  */
@@ -225,6 +83,8 @@ export class HourlyScheduler implements Consumer {
   readonly lake: Lake;
   /** This instance's id in the `owner` field of the hours it claims. */
   readonly instanceId: string;
+  /** Instance id, host and pid recorded in the hours it claims. */
+  private readonly owner: OwnerIdentity;
   private readonly state: StateStore;
   private readonly executor: GlueExecutor;
   private readonly queries?: QueryEngine;
@@ -241,6 +101,8 @@ export class HourlyScheduler implements Consumer {
   private readonly warnedUnmapped = new Set<string>();
   /** Claims of the running cycle (their leases are renewed while jobs run). */
   private active: Claim[] = [];
+  /** Whether this cycle started a job run (then a recorded gold run is stale). */
+  private startedThisCycle = false;
   private readonly counts = {
     cycles: 0,
     hoursProcessed: 0,
@@ -287,6 +149,7 @@ export class HourlyScheduler implements Consumer {
     this.clock = deps.now ?? (() => new Date());
     this.rawSleep = deps.sleep ?? DEFAULT_SLEEP;
     this.instanceId = deps.instanceId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = processOwner(this.instanceId, deps.host);
     this.log = deps.logger.child({ component: 'hourly', scheduler: this.name });
   }
 
@@ -417,15 +280,8 @@ export class HourlyScheduler implements Consumer {
   private async cycle(options: RunOnceOptions): Promise<CycleResult> {
     const signal = this.stopController.signal;
     if (signal.aborted) throw new SchedulerStoppedError(`hourly scheduler ${this.name} is stopped`);
-    const result: CycleResult = {
-      processed: [],
-      done: [],
-      retrying: [],
-      failed: [],
-      deferred: [],
-      abandoned: [],
-      hoursBehind: 0,
-    };
+    const result = emptyCycleResult();
+    this.startedThisCycle = false;
     this.counts.cycles += 1;
     const now = this.clock();
     const discovered = await this.discover();
@@ -440,19 +296,46 @@ export class HourlyScheduler implements Consumer {
       } catch (err) {
         this.countError(err);
         this.log.warn({ hour: bronze.hour, err: describeError(err) }, 'cannot read hour record');
+        result.skipped.push({ hour: bronze.hour, reason: 'unreadable', detail: describeError(err) });
+        continue;
+      }
+      const reason = candidateReason(current?.value, bronze, now, this.owner);
+      if (reason === undefined) continue;
+      if ('skip' in reason) {
+        result.skipped.push(reason.skip);
         continue;
       }
       // Past the cycle's bound, records are still read (for hours_behind) but not claimed.
-      if (claims.length >= this.config.maxHoursPerCycle) continue;
-      const reason = this.candidateReason(current?.value, bronze, now);
-      if (reason === undefined) continue;
-      const claim = await this.claim(bronze, current, reason, now);
-      if (claim) claims.push(claim);
+      if (claims.length >= this.config.maxHoursPerCycle) {
+        result.skipped.push({
+          hour: bronze.hour,
+          reason: 'bounded',
+          detail: `over maxHoursPerCycle (${this.config.maxHoursPerCycle}); next cycle`,
+        });
+        continue;
+      }
+      const claim = await this.claim(bronze, current, reason.claim, now);
+      if (claim) {
+        claims.push(claim);
+        if (reason.claim === 'takeover' && current?.value.owner !== this.instanceId) {
+          result.takenOver.push(bronze.hour);
+        }
+      } else {
+        result.skipped.push({
+          hour: bronze.hour,
+          reason: 'leased',
+          detail: 'claimed by another scheduler at the same moment (conditional write lost)',
+        });
+      }
     }
     result.processed = claims.map((c) => c.hour);
     this.counts.hoursProcessed += claims.length;
     this.active = claims;
     if (claims.length > 0) {
+      const heartbeat = new LeaseHeartbeat(this.config.heartbeatIntervalSecs * 1000, () =>
+        this.renewLeases(true),
+      );
+      heartbeat.start();
       try {
         if (signal.aborted) throw signal.reason;
         await this.pipeline(claims, result);
@@ -467,9 +350,14 @@ export class HourlyScheduler implements Consumer {
           this.log.error({ err: describeError(err) }, 'hourly pipeline failed unexpectedly');
         }
       } finally {
+        await heartbeat.stop();
         this.active = [];
       }
-      for (const c of claims) if (c.state === 'lost') result.abandoned.push(c.hour);
+      for (const c of claims) {
+        if (c.state !== 'lost') continue;
+        result.abandoned.push(c.hour);
+        result.errors[c.hour] = 'taken over by another scheduler while it ran';
+      }
       result.abandoned.sort();
     }
     this.updateGauges(discovered, result);
@@ -530,38 +418,6 @@ export class HourlyScheduler implements Consumer {
     );
   }
 
-  /** Why an hour should be claimed now, or `undefined` when it should not. */
-  private candidateReason(
-    rec: HourRecord | undefined,
-    bronze: MappedHour,
-    now: Date,
-  ): 'new' | 'late_data' | 'retry' | 'takeover' | undefined {
-    if (!rec) return 'new';
-    switch (rec.status) {
-      case 'done':
-      case 'failed':
-        return rec.bronzeFingerprint === bronze.fingerprint ? undefined : 'late_data';
-      case 'pending':
-        if (rec.bronzeFingerprint !== undefined && rec.bronzeFingerprint !== bronze.fingerprint) {
-          return 'late_data';
-        }
-        return rec.nextAttemptAt !== undefined && now.getTime() < Date.parse(rec.nextAttemptAt)
-          ? undefined
-          : 'retry';
-      case 'running':
-        if (
-          rec.owner !== this.instanceId &&
-          rec.leaseUntil !== undefined &&
-          now.getTime() < Date.parse(rec.leaseUntil)
-        ) {
-          return undefined;
-        }
-        return 'takeover';
-      default:
-        return 'retry';
-    }
-  }
-
   /**
    * Claims an hour with a conditional write (the version read, or 0 when absent).
    * @returns the claim, or `undefined` when another scheduler won (or the write failed).
@@ -569,7 +425,7 @@ export class HourlyScheduler implements Consumer {
   private async claim(
     bronze: MappedHour,
     current: Versioned<HourRecord> | undefined,
-    reason: 'new' | 'late_data' | 'retry' | 'takeover',
+    reason: ClaimReason,
     now: Date,
   ): Promise<Claim | undefined> {
     const key = hourStateKey(this.name, bronze.hour);
@@ -581,20 +437,34 @@ export class HourlyScheduler implements Consumer {
       attempts: fresh ? 0 : (prev?.attempts ?? 0),
       owner: this.instanceId,
       leaseUntil: new Date(now.getTime() + this.config.leaseSecs * 1000).toISOString(),
+      ownerHost: this.owner.host,
+      ownerPid: this.owner.pid,
+      fencingToken: (prev?.fencingToken ?? 0) + 1,
       bronzeFingerprint: bronze.fingerprint,
       bronzeObjects: bronze.objects,
       sources: [...bronze.sources.keys()],
-      runs: { bronzeToSilver: {} },
+      // Same objects: keep the run ids, so the runs that succeeded are not started again.
+      runs: fresh || !prev ? { bronzeToSilver: {} } : structuredClone(prev.runs),
       ...(!fresh && prev?.lastError !== undefined ? { lastError: prev.lastError } : {}),
       updatedAt: now.toISOString(),
     };
     try {
       const version = await this.state.put(key, record, { expectedVersion: current?.version ?? 0 });
       this.known.set(bronze.hour, { value: record, version });
-      if (reason === 'takeover' && prev?.owner !== this.instanceId) {
+      if (reason === 'takeover' && prev && prev.owner !== this.instanceId) {
+        const why = takeoverReason(prev, this.owner, now.getTime());
         this.log.warn(
-          { hour: bronze.hour, previousOwner: prev?.owner, leaseUntil: prev?.leaseUntil },
-          'took over an hour whose lease expired',
+          {
+            hour: bronze.hour,
+            previousOwner: prev.owner,
+            leaseUntil: prev.leaseUntil,
+            why,
+            fencingToken: record.fencingToken,
+            runs: record.runs,
+          },
+          why === 'dead_process'
+            ? 'took over an hour whose owner process on this host is gone'
+            : 'took over an hour whose lease expired',
         );
       } else {
         this.log.debug({ hour: bronze.hour, reason }, 'hour claimed');
@@ -622,6 +492,7 @@ export class HourlyScheduler implements Consumer {
     let alive = claims.filter((c) => c.state === 'alive');
     if (alive.length === 0) return;
     if (signal.aborted) throw signal.reason;
+    // A recorded gold run is kept only when no silver changed in this cycle.
     const gold = await this.runJob(
       'silverToGold',
       { hours: alive.map((c) => c.hour).join(','), lake_uri: this.config.lakeUri },
@@ -630,6 +501,7 @@ export class HourlyScheduler implements Consumer {
       (rec, runId) => {
         rec.runs.silverToGold = runId;
       },
+      this.startedThisCycle ? undefined : (rec) => rec.runs.silverToGold,
     );
     if (!gold) return;
     alive = claims.filter((c) => c.state === 'alive');
@@ -637,7 +509,7 @@ export class HourlyScheduler implements Consumer {
     if (signal.aborted) throw signal.reason;
     if (this.config.crawlerName !== undefined) {
       try {
-        await this.crawl(this.config.crawlerName, alive);
+        await crawl(this.steps(), this.config.crawlerName, hoursOf(alive));
       } catch (err) {
         if (err instanceof SchedulerStoppedError) throw err;
         this.countError(err);
@@ -648,7 +520,7 @@ export class HourlyScheduler implements Consumer {
     let quality: QualityRecord | undefined;
     if (this.config.qualityQuery !== undefined) {
       try {
-        quality = await this.qualityCheck(this.config.qualityQuery, alive);
+        quality = await qualityCheck(this.steps(), this.config.qualityQuery, hoursOf(alive));
       } catch (err) {
         this.countError(err);
         for (const c of alive) await this.failAttempt(c, err, result);
@@ -690,6 +562,7 @@ export class HourlyScheduler implements Consumer {
           (rec, runId) => {
             rec.runs.bronzeToSilver[name] = runId;
           },
+          (rec) => rec.runs.bronzeToSilver[name],
         );
       }
     };
@@ -702,6 +575,10 @@ export class HourlyScheduler implements Consumer {
   /**
    * Starts a job for some hours and waits for its terminal state. `ConcurrentRunsExceededException`
    * defers the hours; any other failure counts an attempt for each of them.
+   *
+   * Resume: when every hour records the same run of this job (`recorded`, from a previous owner or
+   * attempt), that run is looked up first: SUCCEEDED → kept (not started again), still going →
+   * waited for, anything else → the job runs again.
    * @returns the run when it SUCCEEDED, else `undefined` (the hours' outcome is already written).
    * @throws SchedulerStoppedError on stop (the caller releases the hours).
    */
@@ -711,10 +588,36 @@ export class HourlyScheduler implements Consumer {
     claims: Claim[],
     result: CycleResult,
     recordRun: (rec: HourRecord, runId: string) => void,
+    recorded?: (rec: HourRecord) => string | undefined,
   ): Promise<JobRun | undefined> {
     const jobName = this.config.jobs[job];
     const labels = { scheduler: this.name, job: jobName };
     const retry = claims.some((c) => c.record.attempts > 0);
+    const previous = recorded ? sharedRunId(claims.map((c) => recorded(c.record))) : undefined;
+    let resumeId: string | undefined;
+    if (previous !== undefined) {
+      const verdict = await judgeRecordedRun(this.executor, jobName, previous);
+      const hours = claims.map((c) => c.hour);
+      if (verdict.action === 'keep') {
+        schedulerJobRunsTotal.inc({ ...labels, outcome: 'kept' });
+        this.log.info({ job: jobName, runId: previous, hours }, 'recorded job run had succeeded: kept');
+        return verdict.run;
+      }
+      if (verdict.action === 'wait') {
+        schedulerJobRunsTotal.inc({ ...labels, outcome: 'resumed' });
+        this.log.info(
+          { job: jobName, runId: previous, hours },
+          'recorded job run still going: waiting for it',
+        );
+        resumeId = previous;
+      } else {
+        this.log.info(
+          { job: jobName, runId: previous, hours, why: verdict.why },
+          'recorded job run did not succeed: running the job again',
+        );
+      }
+    }
+    if (resumeId !== undefined) return this.awaitRun(job, resumeId, claims, result, this.clock().getTime());
     let runId: string;
     try {
       runId = await this.executor.startJobRun(jobName, args);
@@ -741,6 +644,7 @@ export class HourlyScheduler implements Consumer {
     schedulerJobRunsTotal.inc({ ...labels, outcome: 'started' });
     if (retry) schedulerJobRunsTotal.inc({ ...labels, outcome: 'retried' });
     this.counts.jobRunsStarted += 1;
+    this.startedThisCycle = true;
     this.log.info({ job: jobName, runId, args: { ...args, entity_json: undefined } }, 'job run started');
     for (const c of claims) {
       await this.update(c, (rec) => {
@@ -748,7 +652,19 @@ export class HourlyScheduler implements Consumer {
         return rec;
       });
     }
-    const startedMs = this.clock().getTime();
+    return this.awaitRun(job, runId, claims, result, this.clock().getTime());
+  }
+
+  /** Waits for a run of ours (or a resumed one) and writes the hours' outcome when it did not succeed. */
+  private async awaitRun(
+    job: JobKey,
+    runId: string,
+    claims: Claim[],
+    result: CycleResult,
+    startedMs: number,
+  ): Promise<JobRun | undefined> {
+    const jobName = this.config.jobs[job];
+    const labels = { scheduler: this.name, job: jobName };
     let run: JobRun;
     try {
       run = await this.waitJob(jobName, runId, claims);
@@ -819,119 +735,21 @@ export class HourlyScheduler implements Consumer {
     }
   }
 
-  /**
-   * One crawl for the whole cycle. Waits while the crawler is RUNNING or STOPPING (a crawl started
-   * before this cycle's data may miss it), starts it when READY (`CrawlerRunningException` → wait and
-   * try again), then waits until it is READY again and checks its last crawl's status.
-   * @throws CrawlerFailedError, CrawlerTimeoutError, the first non-retriable error, SchedulerStoppedError.
-   */
-  private async crawl(name: string, claims: Claim[]): Promise<void> {
-    const labels = { scheduler: this.name };
-    const deadline = this.clock().getTime() + this.config.crawlerTimeoutSecs * 1000;
-    const timedOut = () => {
-      if (this.clock().getTime() >= deadline) {
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'failed' });
-        throw new CrawlerTimeoutError(
-          `crawler ${name} did not finish within ${this.config.crawlerTimeoutSecs} s`,
-        );
-      }
+  /** What the crawler and quality steps need of this scheduler. */
+  private steps(): StepContext {
+    return {
+      name: this.name,
+      config: this.config,
+      executor: this.executor,
+      ...(this.queries ? { queries: this.queries } : {}),
+      lakeConfig: this.lakeConfig,
+      log: this.log,
+      clock: this.clock,
+      sleep: (ms) => this.sleep(ms),
+      renewLeases: () => this.renewLeases(),
+      countError: (err) => this.countError(err),
+      counts: this.counts,
     };
-    let delaySecs = this.config.jobPollIntervalSecs;
-    const pause = async () => {
-      await this.sleep(delaySecs * 1000);
-      await this.renewLeases();
-      delaySecs = Math.min(this.config.jobPollMaxIntervalSecs, delaySecs * 2);
-    };
-    // 1. Start it once READY.
-    for (;;) {
-      const status = await this.crawlerStatus(name);
-      if (status?.state === 'READY') {
-        try {
-          await this.executor.startCrawler(name);
-          break;
-        } catch (err) {
-          if (err instanceof CrawlerRunningError) {
-            schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'busy' });
-            this.log.debug({ crawler: name }, 'CrawlerRunningException; waiting for READY');
-          } else if (isRetriable(err)) {
-            this.countError(err);
-            this.log.warn({ crawler: name, err: describeError(err) }, 'StartCrawler failed; trying again');
-          } else {
-            throw err;
-          }
-        }
-      } else if (status !== undefined) {
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'busy' });
-        this.log.debug({ crawler: name, state: status.state }, 'crawler busy; waiting for READY');
-      }
-      timedOut();
-      await pause();
-    }
-    schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'started' });
-    this.counts.crawls += 1;
-    this.log.info({ crawler: name, hours: claims.map((c) => c.hour) }, 'crawler started');
-    // 2. Wait until it is READY again.
-    delaySecs = this.config.jobPollIntervalSecs;
-    for (;;) {
-      await pause();
-      const status = await this.crawlerStatus(name);
-      if (status?.state === 'READY') {
-        const last = status.lastCrawlStatus;
-        if (last === 'FAILED' || last === 'CANCELLED') {
-          schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'failed' });
-          throw new CrawlerFailedError(
-            `crawler ${name} crawl ${last}${status.lastCrawlError ? `: ${status.lastCrawlError}` : ''}`,
-          );
-        }
-        schedulerCrawlerRunsTotal.inc({ ...labels, outcome: 'succeeded' });
-        this.log.info({ crawler: name }, 'crawler finished');
-        return;
-      }
-      timedOut();
-    }
-  }
-
-  /** GetCrawler; `undefined` after a retriable error (counted). @throws non-retriable errors. */
-  private async crawlerStatus(name: string) {
-    try {
-      return await this.executor.getCrawler(name);
-    } catch (err) {
-      if (!isRetriable(err)) throw err;
-      this.countError(err);
-      this.log.warn({ crawler: name, err: describeError(err) }, 'GetCrawler failed; trying again');
-      return undefined;
-    }
-  }
-
-  /**
-   * Runs the quality query (placeholders `{{hours}}`, `{{database}}` filled in) and exports every
-   * numeric column of its first row as `ingest_scheduler_quality_check_value{check=<column>}`.
-   * @throws QualityCheckError when the query fails.
-   */
-  private async qualityCheck(sql: string, claims: Claim[]): Promise<QualityRecord> {
-    const text = sql
-      .replaceAll('{{hours}}', sqlHourList(claims.map((c) => c.hour)))
-      .replaceAll('{{database}}', this.lakeConfig.database);
-    let res: Awaited<ReturnType<QueryEngine['query']>>;
-    try {
-      res = await this.queries!.query(text);
-    } catch (err) {
-      throw new QualityCheckError(`quality query failed: ${describeError(err)}`, {
-        cause: err,
-        retriable: isRetriable(err),
-      });
-    }
-    this.counts.qualityChecks += 1;
-    const first = res.rows[0] ?? [];
-    const values: Record<string, string | null> = {};
-    res.columns.forEach((col, i) => {
-      const v = first[i] ?? null;
-      values[col] = v;
-      const n = v === null || v.trim() === '' ? Number.NaN : Number(v);
-      if (Number.isFinite(n)) schedulerQualityCheckValue.set({ scheduler: this.name, check: col }, n);
-    });
-    this.log.info({ values, rows: res.rows.length }, 'quality query answered');
-    return { checkedAt: this.clock().toISOString(), values, rows: res.rows.length };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -940,7 +758,7 @@ export class HourlyScheduler implements Consumer {
   private async markDone(c: Claim, quality: QualityRecord | undefined, result: CycleResult): Promise<void> {
     const now = this.clock().toISOString();
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'lastError', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'lastError', 'nextAttemptAt']),
       status: 'done',
       ...(quality ? { quality } : {}),
       doneAt: now,
@@ -965,7 +783,7 @@ export class HourlyScheduler implements Consumer {
       this.config.retryBaseDelaySecs * 2 ** Math.min(attempts - 1, 30),
     );
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: gaveUp ? 'failed' : 'pending',
       attempts,
       lastError: describeError(err),
@@ -973,6 +791,7 @@ export class HourlyScheduler implements Consumer {
       updatedAt: new Date(nowMs).toISOString(),
     }));
     if (!ok) return;
+    result.errors[c.hour] = describeError(err);
     if (gaveUp) {
       result.failed.push(c.hour);
       this.counts.hoursFailed += 1;
@@ -995,12 +814,13 @@ export class HourlyScheduler implements Consumer {
   private async defer(c: Claim, err: unknown, result: CycleResult): Promise<void> {
     if (c.state !== 'alive') return;
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'leaseUntil', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'leaseUntil', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: 'pending',
       lastError: describeError(err),
       updatedAt: this.clock().toISOString(),
     }));
     if (!ok) return;
+    result.errors[c.hour] = `deferred: ${describeError(err)}`;
     result.deferred.push(c.hour);
     this.counts.hoursDeferred += 1;
   }
@@ -1010,13 +830,16 @@ export class HourlyScheduler implements Consumer {
     if (c.state !== 'alive') return;
     const now = this.clock().toISOString();
     const ok = await this.finish(c, result, (rec) => ({
-      ...strip(rec, ['owner', 'nextAttemptAt']),
+      ...strip(rec, ['owner', 'ownerHost', 'ownerPid', 'nextAttemptAt']),
       status: 'pending',
       leaseUntil: now,
       lastError: `released: ${why}`,
       updatedAt: now,
     }));
-    if (ok) result.abandoned.push(c.hour);
+    if (ok) {
+      result.abandoned.push(c.hour);
+      result.errors[c.hour] = `released: ${why}`;
+    }
   }
 
   /**
@@ -1031,7 +854,10 @@ export class HourlyScheduler implements Consumer {
     if (c.state !== 'alive') return false;
     c.state = 'finished';
     const outcome = await this.write(c, make);
-    if (outcome === 'failed') result.abandoned.push(c.hour);
+    if (outcome === 'failed') {
+      result.abandoned.push(c.hour);
+      result.errors[c.hour] = 'its outcome could not be written (the lease expires on its own)';
+    }
     return outcome === 'written';
   }
 
@@ -1041,14 +867,17 @@ export class HourlyScheduler implements Consumer {
     await this.write(c, (rec) => ({ ...make(structuredClone(rec)), updatedAt: this.clock().toISOString() }));
   }
 
-  /** Renews the lease of every alive claim whose lease is less than half left. */
-  private async renewLeases(): Promise<void> {
+  /**
+   * Renews the lease of every alive claim: all of them on a heartbeat (`force`), else those with less
+   * than half their lease left (between two polls).
+   */
+  private async renewLeases(force = false): Promise<void> {
     const nowMs = this.clock().getTime();
     const halfMs = (this.config.leaseSecs * 1000) / 2;
     for (const c of this.active) {
       if (c.state !== 'alive') continue;
       const until = c.record.leaseUntil === undefined ? 0 : Date.parse(c.record.leaseUntil);
-      if (until - nowMs > halfMs) continue;
+      if (!force && until - nowMs > halfMs) continue;
       await this.write(c, (rec) => ({
         ...rec,
         leaseUntil: new Date(nowMs + this.config.leaseSecs * 1000).toISOString(),
@@ -1155,9 +984,6 @@ export class HourlyScheduler implements Consumer {
   }
 }
 
-/** A copy of `rec` without the given fields. */
-function strip<K extends keyof HourRecord>(rec: HourRecord, keys: K[]): Omit<HourRecord, K> {
-  const out = { ...rec };
-  for (const k of keys) delete out[k];
-  return out;
+function hoursOf(claims: Claim[]): HourId[] {
+  return claims.map((c) => c.hour);
 }

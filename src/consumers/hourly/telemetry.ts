@@ -9,11 +9,13 @@ import { counter, gauge, histogram } from '../../telemetry/index.js';
  * `failed` (the run ended FAILED/TIMEOUT/ERROR/STOPPED/EXPIRED, could not be started, or was not
  * terminal within `jobTimeoutSecs`), `retried` (a started run retries hours whose previous attempt
  * failed; also counted as `started`), `deferred` (StartJobRun answered
- * `ConcurrentRunsExceededException`: the hours wait for the next cycle).
+ * `ConcurrentRunsExceededException`: the hours wait for the next cycle), `kept` (a run recorded by a
+ * previous owner of the hours had SUCCEEDED: not started again), `resumed` (a recorded run was still
+ * going: waited for instead of starting a new one).
  */
 export const schedulerJobRunsTotal = counter(
   'ingest_scheduler_job_runs_total',
-  'Glue job runs of the hourly scheduler by job and outcome: started, succeeded, failed, retried, deferred.',
+  'Glue job runs of the hourly scheduler by job and outcome: started, succeeded, failed, retried, deferred, kept, resumed.',
   ['scheduler', 'job', 'outcome'],
 );
 

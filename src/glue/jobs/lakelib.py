@@ -222,6 +222,32 @@ def configure_session(spark: Any) -> Any:
     return spark
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """Makes this process die (SIGKILL) when the process that started it dies, even by SIGKILL.
+
+    Only when ``LAKE_PARENT_PID`` names the parent (the local Glue executor sets it) and on Linux
+    (``prctl(PR_SET_PDEATHSIG)`` through ctypes). When the parent is already gone, exits at once.
+    Spark's JVM dies with this process: PySpark starts it with a stdin pipe, and the JVM exits when
+    that pipe closes. Returns whether the parent-death signal was set.
+    """
+    parent = os.environ.get("LAKE_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != int(parent):
+        # The parent died before prctl: nobody is waiting for this run.
+        os._exit(137)
+    return True
+
+
 def local_spark_session(app_name: str) -> Any:
     """Builds the local ``SparkSession`` used when ``awsglue`` is absent.
 
@@ -234,6 +260,7 @@ def local_spark_session(app_name: str) -> Any:
 
     The Spark UI and console progress bars are off; the driver binds to 127.0.0.1.
     """
+    die_with_parent()
     from pyspark.sql import SparkSession
 
     builder = (

@@ -1,12 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntitySchema } from '../config.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 import { TERMINAL_JOB_STATES } from '../types.js';
-import { findProjectRoot, LocalGlueExecutor } from './executor.js';
+import { findProjectRoot, LocalGlueExecutor, runsDirForLake } from './executor.js';
 
 const root = findProjectRoot();
 const HOUR = { dt: '2026-11-25', hour: '06' };
@@ -146,6 +147,46 @@ describe('LocalGlueExecutor', () => {
       await expect(glue.startJobRun('sleeper', {})).rejects.toThrow(/closed/);
     } finally {
       await glue.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps run records so another executor (another process) can look a run up', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-glue-records-'));
+    const sleeper = join(dir, 'sleeper.py');
+    await writeFile(sleeper, 'import time\ntime.sleep(60)\n');
+    const runsDir = join(dir, 'runs');
+    const a = new LocalGlueExecutor({ scripts: { sleeper }, runsDir });
+    const b = new LocalGlueExecutor({ scripts: { sleeper }, runsDir });
+    try {
+      const id = await a.startJobRun('sleeper', {});
+      expect((await b.getJobRun('sleeper', id)).state).toBe('RUNNING');
+      await a.close();
+      expect((await b.getJobRun('sleeper', id)).state).toBe('STOPPED');
+      await expect(b.getJobRun('other', id)).rejects.toBeInstanceOf(GlueError);
+
+      // A record left RUNNING by an executor that died: its process is gone, so the run is ERROR.
+      const orphan = `jr_${'ab'.repeat(32)}`;
+      const dead = spawnSync('true').pid;
+      await writeFile(
+        join(runsDir, `${orphan}.json`),
+        JSON.stringify({
+          runId: orphan,
+          jobName: 'sleeper',
+          state: 'RUNNING',
+          host: hostname(),
+          pid: dead,
+          startedOn: new Date().toISOString(),
+        }),
+      );
+      const run = await b.getJobRun('sleeper', orphan);
+      expect(run.state).toBe('ERROR');
+      expect(run.errorMessage).toMatch(/process \(pid \d+\) is gone/);
+      expect(runsDirForLake('file:///tmp/lake')).toBe('/tmp/lake/_glue_runs');
+      expect(runsDirForLake('s3://bucket/lake')).toBeUndefined();
+    } finally {
+      await a.close();
+      await b.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

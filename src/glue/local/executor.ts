@@ -12,16 +12,25 @@
  * - at most `maxConcurrentRuns` runs of one job at a time (Glue job property `MaxConcurrentRuns`, default 1):
  *   one more throws {@link ConcurrentRunsExceededError} (Glue `ConcurrentRunsExceededException`), which is
  *   retriable ("start it later");
+ * - with `runsDir`, every run also has a run record `<runsDir>/<runId>.json` (written at start and at its
+ *   end), so another process, such as a scheduler taking over an hour after a crash, can still ask
+ *   `getJobRun` what became of a run it did not start: a record still `RUNNING` whose process is gone
+ *   reads as `ERROR`;
+ * - a run dies with this process, even on SIGKILL: it runs in its own process group and the job
+ *   wrapper sets a parent-death signal (`LAKE_PARENT_PID`, `prctl(PR_SET_PDEATHSIG)` in `lakelib.py`);
+ *   Spark's JVM exits when its Python driver dies;
  * - crawlers are no-ops: in local mode the query engine reads the Parquet files directly, so there is no
  *   catalog to update. A crawler still goes READY → RUNNING → READY (`lastCrawlStatus` `SUCCEEDED`) and a
  *   second start while RUNNING throws {@link CrawlerRunningError} (Glue `CrawlerRunningException`).
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from '../../runtime/children.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 import type { CrawlerStatus, GlueExecutor, JobRun, JobRunState } from '../types.js';
 
@@ -72,6 +81,31 @@ export interface LocalGlueExecutorOptions {
   crawlerDurationMs?: number;
   /** After SIGTERM, how long to wait before SIGKILL when stopping a run, in milliseconds. Default 5000. */
   killGraceMs?: number;
+  /**
+   * Folder of the run records (`<runId>.json`), so runs can be looked up from another process. Default:
+   * none (runs are known only to this executor). See {@link runsDirForLake}.
+   */
+  runsDir?: string;
+}
+
+/** What a run record file holds. */
+interface RunRecordFile {
+  runId: string;
+  jobName: string;
+  state: JobRunState;
+  host: string;
+  /** Pid of the run's process (its process group leader). */
+  pid?: number;
+  startedOn: string;
+  completedOn?: string;
+  executionTimeSecs?: number;
+  errorMessage?: string;
+}
+
+/** The run-record folder of a `file://` lake (`<lake>/_glue_runs`); `undefined` for other lakes. */
+export function runsDirForLake(lakeUri: string): string | undefined {
+  if (!lakeUri.startsWith('file://')) return undefined;
+  return resolve(lakeUri.slice('file://'.length), '_glue_runs');
 }
 
 /** A local job run: the Glue {@link JobRun} fields plus what only a local run knows. */
@@ -256,6 +290,7 @@ export class LocalGlueExecutor implements GlueExecutor {
       LAKE_SPARK_MASTER: this.options.sparkMaster ?? 'local[2]',
       LAKE_SPARK_SHUFFLE_PARTITIONS: String(this.options.shufflePartitions ?? 2),
       LAKE_SPARK_LOG_LEVEL: this.options.sparkLogLevel ?? 'WARN',
+      LAKE_PARENT_PID: String(process.pid),
     };
   }
 
@@ -275,6 +310,7 @@ export class LocalGlueExecutor implements GlueExecutor {
         const why = error ?? tail(rec.stderr, this.options.errorTailChars ?? 4000);
         run.errorMessage = why === '' ? `exit code ${exitCode}` : why;
       }
+      this.writeRunRecord(run, rec.child?.pid);
     };
     rec.done = new Promise<void>((done) => {
       let child: ChildProcess;
@@ -292,6 +328,7 @@ export class LocalGlueExecutor implements GlueExecutor {
         return;
       }
       rec.child = child;
+      this.writeRunRecord(run, child.pid);
       child.stdout?.setEncoding('utf8').on('data', (s: string) => {
         rec.stdout = (rec.stdout + s).slice(-KEEP_OUTPUT_CHARS);
       });
@@ -344,13 +381,60 @@ export class LocalGlueExecutor implements GlueExecutor {
     clearTimeout(grace);
   }
 
+  /** Writes a run's record file (atomically: temp file + rename), when `runsDir` is set. */
+  private writeRunRecord(run: LocalJobRun, pid: number | undefined): void {
+    const dir = this.options.runsDir;
+    if (dir === undefined) return;
+    const file: RunRecordFile = {
+      runId: run.runId,
+      jobName: run.jobName,
+      state: run.state,
+      host: hostname(),
+      ...(pid === undefined ? {} : { pid }),
+      startedOn: run.startedOn.toISOString(),
+      ...(run.completedOn ? { completedOn: run.completedOn.toISOString() } : {}),
+      ...(run.executionTimeSecs === undefined ? {} : { executionTimeSecs: run.executionTimeSecs }),
+      ...(run.errorMessage === undefined ? {} : { errorMessage: tail(run.errorMessage, 1000) }),
+    };
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `${run.runId}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(file));
+    renameSync(`${path}.tmp`, path);
+  }
+
+  /** A run of another process, from its record file; `RUNNING` with its process gone reads as `ERROR`. */
+  private readRunRecord(jobName: string, runId: string): LocalJobRun | undefined {
+    const dir = this.options.runsDir;
+    if (dir === undefined || !/^jr_[0-9a-f]+$/.test(runId)) return undefined;
+    let file: RunRecordFile;
+    try {
+      file = JSON.parse(readFileSync(join(dir, `${runId}.json`), 'utf8')) as RunRecordFile;
+    } catch {
+      return undefined;
+    }
+    if (file.jobName !== jobName) return undefined;
+    const run: LocalJobRun = { runId, jobName, state: file.state, startedOn: new Date(file.startedOn) };
+    if (file.completedOn) run.completedOn = new Date(file.completedOn);
+    if (file.executionTimeSecs !== undefined) run.executionTimeSecs = file.executionTimeSecs;
+    if (file.errorMessage !== undefined) run.errorMessage = file.errorMessage;
+    const gone = file.host === hostname() && (file.pid === undefined || !pidAlive(file.pid));
+    if (run.state === 'RUNNING' && gone) {
+      run.state = 'ERROR';
+      run.errorMessage = `the run's process (pid ${file.pid ?? '?'}) is gone: its executor died before it ended`;
+    }
+    return run;
+  }
+
   /**
-   * Reads a run (Glue GetJobRun): a snapshot of its {@link LocalJobRun}.
+   * Reads a run (Glue GetJobRun): a snapshot of its {@link LocalJobRun}; a run of another executor
+   * (another process) from its run record in `runsDir`.
    * @throws GlueError (not retriable) for an unknown run id or a run of another job.
    */
   async getJobRun(jobName: string, runId: string): Promise<LocalJobRun> {
     const rec = this.runs.get(runId);
     if (!rec || rec.run.jobName !== jobName) {
+      const other = rec ? undefined : this.readRunRecord(jobName, runId);
+      if (other) return other;
       throw new GlueError(`job run ${runId} of ${jobName} not found (Glue EntityNotFoundException)`);
     }
     return { ...rec.run };
