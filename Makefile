@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench chaos soak
+.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
 
 all: build
 
@@ -79,9 +79,18 @@ pytest: venv
 clean:
 	rm -rf dist data .tmp
 
-## make bench: benchmarks of the hot paths (envelope, batching, sink loop), printing ops/s.
-bench: deps
+## make bench: benchmarks of the hot paths (envelope, batching, sink loop), printing ops/s, then the
+## end-to-end benchmark (bench-e2e).
+bench: deps build
 	vitest bench --run bench
+	$(MAKE) --no-print-directory bench-e2e
+
+## make bench-e2e: `ingest run` (default config) from a local paginated API into kinesalite (8 shards),
+## 100,000 and 1,000,000 records, default / emit: all / aggregation; reads the stream back and checks it.
+## BENCH_E2E_ARGS='--sizes 100000 --cases default' to run less. See README, "Throughput".
+BENCH_E2E_ARGS ?=
+bench-e2e: build
+	node --import ./deploy/cdk/register.mjs bench/pipeline-e2e.ts $(BENCH_E2E_ARGS)
 
 ## make chaos: the fault-injection run (docs/chaos.md): a hostile upstream, Kinesis stalls and restarts,
 ## SIGTERM/SIGKILL of both roles for CHAOS_SECS (600), then checks nothing was lost or leaked.

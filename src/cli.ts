@@ -9,16 +9,16 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import { runBootstrapCommand } from './bootstrap/index.js';
-import { configReference } from './config/docs.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { registerDeadLetterCommands } from './deadletter/command.js';
 import { IngestError } from './errors.js';
-import { formatSummary, runLocal } from './local/index.js';
 import { createLogger, type Logger } from './log.js';
-import { type Role, Shutdown, startConsumeRole, startRunRole } from './runtime/roles.js';
-import { metricsReference } from './telemetry/docs.js';
+import type { Role } from './runtime/roles.js';
+import { Shutdown } from './runtime/shutdown.js';
+
+// Each command imports what it needs when it runs (`await import`): the `run` role never loads the
+// consumers, the Glue/Athena clients, the bootstrap's AWS clients or the local emulator (start-up CPU).
 
 /** The packaged default config for `ingest local`. */
 function defaultLocalConfig(): string {
@@ -61,12 +61,15 @@ interface RoleOptions {
  * Runs one long-lived role until SIGTERM/SIGINT. The signal handlers are installed before anything
  * starts, so a signal during startup still ends in a clean stop.
  */
-async function runRole(
-  opts: RoleOptions,
-  start: (config: Config, logger: Logger, options: { port?: number; signal?: AbortSignal }) => Promise<Role>,
-): Promise<void> {
+async function runRole(opts: RoleOptions, which: 'run' | 'consume'): Promise<void> {
   const shutdown = new Shutdown();
   try {
+    const roles = await import('./runtime/roles.js');
+    const start: (
+      config: Config,
+      logger: Logger,
+      options: { port?: number; signal?: AbortSignal },
+    ) => Promise<Role> = which === 'run' ? roles.startRunRole : roles.startConsumeRole;
     const config = await loadConfig(opts.config);
     const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
     let role: Role;
@@ -107,7 +110,7 @@ program
     'after',
     '\nOn SIGTERM or SIGINT it stops polling, flushes the sinks and exits 0 within shutdownTimeoutSecs (default 20).',
   )
-  .action((opts: RoleOptions) => runRole(opts, startRunRole));
+  .action((opts: RoleOptions) => runRole(opts, 'run'));
 
 program
   .command('consume')
@@ -120,7 +123,7 @@ program
     'after',
     '\nOn SIGTERM or SIGINT it flushes every shard buffer to bronze, checkpoints and exits 0.',
   )
-  .action((opts: RoleOptions) => runRole(opts, startConsumeRole));
+  .action((opts: RoleOptions) => runRole(opts, 'consume'));
 
 program
   .command('local')
@@ -164,6 +167,7 @@ program
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
+        const { formatSummary, runLocal } = await import('./local/index.js');
         const summary = await runLocal({
           configFile: opts.config,
           durationSecs: opts.duration,
@@ -201,6 +205,7 @@ program
   )
   .action(async (opts: { config: string; endpoint?: string; shards: number }) => {
     try {
+      const { runBootstrapCommand } = await import('./bootstrap/index.js');
       await runBootstrapCommand(opts);
     } catch (err) {
       fail(err);
@@ -227,8 +232,9 @@ program
   .description('Print generated documentation.')
   .argument('<topic>', '"config" (the config reference, from the zod schemas) or "metrics" (every metric)')
   .action(async (topic: string) => {
-    if (topic === 'config') process.stdout.write(configReference());
-    else if (topic === 'metrics') process.stdout.write(await metricsReference());
+    if (topic === 'config') process.stdout.write((await import('./config/docs.js')).configReference());
+    else if (topic === 'metrics')
+      process.stdout.write(await (await import('./telemetry/docs.js')).metricsReference());
     else fail(new InvalidArgumentError(`unknown docs topic "${topic}" (try: config, metrics)`));
   });
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { contentHash, entityKeyOf, identify, parseJsonLossless, recordId, wrap } from './envelope.js';
+import {
+  contentHash,
+  entityKeyOf,
+  identify,
+  mayHoldUnsafeInteger,
+  parseJsonLossless,
+  recordId,
+  wrap,
+} from './envelope.js';
 
 describe('envelope', () => {
   const now = new Date('2026-11-25T06:07:08.009Z');
@@ -45,6 +53,18 @@ describe('envelope', () => {
     expect(b!.envelope.id).toBe('1234567890123456790@2');
     expect(a!.partitionKey).not.toBe(b!.partitionKey);
     expect(JSON.stringify(a!.envelope.payload)).toBe('{"id":1234567890123456789,"v":1.5}');
+  });
+
+  it('takes the plain parse only when no digit run is long enough to be an integer beyond 2^53', () => {
+    expect(mayHoldUnsafeInteger('[{"id": 123456789012345, "price": 12.5, "s": "abc"}]')).toBe(false);
+    expect(mayHoldUnsafeInteger('{"id": 9007199254740993}')).toBe(true);
+    expect(mayHoldUnsafeInteger('{"id": -12345678901234567890}')).toBe(true);
+    // A long digit run inside a string is a false positive (slower parse), never a wrong value.
+    expect(mayHoldUnsafeInteger('{"s": "1234567890123456"}')).toBe(true);
+    expect(parseJsonLossless('{"s": "1234567890123456", "n": 7}')).toEqual({ s: '1234567890123456', n: 7 });
+    expect(JSON.stringify(parseJsonLossless('{"a": 1.5, "b": [1, 2], "c": {"d": null}}'))).toBe(
+      '{"a":1.5,"b":[1,2],"c":{"d":null}}',
+    );
   });
 
   it('composite keys join their parts with |, escaping % and | so two keys never collide', () => {

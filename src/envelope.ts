@@ -43,12 +43,28 @@ const RawJSON = JSON as unknown as {
 };
 
 /**
+ * Whether `text` holds a run of 16 or more digits: every integer beyond ±2^53 (9007199254740992,
+ * 16 digits) does, so when this is false plain `JSON.parse` loses nothing. A run inside a string
+ * or a long fraction gives a false positive (the slower lossless parse, still correct), never a
+ * false negative. A regular-expression test: about a fifth of the cost of `JSON.parse` on the same
+ * text (a hand-written character loop costs as much as the parse).
+ */
+export function mayHoldUnsafeInteger(text: string): boolean {
+  return LONG_DIGIT_RUN.test(text);
+}
+
+const LONG_DIGIT_RUN = /\d{16}/;
+
+/**
  * `JSON.parse` that loses no digits: an integer beyond ±2^53 (a 64-bit id, say) is kept as its
  * source text in a raw-JSON value, which `JSON.stringify` writes back unchanged, so the payload in
  * bronze carries exactly the digits the API sent and two distinct big ids never collide.
+ * The reviver (about 6× the cost of plain `JSON.parse`) runs only when
+ * {@link mayHoldUnsafeInteger} finds a digit run long enough to be such an integer.
  * @throws SyntaxError on invalid JSON, as `JSON.parse`.
  */
 export function parseJsonLossless(text: string): unknown {
+  if (!mayHoldUnsafeInteger(text)) return JSON.parse(text);
   return JSON.parse(text, function (
     this: unknown,
     _key: string,

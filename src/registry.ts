@@ -4,12 +4,7 @@
  * below, plus its schema in `src/config/schema.ts`.
  */
 import type { ConsumerConfig, SinkConfig, SourceConfig } from './config/schema.js';
-import { createBronzeWriter } from './consumers/bronze/index.js';
-import {
-  createHourlyScheduler,
-  type HourlyScheduler,
-  type HourlySchedulerConfig,
-} from './consumers/hourly/index.js';
+import type { HourlyScheduler, HourlySchedulerConfig } from './consumers/hourly/index.js';
 import type { Consumer } from './consumers/types.js';
 import type { DeadLetterQueue } from './deadletter/index.js';
 import type { LakeConfig } from './glue/config.js';
@@ -50,7 +45,9 @@ const sinks: { [K in SinkConfig['type']]: Factory<Extract<SinkConfig, { type: K 
 const consumers: {
   [K in ConsumerConfig['type']]: Factory<Extract<ConsumerConfig, { type: K }>, Consumer | Promise<Consumer>>;
 } = {
-  bronze: (config, deps) => createBronzeWriter(config, deps),
+  // Consumers are loaded on demand: the `run` role never pays for their S3 and Glue clients.
+  bronze: async (config, deps) =>
+    (await import('./consumers/bronze/index.js')).createBronzeWriter(config, deps),
   hourly: (config, deps) => createHourlyComponent(config, deps),
 };
 
@@ -89,6 +86,7 @@ async function createHourlyComponent(
             timeoutMs: config.queryEngine.timeoutMs,
           });
   }
+  const { createHourlyScheduler } = await import('./consumers/hourly/index.js');
   const scheduler = createHourlyScheduler(config, {
     state: deps.state,
     logger: deps.logger,

@@ -4,13 +4,12 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { openLake } from '../lake/index.js';
 import { createLogger } from '../log.js';
 import type { Sink } from '../producers/types.js';
-import { buildSink } from '../registry.js';
-import { commonDeps } from '../runtime/roles.js';
-import { type DeadLetterFilter, readDeadLetters } from './read.js';
-import { replayDeadLetters } from './replay.js';
+import type { DeadLetterFilter } from './read.js';
+
+// The commands import the lake, the sinks and the readers when they run, so registering them
+// costs the other commands (the `run` role above all) no start-up time.
 
 /**
  * Parses `--since`/`--until`: an ISO-8601 instant (`2026-12-04T10:00:00Z`, `2026-12-04`) or an age
@@ -85,6 +84,8 @@ export function registerDeadLetterCommands(program: Command, fail: (err: unknown
     .action(async (o: FilterOptions & { json?: boolean }) => {
       try {
         const config = await loadConfig(o.config);
+        const { openLake } = await import('../lake/index.js');
+        const { readDeadLetters } = await import('./read.js');
         const lake = openLake(config.deadLetter.uri);
         const out = process.stdout;
         const byReason = new Map<string, number>();
@@ -135,6 +136,10 @@ export function registerDeadLetterCommands(program: Command, fail: (err: unknown
       try {
         const config = await loadConfig(o.config);
         const logger = createLogger({ level: config.logging.level, redact: config.logging.redactFields });
+        const { commonDeps } = await import('../runtime/roles.js');
+        const { buildSink } = await import('../registry.js');
+        const { replayDeadLetters } = await import('./replay.js');
+        const { openLake } = await import('../lake/index.js');
         const deps = commonDeps(config, logger);
         const sinks = new Map<string, Promise<Sink>>();
         const sinkFor = (source: string): Promise<Sink> => {

@@ -86,6 +86,13 @@ export const producerBufferCapacityRatio = gauge(
   ['sink'],
 );
 
+/** Serialisation episodes over 1 s: a key's records waited behind its own in-flight records (strict ordering). */
+export const producerSerialisedKeysTotal = counter(
+  'ingest_producer_serialised_keys_total',
+  'Partition keys whose queued records waited more than 1 s behind their own records in flight or backing off (per-key ordering serialises a hot key), once per episode.',
+  ['sink'],
+);
+
 /** write() calls that had to wait for buffer space (backpressure), counted once per call. */
 export const producerBackpressureWaitsTotal = counter(
   'ingest_producer_backpressure_waits_total',

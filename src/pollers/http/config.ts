@@ -190,6 +190,14 @@ export const HttpSourceSchema = z
         'Change-detection entries cached in memory per source (LRU, about 160 bytes each) in front of the state store, which keeps every entity (`seen.sqlite` locally, one DynamoDB item per entity). An entry not cached is read from the store; 0 disables the cache.',
       ),
     conditionalRequests: z.boolean().default(true).describe('Send `If-None-Match` with the last `ETag`.'),
+    maxPagesInFlight: z
+      .number()
+      .int()
+      .positive()
+      .default(16)
+      .describe(
+        'Pages fetched ahead while earlier pages wait for the sink: the next page is requested as soon as a page is handed to the sink, and acknowledgements (change-detection entries, ETags) are still stored in page order. Enough pages to fill full PutRecords batches (500 records) keep the sink busy; 1 is page-serial.',
+      ),
     pagination: PaginationSchema,
     rateLimit: z
       .strictObject({

@@ -499,6 +499,74 @@ describe('change detection', () => {
   });
 });
 
+// ---------------------------------------------------------------- pipelined pages (issue 8)
+
+describe('pipelined pages', () => {
+  /** Three pages of two, then one; each write waits for its own release. */
+  const threePages = () => {
+    const pool = agent.get(ORIGIN);
+    pool.intercept({ path: '/items?page=1&per_page=2' }).reply(200, items([1, 'a'], [2, 'a']), json);
+    pool.intercept({ path: '/items?page=2&per_page=2' }).reply(200, items([3, 'a'], [4, 'a']), json);
+    pool.intercept({ path: '/items?page=3&per_page=2' }).reply(200, items([5, 'a']), json);
+    return config({ pagination: { type: 'pageNumber', sizeParam: 'per_page', pageSize: 2 } });
+  };
+  const gatedWrites = () => {
+    const releases: ((ok: boolean) => void)[] = [];
+    const write = sink.write.bind(sink);
+    sink.write = async (records) => {
+      const ok = await new Promise<boolean>((r) => releases.push(r));
+      if (!ok) throw new Error('sink failed this page');
+      return write(records);
+    };
+    return releases;
+  };
+  const stored = (name: string) => state.seen.getMany(name, ['1', '2', '3', '4', '5']);
+
+  it('fetches the next pages while earlier ones wait for the sink, and stores acknowledgements in page order', async () => {
+    const cfg = threePages();
+    const releases = gatedWrites();
+    const poll = build(cfg).pollOnce();
+    // Every page is handed to the sink before the first one is acknowledged.
+    await expect.poll(() => releases.length).toBe(3);
+    expect(agent.pendingInterceptors()).toHaveLength(0);
+    releases[2]!(true);
+    releases[1]!(true);
+    await new Promise((r) => setTimeout(r, 50));
+    // Pages 2 and 3 are acknowledged, page 1 is not: nothing may be stored yet.
+    expect(await stored(cfg.name)).toEqual(new Map());
+    releases[0]!(true);
+    await expect(poll).resolves.toMatchObject({ pages: 3, polled: 5, emitted: 5 });
+    expect((await stored(cfg.name)).size).toBe(5);
+  });
+
+  it('maxPagesInFlight: 1 is page-serial', async () => {
+    const cfg = { ...threePages(), maxPagesInFlight: 1 };
+    const releases = gatedWrites();
+    const poll = build(cfg).pollOnce();
+    await expect.poll(() => releases.length).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(releases).toHaveLength(1);
+    releases[0]!(true);
+    await expect.poll(() => releases.length).toBe(2);
+    releases[1]!(true);
+    await expect.poll(() => releases.length).toBe(3);
+    releases[2]!(true);
+    await expect(poll).resolves.toMatchObject({ pages: 3, emitted: 5 });
+  });
+
+  it('after a page fails, no later page is stored even when the sink acknowledged it', async () => {
+    const cfg = threePages();
+    const releases = gatedWrites();
+    const poll = build(cfg).pollOnce();
+    await expect.poll(() => releases.length).toBe(3);
+    releases[1]!(true);
+    releases[2]!(true);
+    releases[0]!(false);
+    await expect(poll).rejects.toThrow(/sink failed this page/);
+    expect(await stored(cfg.name)).toEqual(new Map());
+  });
+});
+
 // ---------------------------------------------------------------- entity keys (issue 7)
 
 describe('entity keys and per-entity state', () => {

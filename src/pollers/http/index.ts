@@ -6,7 +6,8 @@
  * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
  * detection per entity key (`changes.ts`), written to the sink page by page, and only once the sink
  * acknowledged them (delivered or dead-lettered) is the state (seen entries, ETags) persisted:
- * at-least-once from API to sink. When the sink's write rejects, nothing is persisted and the
+ * at-least-once from API to sink. Pages are pipelined (ADR 7): the next page is fetched while up to
+ * `maxPagesInFlight` pages wait for the sink, and their state is persisted in page order. When the sink's write rejects, nothing is persisted and the
  * records are polled again.
  *
  * State:
@@ -149,6 +150,16 @@ export function breakerWindowMs(
     2 * Math.max(1, config.breaker.volumeThreshold) * (config.intervalSecs + config.jitterSecs) * 1000,
   );
   return Math.ceil(ms / 10) * 10;
+}
+
+/** A page handed to the sink, waiting for its acknowledgement. */
+interface StagedPage {
+  plan: PagePlan;
+  /** Records written to the sink. */
+  expected: number;
+  /** Records dead-lettered because they could not be wrapped. */
+  deadLettered: number;
+  deliveries: Promise<Delivery[]>;
 }
 
 const zeroStats = (): SourceStats => ({
@@ -364,9 +375,16 @@ class HttpSourceImpl implements HttpSource {
     this.stateLoaded = true;
   }
 
+  /**
+   * One poll, pipelined: each page is wrapped, filtered and handed to the sink in page order, and
+   * the next page is fetched at once while up to `maxPagesInFlight` pages wait for the sink. Their
+   * acknowledgements are stored strictly in page order (a page's change-detection entries, then its
+   * ETag), and after the first failure nothing later is stored: the poll rejects once every page in
+   * flight has settled.
+   */
   private async runPoll(): Promise<PollResult> {
     await this.loadState();
-    const { pagination, conditionalRequests } = this.config;
+    const { pagination, conditionalRequests, maxPagesInFlight } = this.config;
     const result: PollResult = {
       source: this.name,
       pages: 0,
@@ -380,48 +398,79 @@ class HttpSourceImpl implements HttpSource {
     };
     const maxPages = maxPagesOf(pagination);
     const visited = new Set<string>();
+    /** Hands pages to the sink one at a time, in page order. */
+    let written: Promise<unknown> = Promise.resolve();
+    /** Stores acknowledgements one page at a time, in page order; rejects from the first failure on. */
+    let acknowledged: Promise<void> = Promise.resolve();
+    const inFlight: Promise<void>[] = [];
+    let failed = false;
     let url = firstPageUrl(this.config.url, pagination);
-    for (let pageIndex = 0; ; pageIndex++) {
-      visited.add(url);
-      const cached = conditionalRequests ? this.etags[url] : undefined;
-      // The last page of a Link-paginated listing is always fetched in full: pages added after it
-      // only show up in its `Link: rel="next"`, which a 304 need not carry (RFC 9110 §15.4.5).
-      const lastLinkPage = pagination.type === 'linkHeader' && cached !== undefined && cached.next === null;
-      const page = await this.request(url, lastLinkPage ? undefined : cached?.etag);
-      result.pages++;
-      let next: string | undefined;
-      if (page.notModified) {
-        result.notModifiedPages++;
-        this.totals.notModifiedPages++;
-        const linked = pagination.type === 'linkHeader' ? findLink(page.link, 'next', url) : undefined;
-        next = linked ?? cached?.next ?? undefined;
-      } else {
-        const records = this.selectRecords(page);
-        next = nextPageUrl(pagination, { url, pageIndex, recordCount: records.length, link: page.link });
-        await this.deliver(records, result);
-        // Only now, with the page's records acknowledged, may the page's ETag be remembered.
-        if (conditionalRequests) await this.rememberEtag(url, page.etag, next);
+    try {
+      for (let pageIndex = 0; ; pageIndex++) {
+        // A page failed: fetch nothing more; the failure is thrown below.
+        if (failed) break;
+        visited.add(url);
+        const cached = conditionalRequests ? this.etags[url] : undefined;
+        // The last page of a Link-paginated listing is always fetched in full: pages added after it
+        // only show up in its `Link: rel="next"`, which a 304 need not carry (RFC 9110 §15.4.5).
+        const lastLinkPage = pagination.type === 'linkHeader' && cached !== undefined && cached.next === null;
+        const page = await this.request(url, lastLinkPage ? undefined : cached?.etag);
+        result.pages++;
+        let next: string | undefined;
+        if (page.notModified) {
+          result.notModifiedPages++;
+          this.totals.notModifiedPages++;
+          const linked = pagination.type === 'linkHeader' ? findLink(page.link, 'next', url) : undefined;
+          next = linked ?? cached?.next ?? undefined;
+        } else {
+          const records = this.selectRecords(page);
+          next = nextPageUrl(pagination, { url, pageIndex, recordCount: records.length, link: page.link });
+          const staged = written.then(() => this.stage(records, result));
+          written = staged.catch(() => undefined);
+          const pageUrl = url;
+          const pageNext = next;
+          acknowledged = acknowledged.then(async () => {
+            const entries = await this.settle(await staged, result);
+            if (this.config.emit === 'changed') await this.changes.commit(entries);
+            // Only now, with the page's records acknowledged, may the page's ETag be remembered.
+            if (conditionalRequests) await this.rememberEtag(pageUrl, page.etag, pageNext);
+          });
+          const tail = acknowledged;
+          tail.catch(() => {
+            failed = true;
+          });
+          inFlight.push(tail);
+          // Wait for the oldest page while the window is full; a failure ends the poll here.
+          while (inFlight.length >= maxPagesInFlight) await inFlight.shift();
+        }
+        if (next === undefined) break;
+        const origins = originPolicy(this.config);
+        if (!origins.mayFollow(next)) {
+          sourceOffOriginLinksTotal.inc({ source: this.name });
+          this.log.warn(
+            { url: next, home: origins.home },
+            'next page is on another origin (not in allowedOrigins): not followed, poll ends here',
+          );
+          break;
+        }
+        if (visited.has(next)) {
+          this.log.warn({ url: next }, 'pagination loops back to a page already fetched; poll ends here');
+          break;
+        }
+        if (pageIndex + 1 >= maxPages) {
+          sourcePagesTruncatedTotal.inc({ source: this.config.name });
+          this.log.warn({ maxPages }, 'maxPages reached; remaining pages are not fetched this poll');
+          break;
+        }
+        url = next;
       }
-      if (next === undefined) break;
-      const origins = originPolicy(this.config);
-      if (!origins.mayFollow(next)) {
-        sourceOffOriginLinksTotal.inc({ source: this.name });
-        this.log.warn(
-          { url: next, home: origins.home },
-          'next page is on another origin (not in allowedOrigins): not followed, poll ends here',
-        );
-        break;
-      }
-      if (visited.has(next)) {
-        this.log.warn({ url: next }, 'pagination loops back to a page already fetched; poll ends here');
-        break;
-      }
-      if (pageIndex + 1 >= maxPages) {
-        sourcePagesTruncatedTotal.inc({ source: this.config.name });
-        this.log.warn({ maxPages }, 'maxPages reached; remaining pages are not fetched this poll');
-        break;
-      }
-      url = next;
+      // No page follows: what the sink holds need not wait out its linger.
+      await written;
+      if (inFlight.length > 0) void this.deps.sink.flush().catch(() => undefined);
+      await acknowledged;
+    } finally {
+      // Never leave a page's delivery running past the poll (stop() waits for the poll).
+      await acknowledged.catch(() => undefined);
     }
     result.notModified = result.pages > 0 && result.notModifiedPages === result.pages;
     if (conditionalRequests) await this.pruneEtags(visited);
@@ -499,11 +548,11 @@ class HttpSourceImpl implements HttpSource {
   }
 
   /**
-   * Wraps, filters (change detection) and writes one page's records, waits for the sink's
-   * acknowledgement, then stores the change-detection entries of the records the sink delivered or
-   * dead-lettered. When `sink.write` rejects, nothing is stored: the records are polled again.
+   * Wraps and filters (change detection) one page's records and hands them to the sink; resolves
+   * once the sink admitted them (its write's promise is in the result, not awaited). Records that
+   * cannot be wrapped are dead-lettered first.
    */
-  private async deliver(records: unknown[], result: PollResult): Promise<void> {
+  private async stage(records: unknown[], result: PollResult): Promise<StagedPage> {
     const source = this.name;
     const { emit, idField, versionField, eventTimeField, partitionKeyField } = this.config;
     const spec = { source, idField, versionField, eventTimeField, partitionKeyField };
@@ -548,18 +597,31 @@ class HttpSourceImpl implements HttpSource {
       };
     }
     const out = plan.emit.map((e) => rows[e.index]!.record);
-    const { unchanged } = plan;
     if (unwrappable.length > 0) await this.deps.deadLetters.put(unwrappable, now);
-    const deliveries: Delivery[] = out.length > 0 ? await this.deps.sink.write(out) : [];
-    if (deliveries.length !== out.length) {
+    const deliveries: Promise<Delivery[]> = out.length > 0 ? this.deps.sink.write(out) : Promise.resolve([]);
+    // Awaited by settle(), in page order; never an unhandled rejection meanwhile.
+    deliveries.catch(() => undefined);
+    return { plan, expected: out.length, deadLettered: unwrappable.length, deliveries };
+  }
+
+  /**
+   * Waits for the sink's acknowledgement of a staged page, counts it, and returns the
+   * change-detection entries of the records the sink delivered or dead-lettered (to be stored).
+   * @throws whatever `sink.write` rejected with; then nothing of the page is stored.
+   */
+  private async settle(staged: StagedPage, result: PollResult): Promise<SeenEntry[]> {
+    const source = this.name;
+    const { plan } = staged;
+    const deliveries = await staged.deliveries;
+    if (deliveries.length !== staged.expected) {
       throw new PollerError(
-        `sink ${this.deps.sink.name} answered ${deliveries.length} deliveries for ${out.length} records`,
+        `sink ${this.deps.sink.name} answered ${deliveries.length} deliveries for ${staged.expected} records`,
         'sink',
         { source },
       );
     }
     let emitted = 0;
-    let deadLettered = unwrappable.length;
+    let deadLettered = staged.deadLettered;
     const acknowledged: SeenEntry[] = [];
     deliveries.forEach((d, i) => {
       // Only a record the sink delivered or dead-lettered (replayable, ADR 0003) is remembered.
@@ -568,6 +630,7 @@ class HttpSourceImpl implements HttpSource {
       else return;
       acknowledged.push(plan.emit[i]!.entry);
     });
+    const { unchanged } = plan;
     result.emitted += emitted;
     result.unchanged += unchanged;
     result.deadLettered += deadLettered;
@@ -577,7 +640,7 @@ class HttpSourceImpl implements HttpSource {
     sourceRecordsTotal.inc({ source, outcome: 'emitted' }, emitted);
     sourceRecordsTotal.inc({ source, outcome: 'unchanged' }, unchanged);
     sourceRecordsTotal.inc({ source, outcome: 'dead_lettered' }, deadLettered);
-    if (emit === 'changed') await this.changes.commit(acknowledged);
+    return acknowledged;
   }
 
   /** One warning per page, and a count per field, for configured key fields that resolved to nothing. */

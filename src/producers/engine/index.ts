@@ -52,6 +52,7 @@ import {
   producerFailedEntriesTotal,
   producerPutDurationSeconds,
   producerRecordsTotal,
+  producerSerialisedKeysTotal,
   producerThrottledTotal,
 } from '../telemetry.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
@@ -59,6 +60,9 @@ import type { Sized } from './batching.js';
 import { BurstLog } from './burst-log.js';
 
 export { BurstLog } from './burst-log.js';
+
+/** How long a key's records may wait behind its own in-flight records before it is reported. */
+export const SERIALISED_KEY_WARN_MS = 1_000;
 
 /** The engine's own settings (every sink's config carries them). */
 export interface EngineOptions {
@@ -233,11 +237,20 @@ export class SinkEngine {
   private flushing = 0;
   private closing = false;
   private pumpQueued = false;
+  private gaugesQueued = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Number.POSITIVE_INFINITY;
   private readonly throttleLog: BurstLog;
   private readonly failureLog: BurstLog;
   private readonly blockedLog: BurstLog;
+  private readonly serialisedLog: BurstLog;
+  /**
+   * Keys whose queued records wait behind a record of their own in flight or backing off: since
+   * when, and whether the episode was reported. An episode ends when the key is idle again.
+   */
+  private readonly serialised = new Map<string, { since: number; reported: boolean }>();
+  /** Keys that became idle (nothing in flight): their episode ends unless the next pump sends them again. */
+  private readonly idled = new Set<string>();
 
   constructor(
     private readonly opts: EngineOptions,
@@ -263,6 +276,11 @@ export class SinkEngine {
     this.blockedLog = new BurstLog(
       (f, m) => this.log.error({ event: `${c}_put_blocked`, ...f }, m),
       `${driver.callName} is refused (destination missing, access denied or key unusable); records are held and retried until it is fixed`,
+      this.now,
+    );
+    this.serialisedLog = new BurstLog(
+      (f, m) => this.log.warn({ event: 'partition_key_serialised', ...f }, m),
+      `partition keys waited more than ${SERIALISED_KEY_WARN_MS} ms behind their own records in flight: per-key ordering (strict: one record per key per call) serialises them, one round trip per record. A hot key (many records of one entity, or a partitionKeyField shared by many records) caps its throughput; the default key is <source>:<entity key>`,
       this.now,
     );
     this.health = new SinkHealth(opts.name, driver.callName, this.now);
@@ -316,6 +334,7 @@ export class SinkEngine {
     this.throttleLog.drain();
     this.failureLog.drain();
     this.blockedLog.drain();
+    this.serialisedLog.drain();
     this.health.dispose();
   }
 
@@ -442,7 +461,7 @@ export class SinkEngine {
   private reserve(bytes: number): void {
     this.bufferedRecords++;
     this.bufferedBytes += bytes;
-    this.updateGauges();
+    this.gaugesLater();
   }
 
   private settle(entry: Entry, delivery: Delivery): void {
@@ -457,7 +476,17 @@ export class SinkEngine {
       this.reserve(w.bytes);
       w.resolve();
     }
-    this.updateGauges();
+    this.gaugesLater();
+  }
+
+  /** Updates the buffer gauges once per turn of the event loop, not once per record. */
+  private gaugesLater(): void {
+    if (this.gaugesQueued) return;
+    this.gaugesQueued = true;
+    queueMicrotask(() => {
+      this.gaugesQueued = false;
+      this.updateGauges();
+    });
   }
 
   private updateGauges(): void {
@@ -502,14 +531,48 @@ export class SinkEngine {
 
   private busyAdd(key: string, n: number): void {
     const left = (this.busy.get(key) ?? 0) + n;
-    if (left <= 0) this.busy.delete(key);
-    else this.busy.set(key, left);
+    if (left <= 0) {
+      this.busy.delete(key);
+      if (this.serialised.has(key)) this.idled.add(key);
+    } else this.busy.set(key, left);
+  }
+
+  /**
+   * The batch selector's `isBlocked`: a key is blocked while a record of it is in flight or backing
+   * off. A key found blocked starts (or continues) a serialisation episode; one that lasts over
+   * {@link SERIALISED_KEY_WARN_MS} is counted once and summarised in a warning.
+   */
+  private isBlocked(key: string, now: number): boolean {
+    if (!this.busy.has(key)) return false;
+    const episode = this.serialised.get(key);
+    if (episode === undefined) this.serialised.set(key, { since: now, reported: false });
+    else if (!episode.reported && now - episode.since > SERIALISED_KEY_WARN_MS) {
+      episode.reported = true;
+      producerSerialisedKeysTotal.inc(this.labels);
+      this.serialisedLog.note('serialised', 1, { exampleKey: key, waitedMs: now - episode.since });
+    }
+    return true;
+  }
+
+  /** Ends the episodes of keys that went idle and were not sent again by this pump. */
+  private endIdleEpisodes(): void {
+    for (const key of this.idled) if (!this.busy.has(key)) this.serialised.delete(key);
+    this.idled.clear();
   }
 
   private pump(): void {
     const now = this.now();
+    try {
+      this.pumpBatches(now);
+    } finally {
+      if (this.idled.size > 0) this.endIdleEpisodes();
+    }
+  }
+
+  private pumpBatches(now: number): void {
+    const isBlocked = (key: string) => this.isBlocked(key, now);
     while (this.inFlight < this.opts.maxInFlightBatches && this.pending.length > 0) {
-      const selection = this.driver.select(this.pending, (key) => this.busy.has(key));
+      const selection = this.driver.select(this.pending, isBlocked);
       if (selection.indexes.length === 0) return;
       const due = Math.min(...selection.indexes.map((i) => this.pending[i]!.dueAt));
       const urgent =

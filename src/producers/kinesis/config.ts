@@ -122,12 +122,12 @@ export const KinesisSinkSchema = z
           .int()
           .min(1)
           .max(65_536)
-          .default(64)
+          .optional()
           .describe(
-            "Slices of the 128-bit hash key space: only records whose partition keys hash to one slice share an aggregate, and every record of a slice is sent with the slice's middle as ExplicitHashKey (a fixed hash per key, so per-key order survives resharding without a shard map). Fewer buckets pack more records per aggregate; keep it >= the stream's open shard count (a power of two matches evenly split shards exactly).",
+            "Slices of the 128-bit hash key space: only records whose partition keys hash to one slice share an aggregate, and every record of a slice is sent with the slice's middle as ExplicitHashKey (a fixed hash per key, so per-key order survives resharding without a shard map). Fewer buckets pack more records per aggregate; keep it >= the stream's open shard count (a power of two matches evenly split shards exactly). @default the stream's open shard count at start (one slice per evenly split shard: aggregates pack by shard), 64 when unknown",
           ),
       })
-      .default({ enabled: false, maxBytes: KPL_DEFAULT_MAX_BYTES, hashBuckets: 64 })
+      .default({ enabled: false, maxBytes: KPL_DEFAULT_MAX_BYTES })
       .describe('KPL record aggregation (off by default).'),
   })
   .superRefine((cfg, ctx) => {

@@ -2,12 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeadLetterQueue } from '../../deadletter/index.js';
 import { openLake } from '../../lake/index.js';
 import { silentLogger } from '../../log.js';
 import { readiness } from '../../telemetry/index.js';
 import { producerFailingSeconds } from '../health.js';
+import { producerSerialisedKeysTotal } from '../telemetry.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
 import { bucketHashKey, hashBucketOf } from './aggregation.js';
 import {
@@ -441,6 +443,46 @@ describe('backpressure', () => {
   });
 });
 
+describe('strict ordering of a hot key', () => {
+  it('a key serialised for more than a second logs one warning and counts once; other keys do not', async () => {
+    vi.useFakeTimers();
+    try {
+      const lines: Record<string, unknown>[] = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+      // Every call takes 300 ms: six records of one key need six calls in a row (1.8 s).
+      const client = new FakePutRecordsClient(
+        (input) => new Promise((r) => setTimeout(() => r(input.Records.map(() => 'ok' as const)), 300)),
+      );
+      const cfg = config({ lingerMs: 0 });
+      const sink = createKinesisSink(cfg, { deadLetters: noDeadLetters, logger, client });
+      const hot = Array.from({ length: 6 }, (_, i) => rec('hot', `h${i}`));
+      const cold = Array.from({ length: 6 }, (_, i) => rec(`cold-${i}`, `c${i}`));
+      const done = sink.write([...hot, ...cold]);
+      await vi.advanceTimersByTimeAsync(2_500);
+      expect((await done).every((d) => d.status === 'delivered')).toBe(true);
+      expect(client.calls).toHaveLength(6);
+      await sink.close();
+      expect(await metricValue(producerSerialisedKeysTotal, { sink: cfg.name! })).toBe(1);
+      const warnings = lines.filter((l) => l.event === 'partition_key_serialised');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ exampleKey: 'hot', records: { serialised: 1 } });
+      expect(warnings[0]!.waitedMs as number).toBeGreaterThan(1_000);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a key whose records each wait less than a second is not reported', async () => {
+    const client = new FakePutRecordsClient();
+    const cfg = config({ lingerMs: 0 });
+    const sink = createKinesisSink(cfg, { deadLetters: noDeadLetters, logger: silentLogger, client });
+    await sink.write(Array.from({ length: 5 }, (_, i) => rec('hot', `h${i}`)));
+    await sink.close();
+    expect(client.calls).toHaveLength(5);
+    expect(await metricValue(producerSerialisedKeysTotal, { sink: cfg.name! })).toBe(0);
+  });
+});
+
 describe('lifecycle', () => {
   it('flush() sends a lingering batch at once', async () => {
     vi.useFakeTimers();
@@ -585,6 +627,28 @@ describe('aggregation', () => {
     isAggregated(r.Data)
       ? decodeAggregated(r.Data).map((u) => ({ key: u.partitionKey, body: dec.decode(u.data) }))
       : [{ key: r.PartitionKey, body: dec.decode(r.Data) }];
+
+  it('without hashBuckets, packs by shard: one bucket per open shard found at start', async () => {
+    const client = new FakePutRecordsClient();
+    client.openShardCount = 8;
+    const sink = createKinesisSink(config({ lingerMs: 0, aggregation: { enabled: true } }), {
+      deadLetters: noDeadLetters,
+      logger: silentLogger,
+      client,
+    });
+    await sink.start();
+    const records = Array.from({ length: 400 }, (_, i) => rec(`key-${i}`, `{"n":${i}}`));
+    await sink.write(records);
+    await sink.close();
+    const sent = client.calls.flatMap((c) => c.Records);
+    expect(sent).toHaveLength(8);
+    for (const r of sent) {
+      const buckets = new Set(users(r).map((u) => hashBucketOf(u.key, 8)));
+      expect(buckets.size).toBe(1);
+      expect(r.ExplicitHashKey).toBe(bucketHashKey([...buckets][0]!, 8));
+    }
+    expect(sent.flatMap(users)).toHaveLength(400);
+  });
 
   it('packs many records of distinct keys into one aggregate per hash bucket, each with the bucket hash key', async () => {
     vi.useFakeTimers();

@@ -61,6 +61,9 @@ import { encodeAggregated } from './kpl.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
 /** Failure classes of a service that does not answer (yet), as opposed to one that refuses. */
+/** Aggregation hash buckets when neither `aggregation.hashBuckets` nor the shard count is known. */
+const DEFAULT_HASH_BUCKETS = 64;
+
 const UNREACHABLE = new Set(['network', 'timeout', 'http_5xx', 'throttled', 'malformed_response']);
 
 export * from './batcher.js';
@@ -100,6 +103,8 @@ class KinesisDriver implements SinkDriver {
   /** Per-record limit: `maxRecordBytes`, or `maxBatchBytes` if smaller (a record must fit a batch). */
   private readonly recordLimit: number;
   private readonly maxPerKey: number;
+  /** Hash buckets of aggregation: `aggregation.hashBuckets`, else the open shard count (see {@link useShardCount}). */
+  private buckets: number;
 
   constructor(
     private readonly cfg: KinesisSinkConfig,
@@ -108,6 +113,19 @@ class KinesisDriver implements SinkDriver {
     this.callName = `PutRecords to stream "${cfg.streamName}"`;
     this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
     this.maxPerKey = cfg.ordering === 'strict' ? 1 : Number.POSITIVE_INFINITY;
+    this.buckets = cfg.aggregation.hashBuckets ?? DEFAULT_HASH_BUCKETS;
+  }
+
+  /**
+   * Without a configured `aggregation.hashBuckets`, one bucket per open shard: aggregates then
+   * pack every record bound for a shard, not a 64th of them. Called by `start()`, before any write.
+   * @returns the bucket count in use.
+   */
+  useShardCount(shards: number | undefined): number {
+    if (this.cfg.aggregation.hashBuckets === undefined && shards !== undefined && shards > 0) {
+      this.buckets = shards;
+    }
+    return this.buckets;
   }
 
   validate(record: OutgoingRecord): ProducerError | undefined {
@@ -116,7 +134,7 @@ class KinesisDriver implements SinkDriver {
 
   bucketOf(record: OutgoingRecord): number {
     const agg = this.cfg.aggregation;
-    return agg.enabled ? hashBucketOf(record.partitionKey, agg.hashBuckets) : 0;
+    return agg.enabled ? hashBucketOf(record.partitionKey, this.buckets) : 0;
   }
 
   select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean) {
@@ -139,7 +157,7 @@ class KinesisDriver implements SinkDriver {
     });
     return {
       ...s,
-      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, agg.hashBuckets) })),
+      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
     };
   }
 
@@ -206,6 +224,7 @@ class KinesisSinkImpl implements KinesisSink {
   private client: PutRecordsClient | undefined;
   private readonly ownsClient: boolean;
   private readonly engine: SinkEngine;
+  private readonly driver: KinesisDriver;
   private closePromise: Promise<void> | undefined;
 
   constructor(config: KinesisSinkInput, deps: KinesisSinkDeps) {
@@ -217,7 +236,8 @@ class KinesisSinkImpl implements KinesisSink {
     this.log = deps.logger.child({ component: 'kinesis', sink: this.name, stream: this.cfg.streamName });
     this.client = deps.client;
     this.ownsClient = deps.client === undefined;
-    this.engine = new SinkEngine(this.cfg, new KinesisDriver(this.cfg, () => this.getClient()), {
+    this.driver = new KinesisDriver(this.cfg, () => this.getClient());
+    this.engine = new SinkEngine(this.cfg, this.driver, {
       deadLetters: deps.deadLetters,
       log: this.log,
       ...(deps.sleep ? { sleep: deps.sleep } : {}),
@@ -295,10 +315,11 @@ class KinesisSinkImpl implements KinesisSink {
       });
     }
     const agg = this.cfg.aggregation;
-    if (agg.enabled && shards !== undefined && shards > agg.hashBuckets) {
+    const hashBuckets = this.driver.useShardCount(shards);
+    if (agg.enabled && shards !== undefined && shards > hashBuckets) {
       this.log.warn(
-        { event: 'aggregation_buckets_below_shards', shards, hashBuckets: agg.hashBuckets },
-        `aggregation.hashBuckets (${agg.hashBuckets}) is below the open shard count (${shards}): some shards receive no records; raise hashBuckets`,
+        { event: 'aggregation_buckets_below_shards', shards, hashBuckets },
+        `aggregation.hashBuckets (${hashBuckets}) is below the open shard count (${shards}): some shards receive no records; raise hashBuckets`,
       );
     }
     this.log.info(
@@ -307,7 +328,7 @@ class KinesisSinkImpl implements KinesisSink {
         endpoint: client.endpoint,
         status,
         shards,
-        ...(agg.enabled ? { aggregation: agg } : {}),
+        ...(agg.enabled ? { aggregation: { ...agg, hashBuckets } } : {}),
       },
       'kinesis sink started',
     );

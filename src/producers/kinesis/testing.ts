@@ -17,6 +17,8 @@ export type EntryOutcome = 'ok' | { errorCode: string; errorMessage?: string };
 
 export class FakePutRecordsClient implements PutRecordsClient {
   readonly endpoint = 'fake://kinesis';
+  /** What `describeStream` reports as the open shard count. */
+  openShardCount = 1;
   /** Every call, with copies of its entries. */
   readonly calls: PutRecordsInput[] = [];
   /** Accepted entries in acceptance order. */
@@ -52,7 +54,7 @@ export class FakePutRecordsClient implements PutRecordsClient {
 
   async describeStream(): Promise<StreamSummary> {
     if (this.describeError !== undefined) throw this.describeError;
-    return { status: this.status, openShardCount: 1 };
+    return { status: this.status, openShardCount: this.openShardCount };
   }
 }
 

@@ -61,6 +61,21 @@ describe('SqliteSeenStore', () => {
     await b.close();
   });
 
+  it('getMany reads many entities (whole chunks in one statement, the rest one by one), absent ones left out', async () => {
+    const store = new SqliteSeenStore(join(mkdtempSync(join(tmpdir(), 'seen-')), 'seen.sqlite'));
+    const entries = Array.from({ length: 120 }, (_, i) => ({ entity: `e${i}`, id: `e${i}@1` }));
+    await store.putMany('s', entries);
+    await store.putMany('other', [{ entity: 'e1', id: 'other@1' }]);
+    const asked = Array.from({ length: 137 }, (_, i) => `e${i}`);
+    const got = await store.getMany('s', asked);
+    expect(got.size).toBe(120);
+    expect(got.get('e0')).toBe('e0@1');
+    expect(got.get('e1')).toBe('e1@1');
+    expect(got.get('e119')).toBe('e119@1');
+    expect(got.has('e120')).toBe(false);
+    await store.close();
+  });
+
   it('is the file state store’s seen store, in <dir>/seen.sqlite, closed with it', async () => {
     const d = dir();
     const state = new FileStateStore(d);

@@ -55,10 +55,22 @@ export function loadSqlite(): typeof import('node:sqlite') {
 }
 
 /** {@link SeenStore} in one SQLite file (see the module comment). */
+/** Entities read per statement by `getMany` (SQLite allows 32,766 parameters). */
+const GET_CHUNK = 50;
+
 export class SqliteSeenStore implements SeenStore {
   private db: DatabaseSync | undefined;
   private select: StatementSync | undefined;
   private upsert: StatementSync | undefined;
+  private chunkSelect: StatementSync | undefined;
+
+  /** `SELECT` of {@link GET_CHUNK} entities at once. */
+  private selectChunk(): StatementSync {
+    this.chunkSelect ??= this.open().db.prepare(
+      `SELECT entity, id FROM seen WHERE source = ? AND entity IN (${new Array(GET_CHUNK).fill('?').join(', ')})`,
+    );
+    return this.chunkSelect;
+  }
 
   /**
    * @param file - the database file, e.g. `data/state/seen.sqlite`; its directory is created when
@@ -102,7 +114,17 @@ export class SqliteSeenStore implements SeenStore {
     const { select } = this.open();
     const out = new Map<string, string>();
     try {
-      for (const entity of entities) {
+      // Whole chunks in one statement (a page is one or a few); the rest one row at a time.
+      let i = 0;
+      for (; i + GET_CHUNK <= entities.length; i += GET_CHUNK) {
+        const rows = this.selectChunk().all(source, ...entities.slice(i, i + GET_CHUNK)) as {
+          entity: string;
+          id: string;
+        }[];
+        for (const row of rows) out.set(row.entity, row.id);
+      }
+      for (; i < entities.length; i++) {
+        const entity = entities[i]!;
         const row = select.get(source, entity) as { id: string } | undefined;
         if (row) out.set(entity, row.id);
       }
@@ -142,6 +164,7 @@ export class SqliteSeenStore implements SeenStore {
     this.db = undefined;
     this.select = undefined;
     this.upsert = undefined;
+    this.chunkSelect = undefined;
     db?.close();
   }
 }
