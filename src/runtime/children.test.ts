@@ -53,4 +53,10 @@ describe('child processes', () => {
     expect(existsSync(gone)).toBe(false);
     expect(staleProcess(join(dir, 'absent.pid'))).toBeUndefined();
   });
+
+  it('writes a pid file into a folder that does not exist yet (a fresh clone: ./data)', () => {
+    const nested = join(dir, 'fresh', 'data', 'kinesis.pid');
+    writePidFile(nested, { pid: process.ppid, what: 'kinesis-local' });
+    expect(staleProcess(nested)).toMatchObject({ pid: process.ppid });
+  });
 });

@@ -6,8 +6,9 @@
  * (`--import data:…`) that polls `process.ppid` and exits once it changed (the parent died and the
  * child was re-parented). Python children set the parent-death signal themselves (`lakelib.py`).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 
 /** How often a watched Node child checks its parent, in milliseconds. */
 export const WATCHDOG_INTERVAL_MS = 250;
@@ -54,6 +55,8 @@ export interface PidFile {
 /** Writes a pid file (removed by {@link removePidFile} when the child stops). */
 export function writePidFile(path: string, info: Omit<PidFile, 'host' | 'startedAt'>): void {
   const file: PidFile = { ...info, host: hostname(), startedAt: new Date().toISOString() };
+  // Its folder may not exist yet (a fresh clone, or `--fresh` just removed it).
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, JSON.stringify(file));
 }
 
