@@ -1,7 +1,7 @@
 /**
  * The one registry of components (Redpanda Connect style): every source type, sink and consumer is
  * built from its config here. A new API needs only config; a new sink needs one folder and one line
- * below, plus its schema in `src/config/schema.ts`.
+ * in `src/producers/registry.ts`.
  */
 import type { ConsumerConfig, SinkConfig, SourceConfig } from './config/schema.js';
 import type { HourlyScheduler, HourlySchedulerConfig } from './consumers/hourly/index.js';
@@ -12,7 +12,7 @@ import type { GlueExecutor, QueryEngine } from './glue/types.js';
 import type { Logger } from './log.js';
 import { createHttpSource } from './pollers/http/index.js';
 import type { Source } from './pollers/types.js';
-import { createKinesisSink } from './producers/kinesis/index.js';
+import { createSink } from './producers/registry.js';
 import type { Sink } from './producers/types.js';
 import type { StateStore } from './state/index.js';
 
@@ -35,11 +35,6 @@ const sources: {
   >;
 } = {
   http: (config, deps) => createHttpSource(config, deps),
-};
-
-const sinks: { [K in SinkConfig['type']]: Factory<Extract<SinkConfig, { type: K }>, Sink> } = {
-  kinesis: (config, deps) =>
-    createKinesisSink(config, { deadLetters: deps.deadLetters, logger: deps.logger }),
 };
 
 const consumers: {
@@ -112,9 +107,12 @@ export function buildSource(config: SourceConfig, deps: ComponentDeps & { sink: 
   return sources[config.type](config, deps);
 }
 
-/** Builds a sink from its config. */
-export function buildSink(config: SinkConfig, deps: ComponentDeps): Sink {
-  return sinks[config.type](config, deps);
+/**
+ * Builds a sink from its config. Sink types are listed in `src/producers/registry.ts`, each loaded on
+ * demand.
+ */
+export function buildSink(config: SinkConfig, deps: ComponentDeps): Promise<Sink> {
+  return createSink(config, { deadLetters: deps.deadLetters, logger: deps.logger });
 }
 
 /** Builds a consumer from its config. */

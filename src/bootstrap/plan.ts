@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { HourlySchedulerConfig } from '../consumers/hourly/index.js';
 import { ConfigError } from '../errors.js';
+import { sinkResources } from '../producers/registry.js';
 import type { BootstrapService } from './endpoints.js';
 
 /** Shards of a stream bootstrap creates, unless told otherwise (as `ingest local --shards`). */
@@ -114,7 +115,8 @@ export function s3Child(root: { bucket: string; prefix: string }, child: string)
 /**
  * Works out what `config` needs from its endpoint.
  *
- * - Streams: every kinesis sink's `streamName` and every bronze consumer's `streamName`, once each.
+ * - Streams: every `kinesis-stream` a sink needs (`sinkResources`) and every bronze consumer's
+ *   `streamName`, once each.
  * - Buckets: of every `s3://` URI in `consumers[].lakeUri`, `lake.uri`, `deadLetter.uri` and the
  *   Athena `outputLocation`s (and the lake bucket that receives the job scripts).
  * - State table: `state.tableName` when `state.type` is `dynamodb`.
@@ -134,13 +136,14 @@ export function planBootstrap(config: Config, options: PlanOptions = {}): Bootst
     throw new ConfigError(`bootstrap: shards must be a positive integer, got ${shards}`);
   }
   const streams = new Map<string, StreamPlan>();
-  for (const sink of config.sinks) {
-    const prev = streams.get(sink.streamName);
-    if (prev && (prev.sinkEndpoint || !sink.endpoint)) continue;
-    streams.set(sink.streamName, {
-      name: sink.streamName,
+  for (const r of config.sinks.flatMap(sinkResources)) {
+    if (r.kind !== 'kinesis-stream') continue;
+    const prev = streams.get(r.name);
+    if (prev && (prev.sinkEndpoint || !r.endpoint)) continue;
+    streams.set(r.name, {
+      name: r.name,
       shards,
-      ...(sink.endpoint ? { sinkEndpoint: { url: sink.endpoint, sink: sink.name } } : {}),
+      ...(r.endpoint ? { sinkEndpoint: { url: r.endpoint, sink: r.sink } } : {}),
     });
   }
   for (const c of config.consumers) {

@@ -3,7 +3,7 @@ import { BronzeWriterSchema } from '../consumers/bronze/config.js';
 import { HourlySchedulerSchema } from '../consumers/hourly/config.js';
 import { LakeSchema } from '../glue/config.js';
 import { HttpSourceSchema } from '../pollers/http/config.js';
-import { KinesisSinkSchema } from '../producers/kinesis/config.js';
+import { SinkSchema } from '../producers/registry.js';
 
 /**
  * The service's configuration file: one YAML document of sources, sinks and consumers. Each
@@ -11,7 +11,7 @@ import { KinesisSinkSchema } from '../producers/kinesis/config.js';
  * config reference is generated from these schemas (`npm run docs:config`).
  */
 export const SourceSchema = z.discriminatedUnion('type', [HttpSourceSchema]);
-export const SinkSchema = z.discriminatedUnion('type', [KinesisSinkSchema]);
+export { SinkSchema };
 export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema, HourlySchedulerSchema]);
 
 export const StateSchema = z
@@ -114,5 +114,5 @@ export const ConfigSchema = z
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type SourceConfig = z.infer<typeof SourceSchema>;
-export type SinkConfig = z.infer<typeof SinkSchema>;
+export type { SinkConfig } from '../producers/registry.js';
 export type ConsumerConfig = z.infer<typeof ConsumerSchema>;

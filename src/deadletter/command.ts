@@ -148,8 +148,10 @@ export function registerDeadLetterCommands(program: Command, fail: (err: unknown
           if (!sinkConfig) throw new InvalidArgumentError(`no sink configured for source ${source}`);
           let sink = sinks.get(sinkConfig.name);
           if (!sink) {
-            const built = buildSink(sinkConfig, deps);
-            sink = built.start().then(() => built);
+            sink = buildSink(sinkConfig, deps).then(async (built) => {
+              await built.start();
+              return built;
+            });
             sinks.set(sinkConfig.name, sink);
           }
           return sink;

@@ -14,6 +14,7 @@ import type { QualityCheckResult } from '../glue/queries/index.js';
 import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
+import { sinkResources } from '../producers/registry.js';
 import { startKinesisLocal } from './kinesis-local.js';
 import { loadWithFixtures, startRoles } from './startup.js';
 
@@ -144,7 +145,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
 
   const streams = [
     ...new Set([
-      ...config.sinks.map((s) => s.streamName),
+      ...config.sinks.flatMap(sinkResources).flatMap((r) => (r.kind === 'kinesis-stream' ? [r.name] : [])),
       ...config.consumers.flatMap((c) => (c.type === 'bronze' ? [c.streamName] : [])),
     ]),
   ];

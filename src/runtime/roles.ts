@@ -73,7 +73,7 @@ export async function startRunRole(
 ): Promise<RunRole> {
   collectProcessMetrics();
   const deps = commonDeps(config, logger);
-  const sinks = config.sinks.map((s) => buildSink(s, deps));
+  const sinks = await Promise.all(config.sinks.map((s) => buildSink(s, deps)));
   const sinkByName = new Map(sinks.map((s) => [s.name, s]));
   let started = false;
   // Serve /readyz first: while a sink waits for an unreachable stream, it answers 503 with why.
