@@ -71,6 +71,9 @@ export function kafkaConfig(
       () =>
       ({ namespace, level, log }: LogEntry) => {
         const { message, timestamp: _t, logger: _l, ...fields } = log;
+        // The sink bounds kafkajs's retries on purpose and starts a new producer session after a
+        // failed call (docs/adr/0009-kafka-sink.md): this warning would repeat on every session.
+        if (message.startsWith('Limiting retries for the idempotent producer')) return;
         const line = { event: 'kafkajs', namespace, ...fields };
         if (level <= logLevel.ERROR) logger.error(line, `kafkajs: ${message}`);
         else logger.warn(line, `kafkajs: ${message}`);

@@ -107,7 +107,8 @@ describe('deploy/docker-compose.yml', () => {
     expect(services.consume!.environment!.INGEST_HEALTH_PORT).toBe(String(consume.telemetry.consumePort));
     expect(run.telemetry.host).toBe('0.0.0.0');
     // One stream, one lake bucket.
-    const stream = run.sinks[0]!.streamName;
+    const sink = run.sinks[0]!;
+    const stream = sink.type === 'kinesis' ? sink.streamName : undefined;
     const bronze = consume.consumers.find((c) => c.type === 'bronze')!;
     const hourly = consume.consumers.find((c) => c.type === 'hourly')!;
     expect(bronze.type === 'bronze' && bronze.streamName).toBe(stream);
