@@ -42,6 +42,23 @@ export interface WaitForDestination<T> {
   signal?: AbortSignal | undefined;
 }
 
+/** What every engine-backed sink's factory takes (a sink adds its `client`): the engine's, with the base logger. */
+export interface EngineSinkDeps extends Omit<EngineDeps, 'log'> {
+  /** The base logger; the sink logs through a child with its fields. */
+  logger: Logger;
+}
+
+/** The engine's dependencies from a factory's, with the sink's child logger. */
+export function engineDepsOf(deps: EngineSinkDeps, log: Logger): EngineDeps {
+  return {
+    deadLetters: deps.deadLetters,
+    log,
+    ...(deps.sleep ? { sleep: deps.sleep } : {}),
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  };
+}
+
 /**
  * A sink's client, created on first use unless one was given (tests pass a fake); `release()`
  * closes only a client created here.

@@ -32,11 +32,9 @@
  */
 
 import type { z } from 'zod';
-import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError } from '../../errors.js';
-import type { Logger } from '../../log.js';
 import type { BatchUnit, EngineEntry, EngineStats, SinkDriver, UnitResult } from '../engine/index.js';
-import { EngineSink, LazyClient } from '../engine/sink-base.js';
+import { EngineSink, type EngineSinkDeps, engineDepsOf, LazyClient } from '../engine/sink-base.js';
 import type { OutgoingRecord, Sink } from '../types.js';
 import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
 import { selectBatch, validateRecord } from './batcher.js';
@@ -64,18 +62,9 @@ export { decodeAggregated, encodeAggregated, isAggregated, KplFormatError, type 
 /** The config as written (before defaults); a parsed {@link KinesisSinkConfig} is accepted too. */
 export type KinesisSinkInput = z.input<typeof KinesisSinkSchema>;
 
-export interface KinesisSinkDeps {
-  /** Where undeliverable records go. Only `put` is used. */
-  deadLetters: Pick<DeadLetterQueue, 'put'>;
-  logger: Logger;
+export interface KinesisSinkDeps extends EngineSinkDeps {
   /** The Kinesis client. @default createKinesisClient({ region, endpoint, requestTimeoutMs }) from config and env, created on first use */
   client?: PutRecordsClient;
-  /** Waits `ms` milliseconds (retry backoff). @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
-  /** Uniform random in [0, 1) for backoff jitter. @default Math.random */
-  random?: () => number;
-  /** Clock in ms since the epoch (linger deadlines, durations). @default Date.now */
-  now?: () => number;
 }
 
 /** A point-in-time view of the sink, for tests and debugging. */
@@ -216,13 +205,7 @@ class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSin
     super(
       cfg,
       driver,
-      {
-        deadLetters: deps.deadLetters,
-        log: deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName }),
-        ...(deps.sleep ? { sleep: deps.sleep } : {}),
-        ...(deps.random ? { random: deps.random } : {}),
-        ...(deps.now ? { now: deps.now } : {}),
-      },
+      engineDepsOf(deps, deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName })),
       client,
     );
   }
