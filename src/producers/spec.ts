@@ -12,12 +12,14 @@ import type { Sink } from './types.js';
  * A thing a sink writes to that must exist before it starts. Each sink type adds its own kind.
  * - `kinesis-stream`: a Kinesis data stream (bootstrap creates it; `ingest local` serves it from its
  *   Kinesis emulator).
+ * - `firehose-delivery-stream`: a DirectPut Firehose delivery stream writing the bronze layout
+ *   (bootstrap creates it; `ingest local` serves it from moto and mirrors it into the file lake).
  * - `kafka-topic`: a Kafka topic (bootstrap creates it on the sink's brokers; `ingest local` starts
  *   a local broker and creates it there).
  */
 export type SinkResource =
   | {
-      kind: 'kinesis-stream';
+      kind: 'kinesis-stream' | 'firehose-delivery-stream';
       /** Stream name. */
       name: string;
       /** The sink this resource belongs to (for messages). */
