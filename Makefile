@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv kafka pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
+.PHONY: all install tools node deps venv kafka pytest cdk-synth build lint format typecheck test unit run run-kafka clean docs bench bench-e2e chaos soak
 
 all: build
 
@@ -79,6 +79,11 @@ unit: deps venv
 ## make run: install what is needed, run `ingest local` on the fixtures; it stops by itself and prints a summary.
 run: install build
 	node dist/cli.js local --config config/local.yaml --fresh
+
+## make run-kafka: `ingest local` through Kafka: starts a local Apache Kafka broker (KRaft, `make kafka`
+## jars), produces the fixtures to a topic and lands them in bronze with the Kafka bronze writer.
+run-kafka: install build
+	node dist/cli.js local --config config/local-kafka.yaml --fresh
 
 ## make pytest: the PySpark job tests (local Spark on the real FakeStore fixtures).
 pytest: venv

@@ -1,5 +1,6 @@
 /**
- * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local), the
+ * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local), a
+ * local Kafka broker when a sink produces to Kafka (./kafka-stack.ts), the
  * fixture API server (only when a source uses it) and both roles in one process, runs until every
  * source has completed a full poll and every record the sinks accepted has landed in bronze (or
  * until `durationSecs`), stops everything cleanly and returns a per-source summary.
@@ -15,6 +16,7 @@ import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { sinkResources } from '../producers/registry.js';
+import { startLocalKafka } from './kafka-stack.js';
 import { startKinesisLocal } from './kinesis-local.js';
 import { loadWithFixtures, startRoles } from './startup.js';
 
@@ -122,9 +124,9 @@ export async function countBronze(lakeUri: string): Promise<Map<string, BronzeCo
   return counts;
 }
 
-async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
+async function removeLocalData(config: Config, emulatorDirs: string[]): Promise<void> {
   if (config.state.type === 'file') await rm(resolve(config.state.path), { recursive: true, force: true });
-  await rm(kinesisDir, { recursive: true, force: true });
+  for (const dir of emulatorDirs) await rm(dir, { recursive: true, force: true });
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
     if (!uri.startsWith('file://')) continue;
     const root = resolve(uri.slice('file://'.length));
@@ -141,7 +143,8 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const { config, fixtures } = await loadWithFixtures(options.configFile, options.fixturePort ?? 8787);
   const stateDir = config.state.type === 'file' ? config.state.path : './data/state';
   const kinesisDir = resolve(stateDir, '..', 'kinesis');
-  if (options.fresh) await removeLocalData(config, kinesisDir);
+  const kafkaDir = resolve(stateDir, '..', 'kafka');
+  if (options.fresh) await removeLocalData(config, [kinesisDir, kafkaDir]);
 
   const streams = [
     ...new Set([
@@ -157,6 +160,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       `${config.lake.piiKeyEnv} unset: using the local development key`,
     );
   }
+  const kafka = await startLocalKafka(config.sinks.flatMap(sinkResources), kafkaDir, logger);
   const kinesis = await startKinesisLocal({
     streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
     persistDir: kinesisDir,
@@ -169,6 +173,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     {
       event: 'local_stack_started',
       kinesis: kinesis.endpoint,
+      ...(kafka ? { kafka: kafka.bootstrap } : {}),
       fixtures: fixtures?.origin ?? 'not started',
       streams,
     },
@@ -177,6 +182,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
 
   const { consume, run } = await startRoles(config, logger, async () => {
     await kinesis.stop();
+    await kafka?.stop();
     await fixtures?.close();
   });
   let lake: LakeSummary | undefined;
@@ -200,8 +206,9 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     while (read() < delivered() && Date.now() < settleUntil) await sleep(200);
     // Flush bronze first, then let every hourly scheduler carry what landed to silver and gold,
     // open hours included: the run is over, so its hours are as complete as they will get.
-    const byType = (type: string) => consume.consumers.filter((_, i) => config.consumers[i]?.type === type);
-    await Promise.all(byType('bronze').map((c) => c.stop()));
+    const byType = (...types: string[]) =>
+      consume.consumers.filter((_, i) => types.includes(config.consumers[i]?.type ?? ''));
+    await Promise.all(byType('bronze', 'bronze_kafka').map((c) => c.stop()));
     if (!options.signal?.aborted) {
       for (const c of byType('hourly') as HourlyScheduler[]) {
         const t0 = Date.now();
@@ -216,6 +223,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     }
     await consume.stop();
     await kinesis.stop();
+    await kafka?.stop();
     await fixtures?.close();
   }
   // Everything accepted landed when the bronze writer landed or dead-lettered as many records as the

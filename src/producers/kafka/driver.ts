@@ -2,7 +2,7 @@
  * What the engine needs from Kafka: the per-record limit, batch forming, the produce call and its
  * error classes; and the idempotent producer's sessions (a new one after a failed call).
  */
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs';
+import { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from '../../log.js';
 import { selectBatch } from '../engine/batching.js';
 import {
@@ -95,6 +95,8 @@ export class KafkaDriver implements SinkDriver {
       const p = this.kafka().producer({
         idempotent: true,
         maxInFlightRequests: 1,
+        // murmur2 of the key, as the Java client: a key lands on the same partition from either.
+        createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
         retry: { retries: this.cfg.clientRetries, maxRetryTime: Math.min(this.cfg.retry.maxDelayMs, 30_000) },
       });
