@@ -225,15 +225,21 @@ export class KafkaBronzeWriter implements Consumer {
     }
   }
 
+  /**
+   * Drops what the partition read since its last commit (the partition moved to another member, or
+   * a commit was refused because it is moving): its owner reads it again from the committed offset.
+   * The state object stays, so a batch already queued behind this step cannot buffer into a lost one.
+   */
   private forget(state: PartitionState, why: string): void {
     if (state.buffer.size > 0) {
       this.log.info(
         { event: 'partition_released', partition: state.partition, records: state.buffer.size, reason: why },
-        'dropping an unwritten partition buffer: its records are read again by the partition owner',
+        'dropping an unwritten partition buffer: its records are read again from the committed offset',
       );
     }
+    state.buffer = new ShardBuffer();
+    state.lastOffset = undefined;
     state.health.release();
-    this.partitions.delete(state.partition);
   }
 
   private partition(p: number): PartitionState {
@@ -263,28 +269,35 @@ export class KafkaBronzeWriter implements Consumer {
   }: EachBatchPayload): Promise<void> {
     if (this.stopController.signal.aborted) return;
     const state = this.partition(batch.partition);
-    await state.serial(async () => {
-      for (const m of batch.messages) {
-        if (!isRunning() || isStale() || this.stopController.signal.aborted) break;
-        const offset = Number(m.offset);
-        if (state.lastOffset !== undefined && offset <= state.lastOffset) continue;
-        const n = state.buffer.add(
-          offsetName(offset),
-          m.value ?? new Uint8Array(),
-          m.key?.toString('utf8'),
-          new Date(Number(m.timestamp)),
-        );
-        this.counters.counts.kinesisRecordsRead += 1;
-        this.counters.counts.recordsRead += n;
-        state.lastOffset = offset;
-        resolveOffset(m.offset);
-        if (state.buffer.bytes >= this.config.bufferMaxBytes) {
-          await this.flush(state, 'size');
-          await heartbeat();
+    await state
+      .serial(async () => {
+        for (const m of batch.messages) {
+          if (!isRunning() || isStale() || this.stopController.signal.aborted) break;
+          const offset = Number(m.offset);
+          if (state.lastOffset !== undefined && offset <= state.lastOffset) continue;
+          const n = state.buffer.add(
+            offsetName(offset),
+            m.value ?? new Uint8Array(),
+            m.key?.toString('utf8'),
+            new Date(Number(m.timestamp)),
+          );
+          this.counters.counts.kinesisRecordsRead += 1;
+          this.counters.counts.recordsRead += n;
+          state.lastOffset = offset;
+          resolveOffset(m.offset);
+          if (state.buffer.bytes >= this.config.bufferMaxBytes) {
+            await this.flush(state, 'size');
+            await heartbeat();
+          }
         }
-      }
-      if (state.buffer.dueInMs(this.config.bufferIntervalSecs) <= 0) await this.flush(state, 'interval');
-    });
+        if (state.buffer.dueInMs(this.config.bufferIntervalSecs) <= 0) await this.flush(state, 'interval');
+      })
+      .catch((err) => {
+        // The batch's records stay unresolved for kafkajs only up to the failure; a lost partition is
+        // read again from its committed offset by its owner.
+        if (err instanceof ShardOwnershipError) this.forget(state, err.message);
+        else throw err;
+      });
   }
 
   /** Flushes due buffers of partitions that received nothing lately. */
