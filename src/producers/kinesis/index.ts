@@ -58,6 +58,8 @@ import {
   StreamNotFoundError,
 } from './errors.js';
 import { encodeAggregated } from './kpl.js';
+import { type PacedUnit, ShardAwareness } from './shard-aware.js';
+import { hashPrefix, partitionKeyPrefix } from './shards.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
 /** Failure classes of a service that does not answer (yet), as opposed to one that refuses. */
@@ -105,10 +107,15 @@ class KinesisDriver implements SinkDriver {
   private readonly maxPerKey: number;
   /** Hash buckets of aggregation: `aggregation.hashBuckets`, else the open shard count (see {@link useShardCount}). */
   private buckets: number;
+  /** Whether records carry their hash prefix as `bucket` (no aggregation, shard map known). */
+  private prefixed = false;
+  /** Hash prefix of each aggregation tag (`ExplicitHashKey`). */
+  private readonly tagPrefixes = new Map<string, number>();
 
   constructor(
     private readonly cfg: KinesisSinkConfig,
     private readonly client: () => PutRecordsClient,
+    readonly shards: ShardAwareness,
   ) {
     this.callName = `PutRecords to stream "${cfg.streamName}"`;
     this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
@@ -132,9 +139,50 @@ class KinesisDriver implements SinkDriver {
     return validateRecord(record, this.recordLimit);
   }
 
+  /** Learns the shard map (start): from then on, plain records carry their hash prefix. */
+  async learnShards(): Promise<void> {
+    await this.shards.refresh('start');
+    this.prefixed = this.shards.shardMap !== undefined && this.shards.enabled;
+  }
+
   bucketOf(record: OutgoingRecord): number {
-    const agg = this.cfg.aggregation;
-    return agg.enabled ? hashBucketOf(record.partitionKey, this.buckets) : 0;
+    if (this.cfg.aggregation.enabled) return hashBucketOf(record.partitionKey, this.buckets);
+    return this.prefixed ? partitionKeyPrefix(record.partitionKey) : 0;
+  }
+
+  /** Where a unit lands: its tag (`ExplicitHashKey`) when it has one, else its record's hash prefix. */
+  private prefixOf(tag: string | undefined, bucket: number): number {
+    if (tag === undefined) return bucket;
+    let p = this.tagPrefixes.get(tag);
+    if (p === undefined) {
+      p = hashPrefix(BigInt(tag));
+      this.tagPrefixes.set(tag, p);
+    }
+    return p;
+  }
+
+  /** Leaves out units bound for shards whose token bucket is spent (see `ShardAwareness.trim`). */
+  private trimmed<
+    S extends { units: { indexes: number[]; tag?: string }[]; indexes: number[]; bytes: number },
+  >(selection: S, pending: readonly EngineEntry[]): S {
+    if (this.shards.shardMap === undefined || selection.units.length === 0) return selection;
+    const paced = selection.units.map((u) => {
+      const first = pending[u.indexes[0]!]!;
+      return {
+        prefix: this.prefixOf(u.tag, first.bucket),
+        bytes: u.indexes.reduce((n, i) => n + pending[i]!.bytes, 0),
+      };
+    });
+    const keep = this.shards.trim(paced);
+    if (keep.every(Boolean)) return selection;
+    const units = selection.units.filter((_, i) => keep[i]);
+    const indexes = units.flatMap((u) => u.indexes).sort((a, b) => a - b);
+    return {
+      ...selection,
+      units,
+      indexes,
+      bytes: paced.reduce((n, p, i) => n + (keep[i] ? p.bytes : 0), 0),
+    };
   }
 
   select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean) {
@@ -146,7 +194,7 @@ class KinesisDriver implements SinkDriver {
         maxPerKey: this.maxPerKey,
         isBlocked,
       });
-      return { ...s, units: s.indexes.map((i) => ({ indexes: [i] })) };
+      return this.trimmed({ ...s, units: s.indexes.map((i) => ({ indexes: [i] })) }, pending);
     }
     const s = selectAggregatedBatch(pending, {
       maxBatchRecords: this.cfg.maxBatchRecords,
@@ -155,10 +203,13 @@ class KinesisDriver implements SinkDriver {
       strict: this.cfg.ordering === 'strict',
       isBlocked,
     });
-    return {
-      ...s,
-      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
-    };
+    return this.trimmed(
+      {
+        ...s,
+        units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
+      },
+      pending,
+    );
   }
 
   onSend(units: readonly BatchUnit[]): void {
@@ -175,10 +226,13 @@ class KinesisDriver implements SinkDriver {
   }
 
   async send(units: readonly BatchUnit[]): Promise<UnitResult[]> {
-    const output = await this.client().putRecords({
-      StreamName: this.cfg.streamName,
-      Records: units.map((u) => toPutEntry(u)),
-    });
+    const records = units.map((u) => toPutEntry(u));
+    const paced: PacedUnit[] = units.map((u, i) => ({
+      prefix: this.prefixOf(u.tag, u.entries[0]!.bucket),
+      bytes: records[i]!.Data.byteLength + Buffer.byteLength(records[i]!.PartitionKey, 'utf8'),
+    }));
+    await this.shards.pace(paced);
+    const output = await this.client().putRecords({ StreamName: this.cfg.streamName, Records: records });
     const results = output.Records ?? [];
     if (results.length !== units.length) {
       throw new PutRecordsError(
@@ -187,6 +241,11 @@ class KinesisDriver implements SinkDriver {
         { retriable: true, code: 'MalformedResponse' },
       );
     }
+    this.shards.observe(
+      paced,
+      units.map((u) => u.entries.length),
+      results,
+    );
     return results.map((r) =>
       r.ErrorCode
         ? { ok: false, error: classifyEntryError(r.ErrorCode, r.ErrorMessage) }
@@ -199,7 +258,9 @@ class KinesisDriver implements SinkDriver {
   }
 
   classify(err: unknown): ProducerError {
-    return classifyKinesisError(err);
+    const e = classifyKinesisError(err);
+    this.shards.observeError(e.code);
+    return e;
   }
 }
 
@@ -236,7 +297,16 @@ class KinesisSinkImpl implements KinesisSink {
     this.log = deps.logger.child({ component: 'kinesis', sink: this.name, stream: this.cfg.streamName });
     this.client = deps.client;
     this.ownsClient = deps.client === undefined;
-    this.driver = new KinesisDriver(this.cfg, () => this.getClient());
+    const shards = new ShardAwareness({
+      sink: this.name,
+      streamName: this.cfg.streamName,
+      limits: this.cfg.shardLimits.enabled ? this.cfg.shardLimits : undefined,
+      client: () => this.getClient(),
+      log: this.log,
+      now: deps.now ?? Date.now,
+      sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+    });
+    this.driver = new KinesisDriver(this.cfg, () => this.getClient(), shards);
     this.engine = new SinkEngine(this.cfg, this.driver, {
       deadLetters: deps.deadLetters,
       log: this.log,
@@ -314,8 +384,9 @@ class KinesisSinkImpl implements KinesisSink {
         retriable: false,
       });
     }
+    await this.driver.learnShards();
     const agg = this.cfg.aggregation;
-    const hashBuckets = this.driver.useShardCount(shards);
+    const hashBuckets = this.driver.useShardCount(this.driver.shards.shardMap?.size ?? shards);
     if (agg.enabled && shards !== undefined && shards > hashBuckets) {
       this.log.warn(
         { event: 'aggregation_buckets_below_shards', shards, hashBuckets },
@@ -327,7 +398,8 @@ class KinesisSinkImpl implements KinesisSink {
         event: 'sink_started',
         endpoint: client.endpoint,
         status,
-        shards,
+        shards: this.driver.shards.shardMap?.size ?? shards,
+        ...(this.cfg.shardLimits.enabled ? { shardLimits: this.cfg.shardLimits } : {}),
         ...(agg.enabled ? { aggregation: { ...agg, hashBuckets } } : {}),
       },
       'kinesis sink started',
