@@ -46,7 +46,7 @@ import {
   type UnitResult,
 } from '../engine/index.js';
 import type { Delivery, OutgoingRecord, Sink } from '../types.js';
-import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
+import { bucketHashKey, hashBucketOf, holdPartialUnits, selectAggregatedBatch } from './aggregation.js';
 import { selectBatch, validateRecord } from './batcher.js';
 import { createKinesisClient, type PutRecordsClient, type PutRecordsEntry } from './client.js';
 import { type KinesisSinkConfig, KinesisSinkSchema } from './config.js';
@@ -116,6 +116,7 @@ class KinesisDriver implements SinkDriver {
     private readonly cfg: KinesisSinkConfig,
     private readonly client: () => PutRecordsClient,
     readonly shards: ShardAwareness,
+    private readonly now: () => number,
   ) {
     this.callName = `PutRecords to stream "${cfg.streamName}"`;
     this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
@@ -196,13 +197,17 @@ class KinesisDriver implements SinkDriver {
       });
       return this.trimmed({ ...s, units: s.indexes.map((i) => ({ indexes: [i] })) }, pending);
     }
-    const s = selectAggregatedBatch(pending, {
-      maxBatchRecords: this.cfg.maxBatchRecords,
-      maxBatchBytes: this.cfg.maxBatchBytes,
-      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
-      strict: this.cfg.ordering === 'strict',
-      isBlocked,
-    });
+    const s = holdPartialUnits(
+      pending,
+      selectAggregatedBatch(pending, {
+        maxBatchRecords: this.cfg.maxBatchRecords,
+        maxBatchBytes: this.cfg.maxBatchBytes,
+        maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
+        strict: this.cfg.ordering === 'strict',
+        isBlocked,
+      }),
+      this.now(),
+    );
     return this.trimmed(
       {
         ...s,
@@ -306,7 +311,7 @@ class KinesisSinkImpl implements KinesisSink {
       now: deps.now ?? Date.now,
       sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
     });
-    this.driver = new KinesisDriver(this.cfg, () => this.getClient(), shards);
+    this.driver = new KinesisDriver(this.cfg, () => this.getClient(), shards, deps.now ?? Date.now);
     this.engine = new SinkEngine(this.cfg, this.driver, {
       deadLetters: deps.deadLetters,
       log: this.log,
