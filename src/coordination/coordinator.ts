@@ -18,7 +18,7 @@ import { leaseAcquiredTotal, leaseLostTotal } from './telemetry.js';
 export type Fence = () => Promise<void>;
 
 /** Why work on a resource stops. */
-export type StopReason = 'rebalance' | 'lost' | 'stopping';
+export type StopReason = 'rebalance' | 'lost' | 'stopping' | 'gone';
 
 export interface LeaseCoordinatorOptions {
   state: StateStore;
@@ -101,13 +101,17 @@ export class LeaseCoordinator {
     await this.renewAll();
     if (this.stopping) return;
     const me = this.options.me.instanceId;
-    for (const resource of this.options.resources()) {
+    const resources = this.options.resources();
+    // Held resources no longer to share (a shard that ended): stop and release.
+    const current = new Set(resources);
+    for (const r of this.held.keys()) if (!current.has(r)) void this.handOff(r, 'gone');
+    for (const resource of resources) {
       const preferred = preferredOwner(
         resource,
         this.members.includes(me) ? this.members : [...this.members, me],
       );
       if (this.held.has(resource)) {
-        if (preferred !== me && !this.releasing.has(resource)) this.handOff(resource, 'rebalance');
+        if (preferred !== me && !this.releasing.has(resource)) void this.handOff(resource, 'rebalance');
         continue;
       }
       if (preferred !== me) continue;

@@ -23,4 +23,5 @@ export {
   type OwnerIdentity,
   processOwner,
 } from './owner.js';
+export { LeasedSource, LeasedSourceGroup } from './sources.js';
 export { leaseAcquiredTotal, leaseLostTotal, sourceLeaseOwner } from './telemetry.js';
