@@ -3,6 +3,7 @@
  * drift: importing each component's `telemetry.ts` registers its metrics in the process registry.
  */
 import '../consumers/bronze/telemetry.js';
+import '../coordination/telemetry.js';
 import '../consumers/hourly/telemetry.js';
 import '../deadletter/telemetry.js';
 import '../pollers/http/telemetry.js';
