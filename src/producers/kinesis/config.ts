@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { batchLimitFields, engineFields } from '../engine/schema.js';
 import { AWS_SHARD_LIMITS } from './shard-limiter.js';
 
 /** Limits from the Kinesis PutRecords API reference: 500 records and 5 MiB per call, 1 MiB per record. */
@@ -23,78 +24,20 @@ export const KinesisSinkSchema = z
       .describe(
         'Kinesis endpoint URL (emulator, LocalStack, VPC endpoint); `http:` endpoints use HTTP/1.1. @default AWS_ENDPOINT_URL_KINESIS ?? AWS_ENDPOINT_URL ?? the AWS regional endpoint',
       ),
-    maxBatchRecords: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxBatchRecords)
-      .default(KINESIS_LIMITS.maxBatchRecords)
-      .describe('Records per PutRecords call (AWS limit 500).'),
-    maxBatchBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxBatchBytes)
-      .default(KINESIS_LIMITS.maxBatchBytes)
-      .describe('Bytes per PutRecords call, data plus partition keys (AWS limit 5 MiB).'),
-    maxRecordBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxRecordBytes)
-      .default(KINESIS_LIMITS.maxRecordBytes)
-      .describe(
+    ...batchLimitFields({
+      call: 'PutRecords',
+      limits: KINESIS_LIMITS,
+      batchBytes: 'Bytes per PutRecords call, data plus partition keys (AWS limit 5 MiB).',
+      recordBytes:
         'Bytes per record, data plus partition key (AWS limit 1 MiB); larger records are dead-lettered.',
-      ),
-    lingerMs: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(100)
-      .describe('How long a partial batch waits for more records before it is sent.'),
-    bufferMaxRecords: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe('Records held in memory before writers wait (backpressure).'),
-    bufferMaxBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(32 * 1024 * 1024)
-      .describe('Bytes held in memory before writers wait (backpressure).'),
-    maxInFlightBatches: z
-      .number()
-      .int()
-      .positive()
-      .default(4)
-      .describe('PutRecords calls in flight at once.'),
-    retry: z
-      .strictObject({
-        baseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(100)
-          .describe(
-            'Base of the full-jitter exponential backoff: attempt n waits random(0, base * 2^(n-1)).',
-          ),
-        maxDelayMs: z.number().int().positive().default(10_000).describe('Cap of one backoff delay.'),
-        throttledBaseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(500)
-          .describe(
-            'Backoff base after ProvisionedThroughputExceededException / KMSThrottlingException (per-shard limits are per second, so throttling backs off longer).',
-          ),
-      })
-      .default({ baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
-      .describe(
-        'Backoff of failed entries. Retriable failures (throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key) are retried without limit: records stay buffered and the full buffer pauses the pollers (backpressure). Only records the service rejects as invalid are dead-lettered.',
-      ),
-    requestTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one PutRecords call.'),
+    }),
+    ...engineFields({
+      call: 'PutRecords',
+      throttledCodes: 'ProvisionedThroughputExceededException / KMSThrottlingException',
+      throttledWhy: 'per-shard limits are per second, so throttling backs off longer',
+      retriableFailures:
+        'throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key',
+    }),
     ordering: z
       .enum(['strict', 'relaxed'])
       .default('strict')

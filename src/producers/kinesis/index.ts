@@ -32,20 +32,11 @@
  */
 
 import type { z } from 'zod';
-import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { fullJitterDelayMs, sleepUntilAborted } from '../../retry/index.js';
-import { readiness } from '../../telemetry/index.js';
-import {
-  type BatchUnit,
-  type EngineEntry,
-  type EngineStats,
-  type SinkDriver,
-  SinkEngine,
-  type UnitResult,
-} from '../engine/index.js';
-import type { Delivery, OutgoingRecord, Sink } from '../types.js';
+import type { BatchUnit, EngineEntry, EngineStats, SinkDriver, UnitResult } from '../engine/index.js';
+import { EngineSink, type EngineSinkDeps, engineDepsOf, LazyClient } from '../engine/sink-base.js';
+import type { OutgoingRecord, Sink } from '../types.js';
 import { bucketHashKey, hashBucketOf, holdPartialUnits, selectAggregatedBatch } from './aggregation.js';
 import { selectBatch, validateRecord } from './batcher.js';
 import { createKinesisClient, type PutRecordsClient, type PutRecordsEntry } from './client.js';
@@ -62,11 +53,8 @@ import { type PacedUnit, ShardAwareness } from './shard-aware.js';
 import { hashPrefix, partitionKeyPrefix } from './shards.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
-/** Failure classes of a service that does not answer (yet), as opposed to one that refuses. */
 /** Aggregation hash buckets when neither `aggregation.hashBuckets` nor the shard count is known. */
 const DEFAULT_HASH_BUCKETS = 64;
-
-const UNREACHABLE = new Set(['network', 'timeout', 'http_5xx', 'throttled', 'malformed_response']);
 
 export * from './batcher.js';
 export * from './client.js';
@@ -77,18 +65,9 @@ export { decodeAggregated, encodeAggregated, isAggregated, KplFormatError, type 
 /** The config as written (before defaults); a parsed {@link KinesisSinkConfig} is accepted too. */
 export type KinesisSinkInput = z.input<typeof KinesisSinkSchema>;
 
-export interface KinesisSinkDeps {
-  /** Where undeliverable records go. Only `put` is used. */
-  deadLetters: Pick<DeadLetterQueue, 'put'>;
-  logger: Logger;
+export interface KinesisSinkDeps extends EngineSinkDeps {
   /** The Kinesis client. @default createKinesisClient({ region, endpoint, requestTimeoutMs }) from config and env, created on first use */
   client?: PutRecordsClient;
-  /** Waits `ms` milliseconds (retry backoff). @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
-  /** Uniform random in [0, 1) for backoff jitter. @default Math.random */
-  random?: () => number;
-  /** Clock in ms since the epoch (linger deadlines, durations). @default Date.now */
-  now?: () => number;
 }
 
 /** A point-in-time view of the sink, for tests and debugging. */
@@ -283,107 +262,32 @@ function toPutEntry(unit: BatchUnit): PutRecordsEntry {
   };
 }
 
-class KinesisSinkImpl implements KinesisSink {
-  readonly name: string;
-  private readonly cfg: KinesisSinkConfig;
-  private readonly log: Logger;
-  private client: PutRecordsClient | undefined;
-  private readonly ownsClient: boolean;
-  private readonly engine: SinkEngine;
-  private readonly driver: KinesisDriver;
-  private closePromise: Promise<void> | undefined;
-
-  constructor(config: KinesisSinkInput, deps: KinesisSinkDeps) {
-    const parsed = KinesisSinkSchema.safeParse(config);
-    if (!parsed.success)
-      throw new ConfigError(`kinesis sink config: ${parsed.error.message}`, { cause: parsed.error });
-    this.cfg = parsed.data;
-    this.name = this.cfg.name;
-    this.log = deps.logger.child({ component: 'kinesis', sink: this.name, stream: this.cfg.streamName });
-    this.client = deps.client;
-    this.ownsClient = deps.client === undefined;
-    const shards = new ShardAwareness({
-      sink: this.name,
-      streamName: this.cfg.streamName,
-      limits: this.cfg.shardLimits.enabled ? this.cfg.shardLimits : undefined,
-      client: () => this.getClient(),
-      log: this.log,
-      now: deps.now ?? Date.now,
-      sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
-    });
-    this.driver = new KinesisDriver(this.cfg, () => this.getClient(), shards, deps.now ?? Date.now);
-    this.engine = new SinkEngine(this.cfg, this.driver, {
-      deadLetters: deps.deadLetters,
-      log: this.log,
-      ...(deps.sleep ? { sleep: deps.sleep } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      ...(deps.now ? { now: deps.now } : {}),
-    });
-  }
-
-  private getClient(): PutRecordsClient {
-    this.client ??= createKinesisClient({
-      region: this.cfg.region,
-      endpoint: this.cfg.endpoint,
-      requestTimeoutMs: this.cfg.requestTimeoutMs,
-    });
-    return this.client;
-  }
-
-  stats(): KinesisSinkStats {
-    return this.engine.stats();
+class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSink {
+  constructor(
+    private readonly cfg: KinesisSinkConfig,
+    private readonly driver: KinesisDriver,
+    deps: KinesisSinkDeps,
+    client: LazyClient<PutRecordsClient>,
+    log: Logger,
+  ) {
+    super(cfg, driver, engineDepsOf(deps, log), client);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
-    const client = this.getClient();
+    const client = this.client.get();
     const stream = this.cfg.streamName;
-    let status: string;
-    let shards: number | undefined;
-    const readinessKey = `sink:${this.name}`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const summary = await client.describeStream(stream);
-        status = summary.status;
-        shards = summary.openShardCount;
-        readiness.clear(readinessKey);
-        break;
-      } catch (err) {
-        const e = classifyKinesisError(err);
-        if (e.code === 'ResourceNotFoundException') {
-          readiness.clear(readinessKey);
-          const missing = new StreamNotFoundError(stream, client.endpoint, err);
-          this.log.error({ event: 'stream_missing', endpoint: client.endpoint }, missing.message);
-          throw missing;
-        }
-        const failure = new ProducerError(
-          `cannot describe Kinesis stream "${stream}" at ${client.endpoint}: ${e.message}`,
-          e.failureClass,
-          { retriable: e.retriable, cause: err, code: e.code },
-        );
-        // An unreachable or failing service is waited for (ECS would otherwise restart the task in
-        // a loop); a refused one (access denied, a KMS key) is a config mistake: fail fast.
-        if (!UNREACHABLE.has(e.failureClass) || signal?.aborted) {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
-        readiness.set(readinessKey, `starting: ${failure.message}; retrying`);
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.log.warn(
-            { event: 'sink_waiting_for_stream', attempt, endpoint: client.endpoint, class: e.failureClass },
-            `${failure.message}; waiting for it (not ready meanwhile)`,
-          );
-        }
-        try {
-          await sleepUntilAborted(
-            fullJitterDelayMs(attempt, Math.max(100, this.cfg.retry.baseDelayMs), this.cfg.retry.maxDelayMs),
-            signal,
-          );
-        } catch {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
-      }
-    }
+    const { status, openShardCount: shards } = await this.waitForDestination({
+      describe: () => client.describeStream(stream),
+      classify: classifyKinesisError,
+      missing: (e, err) =>
+        e.code === 'ResourceNotFoundException'
+          ? new StreamNotFoundError(stream, client.endpoint, err)
+          : undefined,
+      what: `Kinesis stream "${stream}"`,
+      endpoint: client.endpoint,
+      retry: this.cfg.retry,
+      signal,
+    });
     if (status === 'DELETING') {
       throw new ProducerError(`Kinesis stream "${stream}" at ${client.endpoint} is being deleted`, 'config', {
         retriable: false,
@@ -413,32 +317,11 @@ class KinesisSinkImpl implements KinesisSink {
 
   async ready(): Promise<boolean> {
     try {
-      const { status } = await this.getClient().describeStream(this.cfg.streamName);
+      const { status } = await this.client.get().describeStream(this.cfg.streamName);
       return status === 'ACTIVE' || status === 'UPDATING';
     } catch {
       return false;
     }
-  }
-
-  write(records: OutgoingRecord[]): Promise<Delivery[]> {
-    return this.engine.write(records);
-  }
-
-  flush(): Promise<void> {
-    return this.engine.flush();
-  }
-
-  abandon(reason: string): number {
-    return this.engine.abandon(reason);
-  }
-
-  close(): Promise<void> {
-    this.closePromise ??= (async () => {
-      await this.engine.close();
-      if (this.ownsClient) this.client?.close?.();
-      this.log.info({ event: 'sink_closed' }, 'kinesis sink closed');
-    })();
-    return this.closePromise;
   }
 }
 
@@ -450,7 +333,29 @@ class KinesisSinkImpl implements KinesisSink {
  * @throws ConfigError when the config does not match the schema.
  */
 export function createKinesisSink(config: KinesisSinkInput, deps: KinesisSinkDeps): KinesisSink {
-  return new KinesisSinkImpl(config, deps);
+  const parsed = KinesisSinkSchema.safeParse(config);
+  if (!parsed.success)
+    throw new ConfigError(`kinesis sink config: ${parsed.error.message}`, { cause: parsed.error });
+  const cfg = parsed.data;
+  const client = new LazyClient(deps.client, () =>
+    createKinesisClient({
+      region: cfg.region,
+      endpoint: cfg.endpoint,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
+  );
+  const log = deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName });
+  const shards = new ShardAwareness({
+    sink: cfg.name,
+    streamName: cfg.streamName,
+    limits: cfg.shardLimits.enabled ? cfg.shardLimits : undefined,
+    client: () => client.get(),
+    log,
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  const driver = new KinesisDriver(cfg, () => client.get(), shards, deps.now ?? Date.now);
+  return new KinesisSinkImpl(cfg, driver, deps, client, log);
 }
 
 /** Registry entry: the sink's type, config schema and factory. */
