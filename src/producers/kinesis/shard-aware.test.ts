@@ -9,7 +9,7 @@ import {
   producerShardThrottledEntriesTotal,
   producerShardWaitSecondsTotal,
 } from './telemetry.js';
-import { FakePutRecordsClient, noDeadLetters } from './testing.js';
+import { FakePutRecordsClient, metricValue, noDeadLetters } from './testing.js';
 
 const enc = new TextEncoder();
 const WHOLE: ShardRange = {
@@ -25,15 +25,6 @@ class ShardedFake extends FakePutRecordsClient {
     this.listings++;
     return [WHOLE];
   }
-}
-
-async function value(
-  m: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
-  labels: Record<string, string>,
-): Promise<number> {
-  return (await m.get()).values
-    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
-    .reduce((n, v) => n + v.value, 0);
 }
 
 const records = (n: number, prefix: string): OutgoingRecord[] =>
@@ -56,13 +47,13 @@ describe('shard-aware sending (in memory)', () => {
     );
     await sink.start();
     expect(client.listings).toBe(1);
-    expect(await value(producerOpenShards, { sink: 'sa-throttle' })).toBe(1);
+    expect(await metricValue(producerOpenShards, { sink: 'sa-throttle' })).toBe(1);
     const deliveries = await sink.write(records(10, 'k'));
     await sink.close();
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
     expect(client.accepted).toHaveLength(10);
     expect(
-      await value(producerShardThrottledEntriesTotal, { sink: 'sa-throttle', shard: WHOLE.shardId }),
+      await metricValue(producerShardThrottledEntriesTotal, { sink: 'sa-throttle', shard: WHOLE.shardId }),
     ).toBe(5);
   });
 
@@ -95,9 +86,9 @@ describe('shard-aware sending (in memory)', () => {
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
     // 25 records at 10/s with a burst of 10: 1.5 s of waiting at least.
     expect(waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1_500);
-    expect(await value(producerShardWaitSecondsTotal, { sink: 'sa-pace' })).toBeGreaterThanOrEqual(1.5);
+    expect(await metricValue(producerShardWaitSecondsTotal, { sink: 'sa-pace' })).toBeGreaterThanOrEqual(1.5);
     // The fake answers on the map's shard: no reshard seen.
-    expect(await value(producerShardMapRefreshesTotal, { sink: 'sa-pace', reason: 'reshard' })).toBe(0);
+    expect(await metricValue(producerShardMapRefreshesTotal, { sink: 'sa-pace', reason: 'reshard' })).toBe(0);
 
     const moved = new ShardedFake();
     moved.listShards = async () => {
@@ -112,7 +103,9 @@ describe('shard-aware sending (in memory)', () => {
     await resharded.write(records(3, 'r'));
     await resharded.close();
     await new Promise((r) => setTimeout(r, 0));
-    expect(await value(producerShardMapRefreshesTotal, { sink: 'sa-reshard', reason: 'reshard' })).toBe(1);
+    expect(await metricValue(producerShardMapRefreshesTotal, { sink: 'sa-reshard', reason: 'reshard' })).toBe(
+      1,
+    );
     expect(moved.listings).toBe(2);
   });
 });

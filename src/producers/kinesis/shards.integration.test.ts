@@ -19,7 +19,7 @@ import {
   producerShardMapRefreshesTotal,
   producerShardWaitSecondsTotal,
 } from './telemetry.js';
-import { noDeadLetters, readStreamRecords } from './testing.js';
+import { metricValue, noDeadLetters, readStreamRecords } from './testing.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -48,16 +48,6 @@ function wave(keys: string[], from: number, count: number): OutgoingRecord[] {
     for (const key of keys)
       out.push({ source: 'it', partitionKey: key, data: enc.encode(JSON.stringify({ key, n })) });
   return out;
-}
-
-async function metric(
-  m: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
-  labels: Record<string, string>,
-) {
-  const values = (await m.get()).values.filter((v) =>
-    Object.entries(labels).every(([k, x]) => v.labels[k] === x),
-  );
-  return values.reduce((n, v) => n + v.value, 0);
 }
 
 async function waitActive(stream: string): Promise<void> {
@@ -95,7 +85,7 @@ describe('shard-aware sending against kinesis-mock', () => {
       { deadLetters: noDeadLetters, logger: silentLogger, client },
     );
     await sink.start();
-    expect(await metric(producerOpenShards, { sink: 'it-reshard' })).toBe(2);
+    expect(await metricValue(producerOpenShards, { sink: 'it-reshard' })).toBe(2);
     const keys = Array.from({ length: 10 }, (_, i) => `rk-${i}`);
     const written: OutgoingRecord[] = [];
     const writes: Promise<unknown>[] = [];
@@ -146,9 +136,9 @@ describe('shard-aware sending against kinesis-mock', () => {
     // Records landed on the new shards, and the sink's map followed the reshard.
     expect(new Set(deliveries.map((d) => d.shardId)).size).toBeGreaterThan(2);
     expect(
-      await metric(producerShardMapRefreshesTotal, { sink: 'it-reshard', reason: 'reshard' }),
+      await metricValue(producerShardMapRefreshesTotal, { sink: 'it-reshard', reason: 'reshard' }),
     ).toBeGreaterThan(0);
-    expect(await metric(producerOpenShards, { sink: 'it-reshard' })).toBe(4);
+    expect(await metricValue(producerOpenShards, { sink: 'it-reshard' })).toBe(4);
   }, 120_000);
 
   it('a low per-shard limit makes calls wait for the shard, and delivers everything once', async () => {
@@ -171,7 +161,7 @@ describe('shard-aware sending against kinesis-mock', () => {
     const deliveries = await sink.write(written);
     await sink.close();
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
-    expect(await metric(producerShardWaitSecondsTotal, { sink: 'it-paced' })).toBeGreaterThan(0);
+    expect(await metricValue(producerShardWaitSecondsTotal, { sink: 'it-paced' })).toBeGreaterThan(0);
     const read = await readAll('it-paced');
     expect(new Set(read.map((r) => `${r.key}/${r.n}`)).size).toBe(written.length);
     expect(read).toHaveLength(written.length);

@@ -117,3 +117,13 @@ export async function readStreamRecords(reader: KinesisClient, stream: string): 
   }
   return out;
 }
+
+/** Sum of a metric's values whose labels include `labels`. */
+export async function metricValue(
+  m: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
+  labels: Record<string, string>,
+): Promise<number> {
+  return (await m.get()).values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((n, v) => n + v.value, 0);
+}
