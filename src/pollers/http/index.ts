@@ -18,7 +18,6 @@
  *
  * @module
  */
-import Bottleneck from 'bottleneck';
 import CircuitBreaker from 'opossum';
 import type { Dispatcher } from 'undici';
 import type { DeadLetter } from '../../deadletter/index.js';
@@ -39,6 +38,7 @@ import {
   PollerError,
 } from './errors.js';
 import { defaultSleep, type FetchedPage, fetchJson, type Sleep, sharedAgent, withRetry } from './fetch.js';
+import { createSourceLimiter, type SourceLimiter } from './limiter.js';
 import { originPolicy, withoutCredentials } from './origin.js';
 import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js';
 import {
@@ -47,7 +47,6 @@ import {
   sourceDuplicateKeysTotal,
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
-  sourceLimiterQueued,
   sourceMissingKeyFieldsTotal,
   sourceOffOriginLinksTotal,
   sourcePagesTruncatedTotal,
@@ -63,6 +62,7 @@ export type { HttpSourceConfig, PaginationConfig } from './config.js';
 export { HttpSourceSchema } from './config.js';
 export * from './errors.js';
 export { closeSharedAgents } from './fetch.js';
+export { createSourceLimiter, limiterOptions, type SourceLimiter } from './limiter.js';
 
 /** Dependencies of an HTTP source: the common {@link SourceDeps} plus HTTP-specific injections. */
 export interface HttpSourceDeps extends SourceDeps {
@@ -117,27 +117,6 @@ const authHeaderNames = (auth: HttpSourceConfig['auth']): string[] =>
   auth === undefined ? [] : [auth.type === 'bearer' ? 'authorization' : auth.header];
 
 /**
- * The bottleneck options of a token bucket: `burst` tokens, refilled at `requestsPerSec`, at most
- * `maxConcurrent` requests in flight. The refill runs on bottleneck's heartbeat, every
- * `max(50, 1000 / requestsPerSec)` ms.
- */
-export function limiterOptions(
-  rateLimit: HttpSourceConfig['rateLimit'],
-  id: string,
-): Bottleneck.ConstructorOptions {
-  const tickMs = Math.max(50, Math.round(1000 / rateLimit.requestsPerSec));
-  return {
-    id,
-    maxConcurrent: rateLimit.maxConcurrent,
-    reservoir: rateLimit.burst,
-    reservoirIncreaseAmount: (rateLimit.requestsPerSec * tickMs) / 1000,
-    reservoirIncreaseInterval: tickMs,
-    reservoirIncreaseMaximum: rateLimit.burst,
-    heartbeatInterval: tickMs,
-  };
-}
-
-/**
  * The rolling window of the breaker, in ms. The breaker counts polls, not requests, so its window
  * must hold `volumeThreshold` polls: twice `volumeThreshold` intervals (at least 10 s), rounded up
  * to a multiple of the 10 buckets.
@@ -179,7 +158,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly log: Logger;
   private readonly dispatcher: Dispatcher;
   private readonly headers: Record<string, string>;
-  private readonly limiter: Bottleneck;
+  private readonly limiter: SourceLimiter;
   private readonly breaker: CircuitBreaker<[], PollResult>;
   private readonly abort = new AbortController();
   private readonly now: () => Date;
@@ -207,17 +186,13 @@ class HttpSourceImpl implements HttpSource {
     this.random = deps.random ?? Math.random;
     this.changes = new ChangeDetector(config.name, seenStoreOf(deps.state), config.maxTrackedIds);
 
-    this.limiter = new Bottleneck(limiterOptions(config.rateLimit, `source:${config.name}`));
-    const updateQueued = (): void => {
-      sourceLimiterQueued.set({ source: this.name }, this.limiter.queued());
-    };
-    this.limiter.on('queued', updateQueued);
-    this.limiter.on('executing', updateQueued);
-    this.limiter.on('done', updateQueued);
-    this.limiter.on('error', (err: unknown) =>
-      this.log.error({ err: describeError(err) }, 'rate limiter error'),
-    );
-    updateQueued();
+    this.limiter = createSourceLimiter({
+      source: config.name,
+      rateLimit: config.rateLimit,
+      logger: this.log,
+      env: deps.env,
+      signal: this.abort.signal,
+    });
 
     this.breaker = new CircuitBreaker(() => this.runPoll(), {
       name: config.name,
@@ -304,7 +279,7 @@ class HttpSourceImpl implements HttpSource {
     this.abort.abort();
     await this.chain;
     this.breaker.shutdown();
-    await this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    await this.limiter.stop();
   }
 
   /** One poll through the breaker, with its log line and metrics. */
@@ -486,7 +461,7 @@ class HttpSourceImpl implements HttpSource {
     return withRetry(
       async () => {
         try {
-          const page = await this.limiter.schedule(() =>
+          const page = await this.limiter.schedule(url, () =>
             fetchJson(
               { url, method: this.config.method, headers, etag },
               {
@@ -498,6 +473,7 @@ class HttpSourceImpl implements HttpSource {
                 signal: this.abort.signal,
                 source,
                 now: () => this.now().getTime(),
+                onRateLimit: (info) => this.limiter.observe(info),
               },
             ),
           );
