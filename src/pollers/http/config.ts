@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { registerSecret } from '../../secrets/index.js';
+import { AuthSchema } from './auth/config.js';
 
 const AUTH_POINTER =
-  'put the secret in an environment variable and name it in `auth` (`type: bearer` with `tokenEnv`, or `type: header` with `header` and `valueEnv`)';
+  'put the secret in an environment variable or Secrets Manager and name it in `auth` (`type: basic` with `username` and `password: { env: NAME }`, or `type: bearer` with `tokenEnv`)';
 
 /**
  * Checks a source URL: `http`/`https` only, and no credentials in it (`https://user:pass@host`).
@@ -181,20 +182,7 @@ export const HttpSourceSchema = z
       .record(z.string(), z.string())
       .default({})
       .describe('Extra request headers (no secrets here).'),
-    auth: z
-      .discriminatedUnion('type', [
-        z.strictObject({
-          type: z.literal('bearer'),
-          tokenEnv: z.string().describe('Environment variable holding the token.'),
-        }),
-        z.strictObject({
-          type: z.literal('header'),
-          header: z.string().describe('Header name, e.g. `X-Api-Key`.'),
-          valueEnv: z.string().describe('Environment variable holding the value.'),
-        }),
-      ])
-      .optional()
-      .describe('Authentication. Secrets come only from environment variables named here.'),
+    auth: AuthSchema,
     intervalSecs: z.number().positive().default(60).describe('Seconds between the starts of two polls.'),
     jitterSecs: z
       .number()

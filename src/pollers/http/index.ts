@@ -25,9 +25,11 @@ import { getPath, wrap } from '../../envelope.js';
 import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Delivery, OutgoingRecord } from '../../producers/types.js';
-import { registerHeaderSecrets, registerSecret } from '../../secrets/index.js';
+import { registerHeaderSecrets } from '../../secrets/index.js';
+import type { SecretResolver } from '../../secrets/resolve.js';
 import { type SeenEntry, seenStoreOf } from '../../state/index.js';
 import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
+import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
 import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
 import {
@@ -74,6 +76,8 @@ export interface HttpSourceDeps extends SourceDeps {
   random?: () => number;
   /** Where auth env vars are read. @default process.env */
   env?: Record<string, string | undefined>;
+  /** Where auth secrets come from. @default env vars and the default Secrets Manager client */
+  secrets?: SecretResolver;
 }
 
 /** Circuit breaker states, as reported by {@link HttpSource.breakerState}. */
@@ -90,31 +94,6 @@ export const etagKey = (source: string): string => `source/${source}/etag`;
 
 /** Persisted shape of `source/<name>/etag`. */
 export type EtagState = Record<string, { etag: string; next: string | null }>;
-
-/**
- * Reads the auth header of a source from the environment, and registers the secret value (and any
- * credential-like value in `headers`) with `src/secrets`, so logs, errors and dead letters mask it.
- * @throws ConfigError when the named environment variable is unset or empty.
- */
-export function authHeaders(
-  config: Pick<HttpSourceConfig, 'name' | 'auth'> & Partial<Pick<HttpSourceConfig, 'headers'>>,
-  env: Record<string, string | undefined> = process.env,
-): Record<string, string> {
-  registerHeaderSecrets(config.headers);
-  const { auth } = config;
-  if (auth === undefined) return {};
-  const envName = auth.type === 'bearer' ? auth.tokenEnv : auth.valueEnv;
-  const value = env[envName];
-  if (value === undefined || value === '') {
-    throw new ConfigError(`source ${config.name}: environment variable ${envName} (auth) is not set`);
-  }
-  registerSecret(value);
-  return auth.type === 'bearer' ? { authorization: `Bearer ${value}` } : { [auth.header]: value };
-}
-
-/** Names of the headers `auth` adds (`authorization` for bearer, the configured one for header). */
-const authHeaderNames = (auth: HttpSourceConfig['auth']): string[] =>
-  auth === undefined ? [] : [auth.type === 'bearer' ? 'authorization' : auth.header];
 
 /**
  * The rolling window of the breaker, in ms. The breaker counts polls, not requests, so its window
@@ -158,6 +137,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly log: Logger;
   private readonly dispatcher: Dispatcher;
   private readonly headers: Record<string, string>;
+  private readonly auth: Auth;
   private readonly limiter: SourceLimiter;
   private readonly breaker: CircuitBreaker<[], PollResult>;
   private readonly abort = new AbortController();
@@ -179,8 +159,15 @@ class HttpSourceImpl implements HttpSource {
   ) {
     this.name = config.name;
     this.log = deps.logger.child({ component: 'poller', source: config.name });
-    this.headers = { ...config.headers, ...authHeaders(config, deps.env) };
+    registerHeaderSecrets(config.headers);
+    this.headers = { ...config.headers };
     this.dispatcher = deps.dispatcher ?? sharedAgent(config.connectTimeoutMs);
+    this.auth = createAuth(config.auth, {
+      ...(deps.secrets === undefined ? {} : { secrets: deps.secrets }),
+      ...(deps.env === undefined ? {} : { env: deps.env }),
+      dispatcher: this.dispatcher,
+      timeoutMs: config.requestTimeoutMs,
+    });
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? defaultSleep;
     this.random = deps.random ?? Math.random;
@@ -455,28 +442,31 @@ class HttpSourceImpl implements HttpSource {
   /** One request: rate-limited, retried, counted; credentials only where the origin policy allows. */
   private request(url: string, etag: string | undefined): Promise<FetchedPage> {
     const source = this.name;
-    const headers = originPolicy(this.config).mayCarryCredentials(url)
-      ? this.headers
-      : withoutCredentials(this.headers, authHeaderNames(this.config.auth));
+    const credentials = originPolicy(this.config).mayCarryCredentials(url);
+    const headers = credentials ? this.headers : withoutCredentials(this.headers, this.auth.headerNames);
     return withRetry(
       async () => {
         try {
-          const page = await this.limiter.schedule(url, () =>
-            fetchJson(
-              { url, method: this.config.method, headers, etag },
-              {
-                dispatcher: this.dispatcher,
-                headersTimeoutMs: this.config.headersTimeoutMs,
-                bodyTimeoutMs: this.config.bodyTimeoutMs,
-                requestTimeoutMs: this.config.requestTimeoutMs,
-                maxResponseBytes: this.config.maxResponseBytes,
-                signal: this.abort.signal,
-                source,
-                now: () => this.now().getTime(),
-                onRateLimit: (info) => this.limiter.observe(info),
-              },
-            ),
-          );
+          const send = (r: { url: string; headers: Record<string, string> }): Promise<FetchedPage> =>
+            this.limiter.schedule(url, () =>
+              fetchJson(
+                { url: r.url, method: this.config.method, headers: r.headers, etag },
+                {
+                  dispatcher: this.dispatcher,
+                  headersTimeoutMs: this.config.headersTimeoutMs,
+                  bodyTimeoutMs: this.config.bodyTimeoutMs,
+                  requestTimeoutMs: this.config.requestTimeoutMs,
+                  maxResponseBytes: this.config.maxResponseBytes,
+                  signal: this.abort.signal,
+                  source,
+                  now: () => this.now().getTime(),
+                  onRateLimit: (info) => this.limiter.observe(info),
+                },
+              ),
+            );
+          const page = await sendWithAuth(credentials ? this.auth : undefined, { url, headers }, send);
+          // The page is known by its URL without credentials (a query API key), for pagination and ETags.
+          page.url = url;
           sourceRequestsTotal.inc({ source, status: String(page.status) });
           if (!page.notModified) sourceResponseBytes.observe(page.bytes);
           return page;
