@@ -159,6 +159,8 @@ export function planBootstrap(config: Config, options: PlanOptions = {}): Bootst
         });
       continue;
     }
+    // Kafka topics are created on the sink's own brokers, not planned with the AWS resources.
+    if (r.kind !== 'kinesis-stream') continue;
     const prev = streams.get(r.name);
     if (prev && (prev.sinkEndpoint || !r.endpoint)) continue;
     streams.set(r.name, {

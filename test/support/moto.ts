@@ -1,2 +1,2 @@
-/** Test support: moto's server, shared with `ingest local` (see `src/local/moto.ts`). */
+/** moto's server for tests; it lives in src/local/moto.ts (`ingest local --run-tasks` starts it too). */
 export { MOTO_SERVER, type Moto, startMoto } from '../../src/local/moto.js';
