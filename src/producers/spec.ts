@@ -28,6 +28,15 @@ export type SinkResource =
       endpoint?: string;
     }
   | {
+      kind: 'firehose-delivery-stream';
+      /** Delivery stream name. */
+      name: string;
+      /** The sink this resource belongs to (for messages). */
+      sink: string;
+      /** The endpoint the sink's config names, when it names one. */
+      endpoint?: string;
+    }
+  | {
       kind: 'kafka-topic';
       /** Topic name. */
       name: string;

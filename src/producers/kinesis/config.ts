@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { batchLimitFields, engineFields } from '../engine/schema.js';
+import { AWS_SHARD_LIMITS } from './shard-limiter.js';
 
 /** Limits from the Kinesis PutRecords API reference: 500 records and 5 MiB per call, 1 MiB per record. */
 export const KINESIS_LIMITS = {
@@ -42,6 +43,39 @@ export const KinesisSinkSchema = z
       .default('strict')
       .describe(
         "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
+      ),
+    shardLimits: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Learn the shard map (ListShards; refreshed when a result names an unknown shard or a call fails with ResourceNotFound/ResourceInUse) and keep each shard under the limits below with a token bucket per shard. Off: send as fast as the calls go and let Kinesis throttle.',
+          ),
+        bytesPerSecond: z
+          .number()
+          .int()
+          .positive()
+          .max(AWS_SHARD_LIMITS.bytesPerSecond)
+          .default(AWS_SHARD_LIMITS.bytesPerSecond)
+          .describe('Data plus partition key bytes per second per shard (AWS limit 1 MiB/s per shard).'),
+        recordsPerSecond: z
+          .number()
+          .int()
+          .positive()
+          .max(AWS_SHARD_LIMITS.recordsPerSecond)
+          .default(AWS_SHARD_LIMITS.recordsPerSecond)
+          .describe(
+            'Kinesis records (an aggregate is one) per second per shard (AWS limit 1,000/s per shard).',
+          ),
+      })
+      .default({
+        enabled: true,
+        bytesPerSecond: AWS_SHARD_LIMITS.bytesPerSecond,
+        recordsPerSecond: AWS_SHARD_LIMITS.recordsPerSecond,
+      })
+      .describe(
+        'Per-shard write limits (Kinesis Data Streams quotas: 1 MiB and 1,000 records per second per shard). Throttled entries are retried and counted, never dropped.',
       ),
     aggregation: z
       .strictObject({

@@ -33,10 +33,11 @@
 
 import type { z } from 'zod';
 import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import type { BatchUnit, EngineEntry, EngineStats, SinkDriver, UnitResult } from '../engine/index.js';
 import { EngineSink, type EngineSinkDeps, engineDepsOf, LazyClient } from '../engine/sink-base.js';
 import type { OutgoingRecord, Sink } from '../types.js';
-import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
+import { bucketHashKey, hashBucketOf, holdPartialUnits, selectAggregatedBatch } from './aggregation.js';
 import { selectBatch, validateRecord } from './batcher.js';
 import { createKinesisClient, type PutRecordsClient, type PutRecordsEntry } from './client.js';
 import { type KinesisSinkConfig, KinesisSinkSchema } from './config.js';
@@ -48,6 +49,8 @@ import {
   StreamNotFoundError,
 } from './errors.js';
 import { encodeAggregated } from './kpl.js';
+import { type PacedUnit, ShardAwareness } from './shard-aware.js';
+import { hashPrefix, partitionKeyPrefix } from './shards.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
 /** Aggregation hash buckets when neither `aggregation.hashBuckets` nor the shard count is known. */
@@ -83,10 +86,16 @@ class KinesisDriver implements SinkDriver {
   private readonly maxPerKey: number;
   /** Hash buckets of aggregation: `aggregation.hashBuckets`, else the open shard count (see {@link useShardCount}). */
   private buckets: number;
+  /** Whether records carry their hash prefix as `bucket` (no aggregation, shard map known). */
+  private prefixed = false;
+  /** Hash prefix of each aggregation tag (`ExplicitHashKey`). */
+  private readonly tagPrefixes = new Map<string, number>();
 
   constructor(
     private readonly cfg: KinesisSinkConfig,
     private readonly client: () => PutRecordsClient,
+    readonly shards: ShardAwareness,
+    private readonly now: () => number,
   ) {
     this.callName = `PutRecords to stream "${cfg.streamName}"`;
     this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
@@ -110,9 +119,50 @@ class KinesisDriver implements SinkDriver {
     return validateRecord(record, this.recordLimit);
   }
 
+  /** Learns the shard map (start): from then on, plain records carry their hash prefix. */
+  async learnShards(): Promise<void> {
+    await this.shards.refresh('start');
+    this.prefixed = this.shards.shardMap !== undefined && this.shards.enabled;
+  }
+
   bucketOf(record: OutgoingRecord): number {
-    const agg = this.cfg.aggregation;
-    return agg.enabled ? hashBucketOf(record.partitionKey, this.buckets) : 0;
+    if (this.cfg.aggregation.enabled) return hashBucketOf(record.partitionKey, this.buckets);
+    return this.prefixed ? partitionKeyPrefix(record.partitionKey) : 0;
+  }
+
+  /** Where a unit lands: its tag (`ExplicitHashKey`) when it has one, else its record's hash prefix. */
+  private prefixOf(tag: string | undefined, bucket: number): number {
+    if (tag === undefined) return bucket;
+    let p = this.tagPrefixes.get(tag);
+    if (p === undefined) {
+      p = hashPrefix(BigInt(tag));
+      this.tagPrefixes.set(tag, p);
+    }
+    return p;
+  }
+
+  /** Leaves out units bound for shards whose token bucket is spent (see `ShardAwareness.trim`). */
+  private trimmed<
+    S extends { units: { indexes: number[]; tag?: string }[]; indexes: number[]; bytes: number },
+  >(selection: S, pending: readonly EngineEntry[]): S {
+    if (this.shards.shardMap === undefined || selection.units.length === 0) return selection;
+    const paced = selection.units.map((u) => {
+      const first = pending[u.indexes[0]!]!;
+      return {
+        prefix: this.prefixOf(u.tag, first.bucket),
+        bytes: u.indexes.reduce((n, i) => n + pending[i]!.bytes, 0),
+      };
+    });
+    const keep = this.shards.trim(paced);
+    if (keep.every(Boolean)) return selection;
+    const units = selection.units.filter((_, i) => keep[i]);
+    const indexes = units.flatMap((u) => u.indexes).sort((a, b) => a - b);
+    return {
+      ...selection,
+      units,
+      indexes,
+      bytes: paced.reduce((n, p, i) => n + (keep[i] ? p.bytes : 0), 0),
+    };
   }
 
   select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean) {
@@ -124,19 +174,26 @@ class KinesisDriver implements SinkDriver {
         maxPerKey: this.maxPerKey,
         isBlocked,
       });
-      return { ...s, units: s.indexes.map((i) => ({ indexes: [i] })) };
+      return this.trimmed({ ...s, units: s.indexes.map((i) => ({ indexes: [i] })) }, pending);
     }
-    const s = selectAggregatedBatch(pending, {
-      maxBatchRecords: this.cfg.maxBatchRecords,
-      maxBatchBytes: this.cfg.maxBatchBytes,
-      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
-      strict: this.cfg.ordering === 'strict',
-      isBlocked,
-    });
-    return {
-      ...s,
-      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
-    };
+    const s = holdPartialUnits(
+      pending,
+      selectAggregatedBatch(pending, {
+        maxBatchRecords: this.cfg.maxBatchRecords,
+        maxBatchBytes: this.cfg.maxBatchBytes,
+        maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
+        strict: this.cfg.ordering === 'strict',
+        isBlocked,
+      }),
+      this.now(),
+    );
+    return this.trimmed(
+      {
+        ...s,
+        units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
+      },
+      pending,
+    );
   }
 
   onSend(units: readonly BatchUnit[]): void {
@@ -153,10 +210,13 @@ class KinesisDriver implements SinkDriver {
   }
 
   async send(units: readonly BatchUnit[]): Promise<UnitResult[]> {
-    const output = await this.client().putRecords({
-      StreamName: this.cfg.streamName,
-      Records: units.map((u) => toPutEntry(u)),
-    });
+    const records = units.map((u) => toPutEntry(u));
+    const paced: PacedUnit[] = units.map((u, i) => ({
+      prefix: this.prefixOf(u.tag, u.entries[0]!.bucket),
+      bytes: records[i]!.Data.byteLength + Buffer.byteLength(records[i]!.PartitionKey, 'utf8'),
+    }));
+    await this.shards.pace(paced);
+    const output = await this.client().putRecords({ StreamName: this.cfg.streamName, Records: records });
     const results = output.Records ?? [];
     if (results.length !== units.length) {
       throw new PutRecordsError(
@@ -165,6 +225,11 @@ class KinesisDriver implements SinkDriver {
         { retriable: true, code: 'MalformedResponse' },
       );
     }
+    this.shards.observe(
+      paced,
+      units.map((u) => u.entries.length),
+      results,
+    );
     return results.map((r) =>
       r.ErrorCode
         ? { ok: false, error: classifyEntryError(r.ErrorCode, r.ErrorMessage) }
@@ -177,7 +242,9 @@ class KinesisDriver implements SinkDriver {
   }
 
   classify(err: unknown): ProducerError {
-    return classifyKinesisError(err);
+    const e = classifyKinesisError(err);
+    this.shards.observeError(e.code);
+    return e;
   }
 }
 
@@ -201,13 +268,9 @@ class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSin
     private readonly driver: KinesisDriver,
     deps: KinesisSinkDeps,
     client: LazyClient<PutRecordsClient>,
+    log: Logger,
   ) {
-    super(
-      cfg,
-      driver,
-      engineDepsOf(deps, deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName })),
-      client,
-    );
+    super(cfg, driver, engineDepsOf(deps, log), client);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
@@ -230,8 +293,9 @@ class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSin
         retriable: false,
       });
     }
+    await this.driver.learnShards();
     const agg = this.cfg.aggregation;
-    const hashBuckets = this.driver.useShardCount(shards);
+    const hashBuckets = this.driver.useShardCount(this.driver.shards.shardMap?.size ?? shards);
     if (agg.enabled && shards !== undefined && shards > hashBuckets) {
       this.log.warn(
         { event: 'aggregation_buckets_below_shards', shards, hashBuckets },
@@ -243,7 +307,8 @@ class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSin
         event: 'sink_started',
         endpoint: client.endpoint,
         status,
-        shards,
+        shards: this.driver.shards.shardMap?.size ?? shards,
+        ...(this.cfg.shardLimits.enabled ? { shardLimits: this.cfg.shardLimits } : {}),
         ...(agg.enabled ? { aggregation: { ...agg, hashBuckets } } : {}),
       },
       'kinesis sink started',
@@ -279,7 +344,18 @@ export function createKinesisSink(config: KinesisSinkInput, deps: KinesisSinkDep
       requestTimeoutMs: cfg.requestTimeoutMs,
     }),
   );
-  return new KinesisSinkImpl(cfg, new KinesisDriver(cfg, () => client.get()), deps, client);
+  const log = deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName });
+  const shards = new ShardAwareness({
+    sink: cfg.name,
+    streamName: cfg.streamName,
+    limits: cfg.shardLimits.enabled ? cfg.shardLimits : undefined,
+    client: () => client.get(),
+    log,
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  const driver = new KinesisDriver(cfg, () => client.get(), shards, deps.now ?? Date.now);
+  return new KinesisSinkImpl(cfg, driver, deps, client, log);
 }
 
 /** Registry entry: the sink's type, config schema and factory. */
