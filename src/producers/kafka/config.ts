@@ -30,7 +30,7 @@ export const KafkaSinkSchema = z
       .positive()
       .default(4)
       .describe(
-        'Partitions of the topic when bootstrap or `ingest local` creates it (an existing topic is left as is). Records are partitioned by their partition key (murmur2, as the Java client).',
+        'Partitions of the topic when `ingest local` creates it (an existing topic is left as is). Records are partitioned by their partition key (murmur2, as the Java client).',
       ),
     topicReplicationFactor: z
       .number()
