@@ -42,7 +42,7 @@ export const KafkaSinkSchema = z
       .enum(['gzip', 'none'])
       .default('gzip')
       .describe(
-        'Record batch compression. gzip cuts network and broker storage about fivefold on JSON envelopes for more client CPU (see README, "Choosing a sink").',
+        'Record batch compression (kafkajs ships gzip only). gzip shrinks JSON envelopes several-fold on the network and in the broker for some client CPU (figures: README, "Choosing a sink").',
       ),
     maxBatchRecords: z
       .number()
