@@ -98,6 +98,7 @@ clean:
 bench: deps build
 	vitest bench --run bench
 	$(MAKE) --no-print-directory bench-e2e
+	$(MAKE) --no-print-directory bench-kafka
 
 ## make bench-e2e: `ingest run` (default config) from a local paginated API into kinesalite (8 shards),
 ## 100,000 and 1,000,000 records, default / emit: all / aggregation; reads the stream back and checks it.
