@@ -4,6 +4,8 @@
  * are what ECS runs; `local` runs everything embedded with no Docker; `validate-config` checks a
  * file; `docs config` prints the config reference generated from the schemas.
  */
+// First: the compile cache then covers every module loaded after it.
+import './runtime/compile-cache.js';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';

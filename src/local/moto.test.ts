@@ -5,7 +5,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createStateTable, DynamoDbStateStore } from '../state/index.js';
+import { createStateTable, DynamoDbStateStore } from '../state/dynamodb.js';
 import { type Moto, startMoto } from './moto.js';
 
 let moto: Moto;

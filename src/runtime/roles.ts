@@ -13,7 +13,7 @@ import { closeSharedAgents } from '../pollers/http/index.js';
 import type { Source } from '../pollers/types.js';
 import type { Sink } from '../producers/types.js';
 import { buildConsumer, buildSink, buildSource, type ComponentDeps } from '../registry.js';
-import { DynamoDbStateStore, FileStateStore, type StateStore } from '../state/index.js';
+import { FileStateStore, type StateStore } from '../state/index.js';
 import { collectProcessMetrics, startTelemetryServer } from '../telemetry/index.js';
 
 export interface Role {
@@ -37,20 +37,25 @@ export interface ConsumeRole extends Role {
   consumers: Consumer[];
 }
 
-/** Opens the state store chosen in config. */
-export function openStateStore(config: Config): StateStore {
+/**
+ * Opens the state store chosen in config. The DynamoDB store's module (and its SDK) is loaded only
+ * when config names it.
+ */
+export async function openStateStore(config: Config): Promise<StateStore> {
   switch (config.state.type) {
     case 'file':
       return new FileStateStore(config.state.path);
-    case 'dynamodb':
+    case 'dynamodb': {
+      const { DynamoDbStateStore } = await import('../state/dynamodb.js');
       return new DynamoDbStateStore({ tableName: config.state.tableName, region: config.state.region });
+    }
   }
 }
 
 /** The dependencies every component gets: state store, dead-letter queue, logger, lake config. */
-export function commonDeps(config: Config, logger: Logger): ComponentDeps {
+export async function commonDeps(config: Config, logger: Logger): Promise<ComponentDeps> {
   return {
-    state: openStateStore(config),
+    state: await openStateStore(config),
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
     logger,
     lakeConfig: config.lake,
@@ -76,7 +81,7 @@ export async function startRunRole(
   options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<RunRole> {
   collectProcessMetrics();
-  const deps = commonDeps(config, logger);
+  const deps = await commonDeps(config, logger);
   const sinks = await Promise.all(config.sinks.map((s) => buildSink(s, deps)));
   const sinkByName = new Map(sinks.map((s) => [s.name, s]));
   let started = false;
@@ -173,7 +178,7 @@ export async function startConsumeRole(
   options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<ConsumeRole> {
   collectProcessMetrics();
-  const deps = commonDeps(config, logger);
+  const deps = await commonDeps(config, logger);
   const consumers: Consumer[] = [];
   let started = false;
   // Bind the port first: a port in use fails the role before any consumer reads a record.
