@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Consumer } from '../consumers/types.js';
+import { LeasedSourceGroup, newInstanceId, processOwner } from '../coordination/index.js';
 import { DeadLetterQueue } from '../deadletter/index.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
@@ -58,6 +59,9 @@ export async function commonDeps(config: Config, logger: Logger): Promise<Compon
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
     logger,
     lakeConfig: config.lake,
+    ...(config.coordination.enabled
+      ? { coordination: { config: config.coordination, me: processOwner(newInstanceId()) } }
+      : {}),
   };
 }
 
@@ -88,13 +92,29 @@ export async function startRunRole(
     ready: async () => started && allReady(sinks.map((s) => () => s.ready())),
   });
   let sources: Source[];
+  let leased: LeasedSourceGroup | undefined;
   try {
     for (const sink of sinks) await sink.start(options.signal);
-    sources = config.sources.map((s) => {
+    const build = (s: Config['sources'][number], state: StateStore): Source => {
       const sink = s.sink === undefined ? sinks[0] : sinkByName.get(s.sink);
       if (!sink) throw new Error(`source ${s.name}: no sink configured`);
-      return buildSource(s, { ...deps, sink });
-    });
+      return buildSource(s, { ...deps, state, sink });
+    };
+    // Validate every source (and its sink) up front, leased or not.
+    sources = config.sources.map((s) => build(s, deps.state));
+    if (config.coordination.enabled) {
+      await Promise.all(sources.map((s) => s.stop()));
+      const byName = new Map(config.sources.map((s) => [s.name, s]));
+      leased = new LeasedSourceGroup({
+        names: config.sources.map((s) => s.name),
+        build: (name, state) => build(byName.get(name)!, state),
+        state: deps.state,
+        config: config.coordination,
+        me: deps.coordination?.me ?? processOwner(newInstanceId()),
+        logger,
+      });
+      sources = leased.sources;
+    }
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
     await deps.state.close();
@@ -102,12 +122,14 @@ export async function startRunRole(
     throw err;
   }
   started = true;
-  for (const source of sources) source.start();
+  if (leased) await leased.start();
+  else for (const source of sources) source.start();
   logger.info(
     {
       event: 'role_started',
       role: 'run',
       sources: sources.length,
+      ...(leased ? { leased: leased.held() } : {}),
       sinks: sinks.length,
       port: telemetry.port,
     },
@@ -131,6 +153,8 @@ export async function startRunRole(
               Math.max(0, deadlineMs - Date.now()),
             );
       try {
+        // Leased: the in-flight polls finish before their leases are released.
+        await leased?.stop();
         await Promise.all(sources.map((s) => s.stop()));
         await Promise.all(sinks.map((s) => s.close()));
       } finally {
