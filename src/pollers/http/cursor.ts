@@ -115,6 +115,18 @@ export function formatCursor(value: number, config: Pick<CursorConfig, 'type' | 
   }
 }
 
+const newest = new Map<string, number>();
+
+/**
+ * Moves `ingest_source_newest_record_timestamp_seconds` of a source forward (never back) to `ms`:
+ * an acknowledged record's event time or a time cursor. Freshness is now minus this.
+ */
+export function noteNewestRecord(source: string, ms: number): void {
+  if (ms <= (newest.get(source) ?? Number.NEGATIVE_INFINITY)) return;
+  newest.set(source, ms);
+  sourceNewestRecordTimestampSeconds.set({ source }, ms / 1000);
+}
+
 /** The cursor of one source: what to send, what the records say, and when to store it. */
 export class Cursor {
   private stored: number | undefined;

@@ -32,7 +32,7 @@ import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from 
 import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
 import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
-import { Cursor } from './cursor.js';
+import { Cursor, noteNewestRecord } from './cursor.js';
 import {
   CircuitOpenError,
   HttpStatusError,
@@ -121,6 +121,8 @@ interface StagedPage {
   deliveries: Promise<Delivery[]>;
   /** The highest cursor among the page's records (incremental sources). */
   cursorMax: number | undefined;
+  /** The newest `event_time` among the page's records, epoch ms (freshness). */
+  newestEventMs: number | undefined;
 }
 
 const zeroStats = (): SourceStats => ({
@@ -418,6 +420,7 @@ class HttpSourceImpl implements HttpSource {
               stagedPage.cursorMax ?? Number.NEGATIVE_INFINITY,
             );
             if (this.cursor?.config.checkpoint === 'page') await this.cursor.advance(stagedPage.cursorMax);
+            if (stagedPage.newestEventMs !== undefined) noteNewestRecord(this.name, stagedPage.newestEventMs);
           });
           const tail = acknowledged;
           tail.catch(() => {
@@ -554,11 +557,14 @@ class HttpSourceImpl implements HttpSource {
     sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
     const now = this.now();
     const rows: (TrackedRow & { record: OutgoingRecord })[] = [];
+    let newestEventMs: number | undefined;
     const missing = new Map<string, number>();
     const unwrappable: DeadLetter[] = [];
     for (const payload of records) {
       try {
         const wrapped = wrap(spec, payload, now, cursor);
+        const eventMs = wrapped.envelope.event_time ? Date.parse(wrapped.envelope.event_time) : Number.NaN;
+        if (eventMs > (newestEventMs ?? Number.NEGATIVE_INFINITY)) newestEventMs = eventMs;
         const data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
         for (const field of wrapped.missing) missing.set(field, (missing.get(field) ?? 0) + 1);
         rows.push({
@@ -600,6 +606,7 @@ class HttpSourceImpl implements HttpSource {
       deadLettered: unwrappable.length,
       deliveries,
       cursorMax: this.cursor?.pageMax(records),
+      newestEventMs,
     };
   }
 
