@@ -159,7 +159,7 @@ export class Compute extends Construct {
       statements: [
         new iam.PolicyStatement({
           sid: 'Produce',
-          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary'],
+          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
           resources: [kinesisArn],
         }),
         stateStatement,
