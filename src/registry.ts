@@ -66,6 +66,7 @@ async function createHourlyComponent(
     // Run records in the lake, so a scheduler taking over an hour after a crash can look runs up.
     executor = new local.LocalGlueExecutor({
       maxConcurrentRuns: config.executor.maxConcurrentRuns,
+      prestart: config.executor.prestart,
       runsDir: local.runsDirForLake(config.lakeUri),
     });
   } else {

@@ -1,13 +1,13 @@
 /**
  * The lease loop of one task in one group: every heartbeat it renews its membership and its leases,
  * gives up the resources another live member should own (after stopping their work), and takes the
- * ones it should own (see {@link preferredOwner}) once they are free. A dead task's resources are
+ * ones it should own (see {@link assignResources}) once they are free. A dead task's resources are
  * free once its lease runs out, or at once when it ran on this host and its process is gone.
  */
 import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StateStore } from '../state/index.js';
-import { preferredOwner } from './assign.js';
+import { assignResources } from './assign.js';
 import { LeaseLostError } from './errors.js';
 import { type HeldLease, LeaseTable } from './lease.js';
 import { Membership } from './members.js';
@@ -105,11 +105,9 @@ export class LeaseCoordinator {
     // Held resources no longer to share (a shard that ended): stop and release.
     const current = new Set(resources);
     for (const r of this.held.keys()) if (!current.has(r)) void this.handOff(r, 'gone');
+    const plan = assignResources(resources, this.members.includes(me) ? this.members : [...this.members, me]);
     for (const resource of resources) {
-      const preferred = preferredOwner(
-        resource,
-        this.members.includes(me) ? this.members : [...this.members, me],
-      );
+      const preferred = plan.get(resource);
       if (this.held.has(resource)) {
         if (preferred !== me && !this.releasing.has(resource)) void this.handOff(resource, 'rebalance');
         continue;
@@ -127,7 +125,7 @@ export class LeaseCoordinator {
           {
             event: 'lease_acquired',
             resource,
-            token: lease.token,
+            fencingToken: lease.token,
             reason: lease.reason,
             previousOwner: lease.previousOwner ?? null,
           },
@@ -161,7 +159,12 @@ export class LeaseCoordinator {
         this.held.delete(lease.resource);
         leaseLostTotal.inc({ kind: this.options.kind });
         this.log.warn(
-          { event: 'lease_lost', resource: lease.resource, token: lease.token, err: describeError(err) },
+          {
+            event: 'lease_lost',
+            resource: lease.resource,
+            fencingToken: lease.token,
+            err: describeError(err),
+          },
           'Lease lost: stopping its work.',
         );
         void this.options.onStopping(lease.resource, 'lost');
@@ -184,7 +187,10 @@ export class LeaseCoordinator {
             'Cannot release a lease: it runs out by itself.',
           );
         });
-        this.log.info({ event: 'lease_released', resource, token: lease.token, why }, 'Lease released.');
+        this.log.info(
+          { event: 'lease_released', resource, fencingToken: lease.token, why },
+          'Lease released.',
+        );
       }
     })().finally(() => this.releasing.delete(resource));
     this.releasing.set(resource, p);

@@ -4,7 +4,7 @@
  * write, a heartbeat and a fencing token that every state write checks). DynamoDB in AWS, the local
  * store locally.
  */
-export { preferredOwner } from './assign.js';
+export { assignResources } from './assign.js';
 export { COORDINATION_DEFAULTS, type CoordinationConfig, CoordinationSchema } from './config.js';
 export {
   type Fence,

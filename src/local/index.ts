@@ -122,7 +122,8 @@ export async function countBronze(lakeUri: string): Promise<Map<string, BronzeCo
   return counts;
 }
 
-async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
+/** Removes the local state, the emulator's data and the file lake's zones (`--fresh`). */
+export async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
   if (config.state.type === 'file') await rm(resolve(config.state.path), { recursive: true, force: true });
   await rm(kinesisDir, { recursive: true, force: true });
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
