@@ -16,7 +16,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../config/schema.js';
 import { sinkResources } from '../producers/registry.js';
 import { nodeWatchdogArgs } from '../runtime/children.js';
-import { createStateTable } from '../state/index.js';
+import { createStateTable } from '../state/dynamodb.js';
 import { countBronze, type LocalOptions, removeLocalData } from './index.js';
 import { startKinesisLocal } from './kinesis-local.js';
 import { startMoto } from './moto.js';
