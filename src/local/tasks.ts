@@ -1,7 +1,7 @@
 /**
  * `ingest local --run-tasks N --consume-tasks M`: several `run` and `consume` processes on one
  * machine, sharing sources and shards through leases (ADR 0013), with their state in DynamoDB on
- * moto's server (served one request at a time, so its conditional writes are atomic). Starts
+ * moto's server (its DynamoDB item writes under one lock, so conditional writes are atomic). Starts
  * kinesis-local, moto and the fixture server, writes a derived config (DynamoDB state, coordination
  * on, the bronze writer only, telemetry on free ports), spawns the tasks (`node dist/cli.js run|consume`),
  * waits until every source completed a poll and every record it served is in bronze, stops the tasks
@@ -144,7 +144,7 @@ export async function runLocalTasks(options: LocalTasksOptions): Promise<LocalTa
       streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
       persistDir: kinesisDir,
     }),
-    startMoto({ threaded: false }),
+    startMoto({ atomicWrites: true }),
   ]);
   const tasks: LocalTask[] = [];
   try {

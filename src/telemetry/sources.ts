@@ -54,3 +54,10 @@ export const sourceLeaseOwner = gauge(
   'Lease holder of a source: 1 for the owner task (label owner); absent when this task does not hold it.',
   ['source', 'owner'],
 );
+
+/** Records whose cursor field was absent or unreadable (they are delivered but do not move the cursor). */
+export const sourceCursorUnreadableTotal = counter(
+  'ingest_source_cursor_unreadable_total',
+  'Records whose configured cursor field was absent or unreadable: delivered, but they do not move the cursor.',
+  ['source'],
+);

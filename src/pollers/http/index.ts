@@ -32,6 +32,7 @@ import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from 
 import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
 import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
+import { Cursor, noteNewestRecord } from './cursor.js';
 import {
   CircuitOpenError,
   HttpStatusError,
@@ -118,6 +119,10 @@ interface StagedPage {
   /** Records dead-lettered because they could not be wrapped. */
   deadLettered: number;
   deliveries: Promise<Delivery[]>;
+  /** The highest cursor among the page's records (incremental sources). */
+  cursorMax: number | undefined;
+  /** The newest `event_time` among the page's records, epoch ms (freshness). */
+  newestEventMs: number | undefined;
 }
 
 const zeroStats = (): SourceStats => ({
@@ -138,6 +143,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly dispatcher: Dispatcher;
   private readonly headers: Record<string, string>;
   private readonly auth: Auth;
+  private readonly cursor: Cursor | undefined;
   private readonly limiter: SourceLimiter;
   private readonly breaker: CircuitBreaker<[], PollResult>;
   private readonly abort = new AbortController();
@@ -171,6 +177,7 @@ class HttpSourceImpl implements HttpSource {
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? defaultSleep;
     this.random = deps.random ?? Math.random;
+    this.cursor = config.cursor && new Cursor(config.name, config.cursor, deps.state, this.log);
     this.changes = new ChangeDetector(config.name, seenStoreOf(deps.state), config.maxTrackedIds);
 
     this.limiter = createSourceLimiter({
@@ -346,6 +353,8 @@ class HttpSourceImpl implements HttpSource {
    */
   private async runPoll(): Promise<PollResult> {
     await this.loadState();
+    await this.cursor?.load();
+    const sentCursor = this.cursor?.sent();
     const { pagination, conditionalRequests, maxPagesInFlight } = this.config;
     const result: PollResult = {
       source: this.name,
@@ -366,7 +375,10 @@ class HttpSourceImpl implements HttpSource {
     let acknowledged: Promise<void> = Promise.resolve();
     const inFlight: Promise<void>[] = [];
     let failed = false;
-    let url = firstPageUrl(this.config.url, pagination);
+    /** The highest cursor among acknowledged pages (checkpointed at the end with `checkpoint: poll`). */
+    let cursorMax: number | undefined;
+    const first = firstPageUrl(this.config.url, pagination);
+    let url = this.cursor ? this.cursor.firstPage(first) : first;
     try {
       for (let pageIndex = 0; ; pageIndex++) {
         // A page failed: fetch nothing more; the failure is thrown below.
@@ -386,16 +398,29 @@ class HttpSourceImpl implements HttpSource {
           next = linked ?? cached?.next ?? undefined;
         } else {
           const records = this.selectRecords(page);
-          next = nextPageUrl(pagination, { url, pageIndex, recordCount: records.length, link: page.link });
-          const staged = written.then(() => this.stage(records, result));
+          next = nextPageUrl(pagination, {
+            url,
+            pageIndex,
+            recordCount: records.length,
+            link: page.link,
+            body: page.body,
+          });
+          const staged = written.then(() => this.stage(records, result, sentCursor));
           written = staged.catch(() => undefined);
           const pageUrl = url;
           const pageNext = next;
           acknowledged = acknowledged.then(async () => {
-            const entries = await this.settle(await staged, result);
+            const stagedPage = await staged;
+            const entries = await this.settle(stagedPage, result);
             if (this.config.emit === 'changed') await this.changes.commit(entries);
-            // Only now, with the page's records acknowledged, may the page's ETag be remembered.
+            // Only now, with the page's records acknowledged, may the page's ETag and cursor be remembered.
             if (conditionalRequests) await this.rememberEtag(pageUrl, page.etag, pageNext);
+            cursorMax = Math.max(
+              cursorMax ?? Number.NEGATIVE_INFINITY,
+              stagedPage.cursorMax ?? Number.NEGATIVE_INFINITY,
+            );
+            if (this.cursor?.config.checkpoint === 'page') await this.cursor.advance(stagedPage.cursorMax);
+            if (stagedPage.newestEventMs !== undefined) noteNewestRecord(this.name, stagedPage.newestEventMs);
           });
           const tail = acknowledged;
           tail.catch(() => {
@@ -430,6 +455,7 @@ class HttpSourceImpl implements HttpSource {
       await written;
       if (inFlight.length > 0) void this.deps.sink.flush().catch(() => undefined);
       await acknowledged;
+      if (cursorMax !== undefined && Number.isFinite(cursorMax)) await this.cursor?.advance(cursorMax);
     } finally {
       // Never leave a page's delivery running past the poll (stop() waits for the poll).
       await acknowledged.catch(() => undefined);
@@ -518,7 +544,11 @@ class HttpSourceImpl implements HttpSource {
    * once the sink admitted them (its write's promise is in the result, not awaited). Records that
    * cannot be wrapped are dead-lettered first.
    */
-  private async stage(records: unknown[], result: PollResult): Promise<StagedPage> {
+  private async stage(
+    records: unknown[],
+    result: PollResult,
+    cursor: string | undefined,
+  ): Promise<StagedPage> {
     const source = this.name;
     const { emit, idField, versionField, eventTimeField, partitionKeyField } = this.config;
     const spec = { source, idField, versionField, eventTimeField, partitionKeyField };
@@ -527,11 +557,14 @@ class HttpSourceImpl implements HttpSource {
     sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
     const now = this.now();
     const rows: (TrackedRow & { record: OutgoingRecord })[] = [];
+    let newestEventMs: number | undefined;
     const missing = new Map<string, number>();
     const unwrappable: DeadLetter[] = [];
     for (const payload of records) {
       try {
-        const wrapped = wrap(spec, payload, now);
+        const wrapped = wrap(spec, payload, now, cursor);
+        const eventMs = wrapped.envelope.event_time ? Date.parse(wrapped.envelope.event_time) : Number.NaN;
+        if (eventMs > (newestEventMs ?? Number.NEGATIVE_INFINITY)) newestEventMs = eventMs;
         const data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
         for (const field of wrapped.missing) missing.set(field, (missing.get(field) ?? 0) + 1);
         rows.push({
@@ -567,7 +600,14 @@ class HttpSourceImpl implements HttpSource {
     const deliveries: Promise<Delivery[]> = out.length > 0 ? this.deps.sink.write(out) : Promise.resolve([]);
     // Awaited by settle(), in page order; never an unhandled rejection meanwhile.
     deliveries.catch(() => undefined);
-    return { plan, expected: out.length, deadLettered: unwrappable.length, deliveries };
+    return {
+      plan,
+      expected: out.length,
+      deadLettered: unwrappable.length,
+      deliveries,
+      cursorMax: this.cursor?.pageMax(records),
+      newestEventMs,
+    };
   }
 
   /**
