@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LocalSummary } from '../../src/local/index.js';
 import { freePort } from '../../src/local/kinesis-local.js';
-import { FIXTURE_COUNTS, readBronze, requireBuiltCli, spawnCli, tempDir } from '../support/cli.js';
+import {
+  FIXTURE_COUNTS,
+  FIXTURE_SILVER_ROWS,
+  goldMonthlyRevenue,
+  readBronze,
+  requireBuiltCli,
+  spawnCli,
+  tempDir,
+} from '../support/cli.js';
 
 /**
  * End to end through Kafka: `ingest local --config config/local-kafka.yaml` starts a real
@@ -48,22 +56,8 @@ describe('ingest local through Kafka', () => {
 
     const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as LocalSummary;
     expect(summary.complete).toBe(true);
-    expect(summary.lake?.silverRows).toEqual({
-      silver_carts: 7,
-      silver_earthquakes: 233,
-      silver_github_issues: 13,
-      silver_products: 20,
-      silver_users: 10,
-    });
-    const trend = summary.lake!.analytics.find((a) => a.name === 'monthly_sales_trend')!.result;
-    const col = (name: string) => trend.columns.indexOf(name);
-    const gold = Object.fromEntries(
-      trend.rows.map((r) => [
-        `${r[col('year')]}-${String(r[col('month')]).padStart(2, '0')}`,
-        Number(r[col('revenue')]),
-      ]),
-    );
-    expect(gold).toEqual({ '2020-01': 3018.5, '2020-03': 1672.77 });
+    expect(summary.lake?.silverRows).toEqual(FIXTURE_SILVER_ROWS);
+    expect(goldMonthlyRevenue(summary)).toEqual({ '2020-01': 3018.5, '2020-03': 1672.77 });
     expect(summary.lake!.quality.every((q) => q.passed)).toBe(true);
   }, 1_200_000);
 });

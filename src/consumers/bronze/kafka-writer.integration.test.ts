@@ -6,30 +6,17 @@
  * the committed offset overwrites what the killed writer wrote past it).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testKafka, testTopic } from '../../../test/support/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { testKafka, testTopic, useKafkaBroker } from '../../../test/support/kafka.js';
 import { ensureTopics } from '../../kafka/topics.js';
 import { countBronze } from '../../local/index.js';
-import { type KafkaLocal, startKafkaLocal } from '../../local/kafka-local.js';
 import { silentLogger } from '../../log.js';
 import { nodeWatchdogArgs } from '../../runtime/children.js';
 import type { KafkaBronzeWriterConfig } from './kafka-config.js';
 import { createKafkaBronzeWriter } from './kafka-writer.js';
 
-const root = mkdtempSync(join(tmpdir(), 'kafka-bronze-'));
-let broker: KafkaLocal;
-
-beforeAll(async () => {
-  broker = await startKafkaLocal({ dataDir: join(root, 'broker') });
-}, 180_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const k = useKafkaBroker('kafka-bronze');
 
 const envelope = (i: number) =>
   JSON.stringify({
@@ -40,7 +27,7 @@ const envelope = (i: number) =>
   });
 
 async function produce(topic: string, from: number, n: number, extra: string[] = []): Promise<void> {
-  const producer = testKafka(broker.bootstrap).producer();
+  const producer = testKafka(k.broker.bootstrap).producer();
   await producer.connect();
   const messages = Array.from({ length: n }, (_, k) => ({
     key: `k${(from + k) % 17}`,
@@ -68,7 +55,7 @@ function config(
     type: 'bronze_kafka',
     topic,
     groupId: `${topic}-group`,
-    brokers: [broker.bootstrap],
+    brokers: [k.broker.bootstrap],
     lakeUri: `file://${lake}`,
     bufferIntervalSecs: 0.5,
     bufferMaxBytes: 1024 * 1024,
@@ -77,7 +64,7 @@ function config(
 }
 
 async function committed(topic: string, groupId: string): Promise<number> {
-  const admin = testKafka(broker.bootstrap).admin();
+  const admin = testKafka(k.broker.bootstrap).admin();
   await admin.connect();
   try {
     const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
@@ -90,9 +77,9 @@ async function committed(topic: string, groupId: string): Promise<number> {
 describe('kafka bronze writer against a real broker', () => {
   it('lands every envelope once, dead-letters the malformed, and commits after writing', async () => {
     const topic = testTopic('bronze');
-    await ensureTopics(testKafka(broker.bootstrap), [{ topic, partitions: 3 }]);
+    await ensureTopics(testKafka(k.broker.bootstrap), [{ topic, partitions: 3 }]);
     await produce(topic, 0, 600, ['not json']);
-    const lake = join(root, 'lake-a');
+    const lake = join(k.root, 'lake-a');
     const letters: unknown[] = [];
     const writer = createKafkaBronzeWriter(config(topic, lake), {
       logger: silentLogger,
@@ -110,9 +97,9 @@ describe('kafka bronze writer against a real broker', () => {
 
   it('resumes after a writer is SIGKILLed midway: nothing lost, nothing duplicated', async () => {
     const topic = testTopic('bronze-kill');
-    await ensureTopics(testKafka(broker.bootstrap), [{ topic, partitions: 2 }]);
+    await ensureTopics(testKafka(k.broker.bootstrap), [{ topic, partitions: 2 }]);
     await produce(topic, 0, 2_000);
-    const lake = join(root, 'lake-b');
+    const lake = join(k.root, 'lake-b');
     // Size-based buffers only (~5 objects per partition), so both writers cut them at the same offsets.
     const cfg = config(topic, lake, { bufferIntervalSecs: 600, bufferMaxBytes: 64 * 1024 });
     const child = spawn(
