@@ -66,9 +66,10 @@ describe('createSourceLimiter', () => {
     'slows down from %s headers before the API answers 429',
     async (_name, headers) => {
       const api = await startRateUpstream({ limit: 3, headers });
+      // Burst 2: once the pace changed, the bucket must still refill (bottleneck's local heartbeat).
       const rateLimit = RateLimitSchema.parse({
         requestsPerSec: 50,
-        burst: 10,
+        burst: 2,
         maxConcurrent: 1,
         headerReserve: 0,
       });
