@@ -13,28 +13,15 @@ import { spawn } from 'node:child_process';
 import { startRedis } from '../src/local/redis.js';
 import { silentLogger } from '../src/log.js';
 import { RateLimitSchema } from '../src/pollers/http/config.js';
-import { fetchJson, sharedAgent } from '../src/pollers/http/fetch.js';
+import { sharedAgent } from '../src/pollers/http/fetch.js';
 import { createSourceLimiter, type SourceLimiter } from '../src/pollers/http/limiter.js';
-import { maxPerWindow, startRateUpstream } from '../test/support/rate-upstream.js';
+import { limitedGet, maxPerWindow, startRateUpstream } from '../test/support/rate-upstream.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 24);
 
 async function get(limiter: SourceLimiter, url: string, headers: boolean): Promise<number> {
   try {
-    const page = await limiter.schedule(url, () =>
-      fetchJson(
-        { url, method: 'GET', headers: {} },
-        {
-          dispatcher: sharedAgent(5_000),
-          headersTimeoutMs: 5_000,
-          bodyTimeoutMs: 5_000,
-          requestTimeoutMs: 5_000,
-          maxResponseBytes: 1_000_000,
-          ...(headers ? { onRateLimit: (info) => limiter.observe(info) } : {}),
-        },
-      ),
-    );
-    return page.status;
+    return (await limitedGet(limiter, url, headers)).status;
   } catch (err) {
     return (err as { status?: number }).status ?? -1;
   }
