@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
+.PHONY: all install tools node deps venv kafka pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
 
 all: build
 
@@ -39,7 +39,15 @@ tools:
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server; }); \
 	}
 
-install: deps venv
+## make kafka: the Apache Kafka 3.9 broker's jars (tools/kafka/pom.xml, Maven Central) into .tools/kafka/libs,
+## for the Kafka tests and `ingest local --config config/local-kafka.yaml` (src/local/kafka-local.ts).
+kafka: $(TOOLS)/kafka/libs/.installed
+$(TOOLS)/kafka/libs/.installed: tools/kafka/pom.xml
+	@command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends maven; }
+	mvn -q -f tools/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=$(TOOLS)/kafka/libs
+	@touch $@
+
+install: deps venv kafka
 
 build: deps
 	tsc -p tsconfig.build.json

@@ -3,9 +3,12 @@
  * drift: importing each component's `telemetry.ts` registers its metrics in the process registry.
  */
 import '../consumers/bronze/telemetry.js';
+import '../coordination/telemetry.js';
 import '../consumers/hourly/telemetry.js';
 import '../deadletter/telemetry.js';
 import '../pollers/http/telemetry.js';
+import '../producers/firehose/telemetry.js';
+import '../producers/kafka/telemetry.js';
 import '../producers/kinesis/telemetry.js';
 import '../producers/telemetry.js';
 import { registry } from './index.js';

@@ -39,6 +39,15 @@ export const HourlySchedulerSchema = z
       .positive()
       .default(60)
       .describe('Pause between two cycles (list bronze, claim hours, run the pipeline).'),
+    lookbackHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 366)
+      .default(48)
+      .describe(
+        'Hours back from now whose bronze is listed each cycle: only the `dt=` day prefixes of this window, per mapped source, so listing cost follows the window, not the age of the lake. An hour whose data lands later than this is not seen; raise it to catch up an old backlog.',
+      ),
     maxHoursPerCycle: z
       .number()
       .int()
@@ -147,8 +156,16 @@ export const HourlySchedulerSchema = z
               .positive()
               .default(1)
               .describe('Runs of one job at once, like Glue `MaxConcurrentRuns`.'),
+            prestart: z
+              .boolean()
+              .default(false)
+              .describe(
+                "Start the job server's Spark JVM when the consumer starts instead of at the first job run, so its start-up overlaps the wait for the first hour (`ingest local` lands bronze meanwhile). It stays up until the consumer stops.",
+              ),
           })
-          .describe('Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake.'),
+          .describe(
+            'Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake, all in one long-lived SparkSession (one JVM).',
+          ),
         z
           .strictObject({
             type: z.literal('aws'),
@@ -156,7 +173,7 @@ export const HourlySchedulerSchema = z
           })
           .describe('AWS Glue through the AWS SDK (StartJobRun, GetJobRun, StartCrawler, GetCrawler).'),
       ])
-      .default({ type: 'local', maxConcurrentRuns: 1 })
+      .default({ type: 'local', maxConcurrentRuns: 1, prestart: false })
       .describe('What runs the Glue jobs and the crawler.'),
     queryEngine: z
       .discriminatedUnion('type', [

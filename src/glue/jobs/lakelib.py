@@ -449,15 +449,17 @@ def list_partitions(spark: Any, root: str, partition_cols: Sequence[str]) -> lis
     return sorted(found)
 
 
-def run_job(args, started, body):
+def run_job(args, started, body, spark=None):
     """Runs ``body(spark) -> summary dict`` as one job run and returns the summary.
 
     The run starts through :func:`start_job` (a Glue job with ``job.init`` where ``awsglue`` is
-    present, else a local SparkSession). On success it adds ``duration_secs`` (seconds since
+    present, else a local SparkSession), or on ``spark`` when given: a session the caller owns (the
+    local job server's, ``src/glue/local/job_server.py``), which is configured with
+    :data:`SESSION_CONF` and never stopped here. On success it adds ``duration_secs`` (seconds since
     ``started``, a ``time.monotonic()`` value), prints the one-line JSON summary and commits the job
     (``job.commit()``); on any failure it aborts the run and re-raises.
     """
-    ctx = start_job(args)
+    ctx = start_job(args) if spark is None else JobContext(spark=configure_session(spark), args=args)
     try:
         summary = body(ctx.spark)
     except BaseException:

@@ -243,7 +243,7 @@ export const HttpSourceSchema = z
       .string()
       .optional()
       .describe(
-        'Dot path of the partition key (Kinesis: 1-256 characters; longer keys are hashed). @default `<source>:<entity key>`, so an entity stays on one shard and sources never share a key',
+        'Dot path of the partition key (Kinesis: 1-256 characters; longer keys are hashed). A row where it resolves to nothing gets the default, counted in ingest_source_missing_key_fields_total. @default `<source>:<entity key>`, so an entity stays on one shard and sources never share a key (ADR 17)',
       ),
     emit: z
       .enum(['changed', 'all'])
