@@ -1,10 +1,11 @@
 /**
  * The HTTP source: polls a JSON API on an interval and hands new or changed records to a sink.
  *
- * One poll = every page (see `pagination.ts`), each request through the source's token-bucket
- * limiter (bottleneck) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
+ * One poll = every page (see `pagination.ts`), each request with its credentials (`auth/`) through
+ * the source's limiter (`limiter.ts`: token bucket, host cap, the API's rate-limit headers, optionally
+ * shared through Redis) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
  * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
- * detection per entity key (`changes.ts`), written to the sink page by page, and only once the sink
+ * detection per entity key (`changes.ts`), written to the sink page by page (`stage.ts`), and only once the sink
  * acknowledged them (delivered or dead-lettered) is the state (seen entries, ETags) persisted:
  * at-least-once from API to sink. Pages are pipelined (ADR 7): the next page is fetched while up to
  * `maxPagesInFlight` pages wait for the sink, and their state is persisted in page order. When the sink's write rejects, nothing is persisted and the
@@ -14,7 +15,9 @@
  * - change detection: one entry per entity in the store's {@link SeenStore} (`seenStoreOf`), read and
  *   written per page; the legacy whole-map key `source/<name>/seen` is imported once and deleted;
  * - `source/<name>/etag` in the {@link StateStore}: `{ [pageUrl]: { etag, next } }`, the `ETag` of
- *   each page and the URL of the page after it (so a 304 page still leads to the next one).
+ *   each page and the URL of the page after it (so a 304 page still leads to the next one);
+ * - `source/<name>/cursor` for incremental sources (`cursor.ts`, ADR 12), stored only after the
+ *   records up to it were acknowledged.
  *
  * @module
  */
