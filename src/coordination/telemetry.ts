@@ -1,15 +1,5 @@
 /** Metrics of lease coordination (source and shard leases). */
-import { counter, gauge } from '../telemetry/index.js';
-
-/**
- * 1 while this task holds the lease of a source, 0 once it gave it up or lost it. Summed over the
- * run tasks (each is its own Prometheus target), every source should be at 1.
- */
-export const sourceLeaseOwner = gauge(
-  'ingest_source_lease_owner',
-  'Whether this task holds the lease of a source (1) or not (0); summed over tasks it should be 1 per source.',
-  ['source'],
-);
+import { counter } from '../telemetry/index.js';
 
 /** Leases taken, by kind (`source`, `shard`) and how (`new`, `released`, `dead_process`, `lease_expired`, `own`). */
 export const leaseAcquiredTotal = counter(
