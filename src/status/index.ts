@@ -13,7 +13,7 @@ export interface SourceStatus {
   source: string;
   /** The `/metrics` endpoint the row comes from (the lease owner's, else the latest poller's). */
   endpoint?: string;
-  /** Task holding the source's lease (`ingest_source_lease_owner` = 1 there): its `/metrics` host:port. */
+  /** Task holding the source's lease: the `owner` label of `ingest_source_lease_owner` (else its `/metrics` host:port). */
   owner?: string;
   /** Now minus the newest record's time (`ingest_source_newest_record_timestamp_seconds`). */
   freshnessSecs?: number;

@@ -3,11 +3,11 @@
  * one task owns and polls the source, one is down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sourceLeaseOwner } from '../coordination/telemetry.js';
 import { freePort } from '../local/kinesis-local.js';
 import { sourceBreakerState, sourceLastSuccessTimestampSeconds } from '../pollers/http/telemetry.js';
 import { startTelemetryServer } from '../telemetry/index.js';
 import {
+  sourceLeaseOwner,
   sourceNewestRecordTimestampSeconds,
   sourceRateLimitLimit,
   sourceRateLimitRemaining,
@@ -22,7 +22,7 @@ let server: Awaited<ReturnType<typeof startTelemetryServer>>;
 beforeAll(async () => {
   server = await startTelemetryServer({ port: 0, host: '127.0.0.1', ready: async () => true });
   const source = 'status.orders';
-  sourceLeaseOwner.set({ source }, 1);
+  sourceLeaseOwner.set({ source, owner: 'task-b' }, 1);
   sourceNewestRecordTimestampSeconds.set({ source }, NOW / 1000 - 95);
   sourceLastSuccessTimestampSeconds.set({ source }, NOW / 1000 - 30);
   sourceRateLimitRemaining.set({ source }, 42);
@@ -42,7 +42,7 @@ describe('ingest status', () => {
     });
     expect(report.rows[0]).toMatchObject({
       source: 'status.orders',
-      owner: `127.0.0.1:${server.port}`,
+      owner: 'task-b',
       freshnessSecs: 95,
       remaining: 42,
       limit: 60,
@@ -54,7 +54,7 @@ describe('ingest status', () => {
     const text = formatStatus(report, NOW);
     expect(text).toMatch(/^source\s+owner\s+freshness\s+last success\s+headroom\s+breaker\s+endpoint$/m);
     expect(text).toMatch(
-      /status\.orders\s+127\.0\.0\.1:\d+\s+95 s\s+30 s ago\s+42\/60 \(reset 17 s\)\s+closed/,
+      /status\.orders\s+task-b\s+95 s\s+30 s ago\s+42\/60 \(reset 17 s\)\s+closed/,
     );
     expect(text).toMatch(/status\.unknown\s+-\s+-\s+never/);
     expect(text).toContain(`not reachable: ${down} (ECONNREFUSED)`);
