@@ -56,6 +56,8 @@ describe('parseContext', () => {
     [{ env: 'Prod_1' }, /env/],
     [{ imageUri: 'no-tag' }, /imageUri/],
     [{ runMaxTasks: '5' }, /runMaxTasks/],
+    [{ runMaxTasks: '51', coordination: 'true' }, /runMaxTasks/],
+    [{ coordination: 'maybe' }, /coordination/],
   ])('rejects %j', (ctx, message) => {
     expect(() => from(ctx)).toThrow(ContextError);
     expect(() => from(ctx)).toThrow(message);
