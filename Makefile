@@ -31,11 +31,12 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-## Debian's prometheus package: a real Prometheus server and promtool for the metrics tests.
+## Debian's prometheus package (a real Prometheus server and promtool for the metrics tests) and
+## redis-server (shared rate budgets: bottleneck's Redis datastore, src/local/redis.ts).
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "make tools: prometheus/promtool missing; run as root or: sudo apt-get install prometheus" >&2; exit 1; fi; \
-	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }); \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make tools: prometheus/promtool/redis-server missing; run as root or: sudo apt-get install prometheus redis-server" >&2; exit 1; fi; \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server; }); \
 	}
 
 ## make kafka: the Apache Kafka 3.9 broker's jars (tools/kafka/pom.xml, Maven Central) into .tools/kafka/libs,

@@ -67,6 +67,7 @@ async function createHourlyComponent(
     executor = new local.LocalGlueExecutor({
       maxConcurrentRuns: config.executor.maxConcurrentRuns,
       prestart: config.executor.prestart,
+      logger: deps.logger,
       runsDir: local.runsDirForLake(config.lakeUri),
     });
   } else {

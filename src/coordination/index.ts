@@ -24,4 +24,4 @@ export {
   processOwner,
 } from './owner.js';
 export { LeasedSource, LeasedSourceGroup } from './sources.js';
-export { leaseAcquiredTotal, leaseLostTotal, sourceLeaseOwner } from './telemetry.js';
+export { leaseAcquiredTotal, leaseLostTotal } from './telemetry.js';

@@ -12,6 +12,7 @@ import '../producers/kafka/telemetry.js';
 import '../producers/kinesis/telemetry.js';
 import '../producers/telemetry.js';
 import { registry } from './index.js';
+import './sources.js';
 
 /** Markdown table of every service metric: name, type, labels, help. */
 export async function metricsReference(): Promise<string> {
