@@ -152,7 +152,7 @@ export class Compute extends Construct {
         })
       : new iam.PolicyStatement({
           sid: 'Produce',
-          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary'],
+          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
           resources: [props.stream!.streamArn],
         });
     const tableArn = props.stateTable.tableArn;

@@ -4,6 +4,8 @@
  * write, a heartbeat and a fencing token that every state write checks). DynamoDB in AWS, the local
  * store locally.
  */
+
+export { sourceLeaseOwner } from '../telemetry/sources.js';
 export { assignResources } from './assign.js';
 export { COORDINATION_DEFAULTS, type CoordinationConfig, CoordinationSchema } from './config.js';
 export {

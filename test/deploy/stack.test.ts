@@ -20,6 +20,7 @@ const RUN_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:UpdateItem',
   'kinesis:DescribeStreamSummary',
+  'kinesis:ListShards',
   'kinesis:PutRecords',
   'kms:GenerateDataKey',
   's3:PutObject',
@@ -310,7 +311,7 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary'],
+            Action: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
             Resource: { 'Fn::GetAtt': [logicalId(s, 'AWS::Kinesis::Stream', 'Stream'), 'Arn'] },
           }),
           Match.objectLike({
