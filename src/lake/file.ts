@@ -80,7 +80,10 @@ export class FileLake implements Lake {
         else if (!e.name.endsWith('.tmp')) out.push(relative(this.root, p).split(sep).join('/'));
       }
     };
-    await walk(this.root);
+    // Walk only the folder the prefix names (up to its last `/`), so listing a day of one source
+    // costs that day, not the whole lake.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    await walk(folder === '' ? this.root : join(this.root, folder));
     return out.filter((k) => k.startsWith(prefix)).sort();
   }
 

@@ -39,6 +39,15 @@ export const HourlySchedulerSchema = z
       .positive()
       .default(60)
       .describe('Pause between two cycles (list bronze, claim hours, run the pipeline).'),
+    lookbackHours: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 366)
+      .default(48)
+      .describe(
+        'Hours back from now whose bronze is listed each cycle: only the `dt=` day prefixes of this window, per mapped source, so listing cost follows the window, not the age of the lake. An hour whose data lands later than this is not seen; raise it to catch up an old backlog.',
+      ),
     maxHoursPerCycle: z
       .number()
       .int()

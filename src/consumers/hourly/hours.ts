@@ -123,3 +123,24 @@ export function sqlHourList(hours: readonly HourId[]): string {
   for (const h of hours) if (!isValidHour(h)) throw new RangeError(`not an hour: ${h}`);
   return hours.map((h) => `'${h}'`).join(',');
 }
+
+/**
+ * The UTC days (`YYYY-MM-DD`) that the window of the last `lookbackHours` hours before `now` touches,
+ * oldest first. The scheduler lists only `bronze/source=<s>/dt=<day>/` for these days, so a cycle's
+ * listing grows with the window and the number of sources, never with the age of the lake (issue 11).
+ * @param lookbackHours - hours back from `now`, at least 1.
+ */
+export function windowDays(now: Date, lookbackHours: number): string[] {
+  const days: string[] = [];
+  const last = hourStartMs(hourOf(now));
+  for (let t = last - (lookbackHours - 1) * 3_600_000; t <= last; t += 3_600_000) {
+    const day = new Date(t).toISOString().slice(0, 10);
+    if (days[days.length - 1] !== day) days.push(day);
+  }
+  return days;
+}
+
+/** The bronze prefix of one source's day: `bronze/source=<source>/dt=<day>/`. */
+export function bronzeDayPrefix(source: string, day: string): string {
+  return `${BRONZE_PREFIX}source=${source}/dt=${day}/`;
+}

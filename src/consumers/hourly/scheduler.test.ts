@@ -25,6 +25,7 @@ import { type Lake, openLake } from '../../lake/index.js';
 import { silentLogger } from '../../log.js';
 import { FileStateStore, type StateStore } from '../../state/index.js';
 import { registry } from '../../telemetry/index.js';
+import { windowDays } from './hours.js';
 import {
   createHourlyScheduler,
   fingerprintKeys,
@@ -419,6 +420,71 @@ describe('hourly scheduler: pipeline', () => {
     const result = await scheduler(glue, new Clock(NOW)).runOnce();
     expect(result.processed).toEqual([]);
     expect(glue.calls).toEqual([]);
+  });
+});
+
+describe('hourly scheduler: listing window', () => {
+  /** Counts the keys each `list` call returns: the cost of a cycle's discovery. */
+  function countingLake(): { lake: Lake; listed: () => number; prefixes: string[] } {
+    let listed = 0;
+    const prefixes: string[] = [];
+    const counting: Lake = {
+      uri: lake.uri,
+      put: (k, b, t) => lake.put(k, b, t),
+      get: (k) => lake.get(k),
+      ping: () => lake.ping(),
+      list: async (prefix) => {
+        prefixes.push(prefix);
+        const keys = await lake.list(prefix);
+        listed += keys.length;
+        return keys;
+      },
+    };
+    return { lake: counting, listed: () => listed, prefixes };
+  }
+
+  async function discoveryCost(): Promise<{ listed: number; calls: number; processed: string[] }> {
+    const c = countingLake();
+    const s = createHourlyScheduler(
+      { type: 'hourly', name, lakeUri, lookbackHours: 6 },
+      {
+        state,
+        logger: silentLogger,
+        executor: new FakeGlue(),
+        lake: c.lake,
+        lakeConfig,
+        now: () => new Date(NOW),
+        sleep: async () => {},
+      },
+    );
+    const result = await s.runOnce();
+    return { listed: c.listed(), calls: c.prefixes.length, processed: result.processed };
+  }
+
+  it('lists only the dt= days of the last lookbackHours: the cost does not grow with old hours', async () => {
+    await land(CARTS, '2024-03-10T10');
+    const before = await discoveryCost();
+    expect(before.processed).toEqual(['2024-03-10T10']);
+    // 72 hours of old bronze (three days before the window) for both sources.
+    const old = Array.from({ length: 72 }, (_, i) =>
+      new Date(Date.parse('2024-03-09T23:00:00Z') - i * 3_600_000).toISOString().slice(0, 13),
+    );
+    await Promise.all(old.flatMap((h) => [land(CARTS, h), land(PRODUCTS, h)]));
+    await land(CARTS, '2024-03-10T11');
+    const after = await discoveryCost();
+    expect(after.processed).toEqual(['2024-03-10T11']);
+    expect(after.calls).toBe(before.calls);
+    // The same two objects of today, whatever lies in the days before the window.
+    expect(after.listed).toBe(before.listed + 1);
+  });
+
+  it('windowDays names the UTC days the window touches', () => {
+    expect(windowDays(new Date('2024-03-10T12:20:00Z'), 6)).toEqual(['2024-03-10']);
+    expect(windowDays(new Date('2024-03-10T01:20:00Z'), 48)).toEqual([
+      '2024-03-08',
+      '2024-03-09',
+      '2024-03-10',
+    ]);
   });
 });
 
@@ -852,15 +918,19 @@ describe('hourly scheduler: takeover and resume', () => {
 describe('hourly scheduler: start and stop', () => {
   it('start() runs a cycle every checkIntervalSecs (fake timers)', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    await land(CARTS, '2023-01-01T00');
+    // Two days ago: closed, and inside this test's listing window.
+    const first = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 13);
+    const second = new Date(Date.now() - 2 * 86_400_000 + 3_600_000).toISOString().slice(0, 13);
+    await land(CARTS, first);
     const glue = new FakeGlue().plan('bronze_to_silver', ['SUCCEEDED']).plan('silver_to_gold', ['SUCCEEDED']);
-    // Real clock (not faked: 2023 hours are closed); default sleep, i.e. the faked setTimeout.
+    // Real clock (not faked); default sleep, i.e. the faked setTimeout.
     const s = createHourlyScheduler(
       {
         type: 'hourly',
         name,
         lakeUri,
         checkIntervalSecs: 60,
+        lookbackHours: 3 * 24,
         jobPollIntervalSecs: 5,
         jobPollMaxIntervalSecs: 5,
       },
@@ -882,13 +952,13 @@ describe('hourly scheduler: start and stop', () => {
     await until(() => s.stats().hoursDone === 1 && vi.getTimerCount() === 1); // loop sleeping
     expect(s.stats().cycles).toBe(1);
 
-    await land(CARTS, '2023-01-01T01');
+    await land(CARTS, second);
     await vi.advanceTimersByTimeAsync(59_000);
     await new Promise((resolve) => setImmediate(resolve));
     expect(s.stats().cycles).toBe(1);
     await vi.advanceTimersByTimeAsync(1_000);
     await until(() => s.stats().cycles === 2 && glue.starts().length === 3);
-    expect(glue.starts()[2]).toMatchObject({ hours: '2023-01-01T01' });
+    expect(glue.starts()[2]).toMatchObject({ hours: second });
 
     await s.stop();
     await expect(s.runOnce()).rejects.toBeInstanceOf(SchedulerStoppedError);

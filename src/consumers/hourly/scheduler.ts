@@ -22,7 +22,16 @@ import {
   SchedulerError,
   SchedulerStoppedError,
 } from './errors.js';
-import { BRONZE_PREFIX, fingerprintKeys, groupBronze, type HourId, hourEndMs, isClosed } from './hours.js';
+import {
+  BRONZE_PREFIX,
+  bronzeDayPrefix,
+  fingerprintKeys,
+  groupBronze,
+  type HourId,
+  hourEndMs,
+  isClosed,
+  windowDays,
+} from './hours.js';
 import { judgeRecordedRun, sharedRunId } from './job-runs.js';
 import { LeaseHeartbeat, type OwnerIdentity, processOwner, takeoverReason } from './leases.js';
 import {
@@ -98,7 +107,6 @@ export class HourlyScheduler implements Consumer {
   private readonly known = new Map<HourId, Versioned<HourRecord>>();
   /** When a `done`/`failed` record was last read from the store (epoch ms), to trust it for a while. */
   private readonly settledReadAt = new Map<HourId, number>();
-  private readonly warnedUnmapped = new Set<string>();
   /** Claims of the running cycle (their leases are renewed while jobs run). */
   private active: Claim[] = [];
   /** Whether this cycle started a job run (then a recorded gold run is stale). */
@@ -284,7 +292,7 @@ export class HourlyScheduler implements Consumer {
     this.startedThisCycle = false;
     this.counts.cycles += 1;
     const now = this.clock();
-    const discovered = await this.discover();
+    const discovered = await this.discover(now);
     const claims: Claim[] = [];
     for (const bronze of discovered) {
       if (signal.aborted) break;
@@ -379,26 +387,25 @@ export class HourlyScheduler implements Consumer {
     return result;
   }
 
-  /** Lists bronze and keeps, per hour, only the sources that have an entity mapping. */
-  private async discover(): Promise<MappedHour[]> {
-    const out: MappedHour[] = [];
-    for (const h of groupBronze(await this.lake.list(BRONZE_PREFIX))) {
-      const sources = new Map<string, string[]>();
-      for (const [source, keys] of h.sources) {
-        if (this.entities.has(source)) sources.set(source, keys);
-        else if (!this.warnedUnmapped.has(source)) {
-          this.warnedUnmapped.add(source);
-          this.log.warn(
-            { source },
-            'bronze source has no entity mapping in lake.entities: its hours are not processed',
-          );
-        }
-      }
-      if (sources.size === 0) continue;
-      const keys = [...sources.values()].flat();
-      out.push({ hour: h.hour, sources, fingerprint: fingerprintKeys(keys), objects: keys.length });
+  /**
+   * Lists the bronze of each mapped source, only the `dt=` days of the last `lookbackHours` (issue 11):
+   * the cost of a cycle does not grow with the number of old hours in the lake.
+   */
+  private async discover(now: Date): Promise<MappedHour[]> {
+    const keys: string[] = [];
+    const days = windowDays(now, this.config.lookbackHours);
+    for (const source of [...this.entities.keys()].sort()) {
+      for (const day of days) keys.push(...(await this.lake.list(bronzeDayPrefix(source, day))));
     }
-    return out;
+    return groupBronze(keys).map((h) => {
+      const hourKeys = [...h.sources.values()].flat();
+      return {
+        hour: h.hour,
+        sources: h.sources,
+        fingerprint: fingerprintKeys(hourKeys),
+        objects: hourKeys.length,
+      };
+    });
   }
 
   /**
