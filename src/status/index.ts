@@ -13,7 +13,7 @@ export interface SourceStatus {
   source: string;
   /** The `/metrics` endpoint the row comes from (the lease owner's, else the latest poller's). */
   endpoint?: string;
-  /** Task holding the source's lease (`ingest_source_lease_owner`). */
+  /** Task holding the source's lease: the `owner` label of `ingest_source_lease_owner` (else its `/metrics` host:port). */
   owner?: string;
   /** Now minus the newest record's time (`ingest_source_newest_record_timestamp_seconds`). */
   freshnessSecs?: number;
@@ -47,9 +47,12 @@ function statusAt(
   endpoint: string,
   nowSecs: number,
 ): SourceStatus | undefined {
-  const owner = samples.find(
+  // `ingest_source_lease_owner` is 1 on the task holding the lease (src/coordination): that task is
+  // the one this endpoint serves, named by its `owner` label when it has one, else by its address.
+  const lease = samples.find(
     (s) => s.name === 'ingest_source_lease_owner' && s.labels.source === source && s.value === 1,
-  )?.labels.owner;
+  );
+  const owner = lease === undefined ? undefined : (lease.labels.owner ?? new URL(endpoint).host);
   const newest = sampleOf(samples, 'ingest_source_newest_record_timestamp_seconds', source);
   const lastSuccess = sampleOf(samples, 'ingest_source_last_success_timestamp_seconds', source);
   const breaker = sampleOf(samples, 'ingest_source_breaker_state', source);

@@ -131,13 +131,17 @@ export function noteNewestRecord(source: string, ms: number): void {
 export class Cursor {
   private stored: number | undefined;
   private loaded = false;
+  private readonly source: string;
+  readonly config: CursorConfig;
+  private readonly state: StateStore;
+  private readonly log: Logger;
 
-  constructor(
-    private readonly source: string,
-    readonly config: CursorConfig,
-    private readonly state: StateStore,
-    private readonly log: Logger,
-  ) {}
+  constructor(source: string, config: CursorConfig, state: StateStore, log: Logger) {
+    this.source = source;
+    this.config = config;
+    this.state = state;
+    this.log = log;
+  }
 
   /** Loads the stored cursor (once), else `initial`. */
   async load(): Promise<void> {
