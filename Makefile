@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
+.PHONY: all install tools node deps venv jars pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
 
 all: build
 
@@ -38,7 +38,15 @@ tools:
 	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }); \
 	}
 
-install: deps venv
+install: deps venv jars
+
+## make jars: the Iceberg Spark runtime (Glue 5.0 line, ADR 0015) for the local Spark jobs, from Maven Central.
+ICEBERG_VERSION := 1.7.1
+ICEBERG_JAR     := $(TOOLS)/jars/iceberg-spark-runtime-3.5_2.12-$(ICEBERG_VERSION).jar
+jars: $(ICEBERG_JAR)
+$(ICEBERG_JAR):
+	@command -v mvn >/dev/null || { echo "make jars: mvn (Maven) missing: apt-get install maven" >&2; exit 1; }
+	mvn -q dependency:copy -Dartifact=org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:$(ICEBERG_VERSION) -DoutputDirectory=$(TOOLS)/jars
 
 build: deps
 	tsc -p tsconfig.build.json
@@ -73,7 +81,7 @@ run: install build
 	node dist/cli.js local --config config/local.yaml --fresh
 
 ## make pytest: the PySpark job tests (local Spark on the real FakeStore fixtures).
-pytest: venv
+pytest: venv jars
 	$(VENV)/bin/python -m pytest tests/python -q -p no:cacheprovider
 
 clean:

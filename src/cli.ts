@@ -13,6 +13,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { registerDeadLetterCommands } from './deadletter/command.js';
 import { IngestError } from './errors.js';
+import { registerQueryCommand } from './glue/query-command.js';
 import { createLogger, type Logger } from './log.js';
 import type { Role } from './runtime/roles.js';
 import { Shutdown } from './runtime/shutdown.js';
@@ -239,5 +240,6 @@ program
   });
 
 registerDeadLetterCommands(program, fail);
+registerQueryCommand(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

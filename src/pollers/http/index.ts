@@ -554,8 +554,8 @@ class HttpSourceImpl implements HttpSource {
    */
   private async stage(records: unknown[], result: PollResult): Promise<StagedPage> {
     const source = this.name;
-    const { emit, idField, versionField, eventTimeField, partitionKeyField } = this.config;
-    const spec = { source, idField, versionField, eventTimeField, partitionKeyField };
+    const { emit, idField, versionField, eventTimeField, partitionKeyField, timezone } = this.config;
+    const spec = { source, idField, versionField, eventTimeField, partitionKeyField, timezone };
     result.polled += records.length;
     this.totals.polled += records.length;
     sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
