@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv jars pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
+.PHONY: all install tools node deps venv kafka jars pytest cdk-synth build lint format typecheck test unit run clean docs bench bench-e2e chaos soak
 
 all: build
 
@@ -31,21 +31,30 @@ $(VENV)/.installed: requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-## Debian's prometheus package: a real Prometheus server and promtool for the metrics tests.
+## Debian's prometheus package (a real Prometheus server and promtool for the metrics tests) and
+## redis-server (shared rate budgets: bottleneck's Redis datastore, src/local/redis.ts).
 tools:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "make tools: prometheus/promtool missing; run as root or: sudo apt-get install prometheus" >&2; exit 1; fi; \
-	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; }); \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v redis-server >/dev/null || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make tools: prometheus/promtool/redis-server missing; run as root or: sudo apt-get install prometheus redis-server" >&2; exit 1; fi; \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus redis-server; }); \
 	}
 
-install: deps venv jars
+## make kafka: the Apache Kafka 3.9 broker's jars (tools/kafka/pom.xml, Maven Central) into .tools/kafka/libs,
+## for the Kafka tests and `ingest local --config config/local-kafka.yaml` (src/local/kafka-local.ts).
+kafka: $(TOOLS)/kafka/libs/.installed
+$(TOOLS)/kafka/libs/.installed: tools/kafka/pom.xml
+	@command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends maven; }
+	mvn -q -f tools/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=$(TOOLS)/kafka/libs
+	@touch $@
+
+install: deps venv kafka jars
 
 ## make jars: the Iceberg Spark runtime (Glue 5.0 line, ADR 0015) for the local Spark jobs, from Maven Central.
 ICEBERG_VERSION := 1.7.1
 ICEBERG_JAR     := $(TOOLS)/jars/iceberg-spark-runtime-3.5_2.12-$(ICEBERG_VERSION).jar
 jars: $(ICEBERG_JAR)
 $(ICEBERG_JAR):
-	@command -v mvn >/dev/null || { echo "make jars: mvn (Maven) missing: apt-get install maven" >&2; exit 1; }
+	@command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends maven; }
 	mvn -q dependency:copy -Dartifact=org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:$(ICEBERG_VERSION) -DoutputDirectory=$(TOOLS)/jars
 
 build: deps

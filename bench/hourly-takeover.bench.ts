@@ -27,7 +27,8 @@ import { LakeSchema } from '../src/glue/config.js';
 import type { GlueExecutor } from '../src/glue/types.js';
 import { openLake } from '../src/lake/index.js';
 import { silentLogger } from '../src/log.js';
-import { createStateTable, DynamoDbStateStore, FileStateStore, type StateStore } from '../src/state/index.js';
+import { createStateTable, DynamoDbStateStore } from '../src/state/dynamodb.js';
+import { FileStateStore, type StateStore } from '../src/state/index.js';
 import { startMoto } from '../test/support/moto.js';
 
 const LEASE_SECS = Number(process.env.TAKEOVER_BENCH_LEASE_SECS ?? 60);
@@ -74,7 +75,8 @@ const schedulerConfig = (name: string, lakeUri: string) => ({
 function startOwner(spec: StoreSpec, name: string, lakeUri: string): ChildProcess {
   const code = `
     const { createHourlyScheduler } = await import(${JSON.stringify(`${DIST}/consumers/hourly/index.js`)});
-    const { FileStateStore, DynamoDbStateStore } = await import(${JSON.stringify(`${DIST}/state/index.js`)});
+    const { FileStateStore } = await import(${JSON.stringify(`${DIST}/state/index.js`)});
+    const { DynamoDbStateStore } = await import(${JSON.stringify(`${DIST}/state/dynamodb.js`)});
     const { LakeSchema } = await import(${JSON.stringify(`${DIST}/glue/config.js`)});
     const { silentLogger } = await import(${JSON.stringify(`${DIST}/log.js`)});
     const spec = ${JSON.stringify(spec)};

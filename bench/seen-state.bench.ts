@@ -24,7 +24,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { test } from 'vitest';
 import { ChangeDetector, LruMap, type TrackedRow } from '../src/pollers/http/changes.js';
-import { createStateTable, type SeenStore, SqliteSeenStore } from '../src/state/index.js';
+import { createStateTable } from '../src/state/dynamodb.js';
+import { type SeenStore, SqliteSeenStore } from '../src/state/index.js';
 import { DynamoDbSeenStore, seenItemKey } from '../src/state/seen/dynamodb.js';
 import { startMoto } from '../test/support/moto.js';
 

@@ -4,6 +4,8 @@
  * are what ECS runs; `local` runs everything embedded with no Docker; `validate-config` checks a
  * file; `docs config` prints the config reference generated from the schemas.
  */
+// First: the compile cache then covers every module loaded after it.
+import './runtime/compile-cache.js';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -35,6 +37,12 @@ function defaultLocalConfig(): string {
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return n;
 }
 
@@ -131,7 +139,11 @@ program
   .description(
     'Run everything embedded, with no Docker: a local Kinesis emulator, the fixture API server and both roles.\n' +
       'Stops by itself once every source has completed a full poll and every accepted record has landed in bronze\n' +
-      '(or after --duration), then prints a per-source summary.',
+      '(or after --duration), then prints a per-source summary.\n' +
+      'With --run-tasks/--consume-tasks: that many separate `run` and `consume` processes share the sources and\n' +
+      'shards through leases, with their state in DynamoDB on a local moto server (ADR 0013). That mode stops at\n' +
+      'bronze (the hourly lake does not run); its summary shows which task polled each source and its requests\n' +
+      'per second against the budget.',
   )
   .option('-c, --config <file>', 'YAML config file', defaultLocalConfig())
   .option(
@@ -150,6 +162,13 @@ program
     'also write the summary (sources, silver, gold analytics, quality) as JSON to this file',
   )
   .option('--shards <n>', 'shards per stream in the emulator', (v) => Number.parseInt(v, 10), 2)
+  .option('--run-tasks <n>', 'separate `run` processes sharing the sources through leases', positiveInt)
+  .option(
+    '--consume-tasks <n>',
+    'separate `consume` processes sharing the shards through leases',
+    positiveInt,
+  )
+  .option('--lease-secs <secs>', 'lease length in multi-task mode', positiveNumber, 10)
   .action(
     async (opts: {
       config: string;
@@ -158,6 +177,9 @@ program
       fixturePort: number;
       shards: number;
       summaryJson?: string;
+      runTasks?: number;
+      consumeTasks?: number;
+      leaseSecs: number;
     }) => {
       const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
       const abort = new AbortController();
@@ -168,8 +190,7 @@ program
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const { formatSummary, runLocal } = await import('./local/index.js');
-        const summary = await runLocal({
+        const common = {
           configFile: opts.config,
           durationSecs: opts.duration,
           fresh: opts.fresh,
@@ -177,8 +198,24 @@ program
           shards: opts.shards,
           logger,
           signal: abort.signal,
-        });
-        process.stdout.write(`${formatSummary(summary)}\n`);
+        };
+        let text: string;
+        let summary: { complete: boolean };
+        if (opts.runTasks !== undefined || opts.consumeTasks !== undefined) {
+          const { formatTasksSummary, runLocalTasks } = await import('./local/tasks.js');
+          const s = await runLocalTasks({
+            ...common,
+            runTasks: opts.runTasks ?? 1,
+            consumeTasks: opts.consumeTasks ?? 1,
+            leaseSecs: opts.leaseSecs,
+          });
+          [text, summary] = [formatTasksSummary(s), s];
+        } else {
+          const { formatSummary, runLocal } = await import('./local/index.js');
+          const s = await runLocal(common);
+          [text, summary] = [formatSummary(s), s];
+        }
+        process.stdout.write(`${text}\n`);
         if (opts.summaryJson) await writeFile(opts.summaryJson, `${JSON.stringify(summary, null, 2)}\n`);
         process.exit(summary.complete ? 0 : 1);
       } catch (err) {

@@ -44,6 +44,12 @@ describe('envelope', () => {
     expect(partitionKey).toHaveLength(64);
   });
 
+  it('a partitionKeyField that resolves to nothing falls back to <source>:<key> and is reported missing', () => {
+    const spec = { source: 's', idField: 'id', partitionKeyField: 'tenant' };
+    expect(wrap(spec, { id: 1, tenant: 'acme' }, now)).toMatchObject({ partitionKey: 'acme', missing: [] });
+    expect(wrap(spec, { id: 2 }, now)).toMatchObject({ partitionKey: 's:2', missing: ['tenant'] });
+  });
+
   it('keeps 64-bit integers exact: distinct big ids stay distinct and are written back digit for digit', () => {
     const parsed = parseJsonLossless(
       '[{"id": 1234567890123456789, "v": 1.5}, {"id": 1234567890123456790, "v": 2}]',

@@ -149,7 +149,8 @@ export interface RecordIdentity {
   entity: string;
   /** Whether {@link entity} came from `idField` (false: it is the content-hash id). */
   keyed: boolean;
-  /** Configured `idField` paths and `versionField` that resolved to nothing in this payload. */
+  /** Configured `idField` paths and `versionField` that resolved to nothing in this payload
+   * ({@link wrap} adds `partitionKeyField`). */
   missing: string[];
 }
 
@@ -262,7 +263,11 @@ export function wrap(
   // Default `<source>:<entity key>` (design brief, "Partition key"): one entity's versions stay on
   // one shard, and two sources whose ids overlap (FakeStore products, carts and users 1..20) do
   // not share a hot key that strict ordering would serialise.
-  let partitionKey = (pkField ? scalar(getPath(payload, pkField)) : undefined) ?? `${spec.source}:${entity}`;
+  // A `partitionKeyField` that resolves to nothing falls back to the default and is reported with
+  // the key fields (`missing`: the poller logs `key_fields_missing` and counts it), never silently.
+  const configured = pkField ? scalar(getPath(payload, pkField)) : undefined;
+  if (pkField && configured === undefined && !missing.includes(pkField)) missing.push(pkField);
+  let partitionKey = configured ?? `${spec.source}:${entity}`;
   if (partitionKey.length > MAX_PARTITION_KEY_CHARS) partitionKey = contentHash(partitionKey);
   return { envelope, partitionKey, entity, keyed, missing };
 }

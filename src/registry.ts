@@ -3,9 +3,11 @@
  * built from its config here. A new API needs only config; a new sink needs one folder and one line
  * in `src/producers/registry.ts`.
  */
+
 import type { ConsumerConfig, SinkConfig, SourceConfig } from './config/schema.js';
 import type { HourlyScheduler, HourlySchedulerConfig } from './consumers/hourly/index.js';
 import type { Consumer } from './consumers/types.js';
+import type { CoordinationConfig, OwnerIdentity } from './coordination/index.js';
 import type { DeadLetterQueue } from './deadletter/index.js';
 import type { LakeConfig } from './glue/config.js';
 import type { GlueExecutor, QueryEngine } from './glue/types.js';
@@ -23,6 +25,8 @@ export interface ComponentDeps {
   logger: Logger;
   /** The lake's zones and silver mappings (`lake` in config). */
   lakeConfig: LakeConfig;
+  /** Leases shared with other tasks (`coordination` in config, when enabled), and who this task is. */
+  coordination?: { config: CoordinationConfig; me: OwnerIdentity };
 }
 
 type Factory<C, T, D = ComponentDeps> = (config: C, deps: D) => T;
@@ -62,6 +66,7 @@ async function createHourlyComponent(
     // Run records in the lake, so a scheduler taking over an hour after a crash can look runs up.
     executor = new local.LocalGlueExecutor({
       maxConcurrentRuns: config.executor.maxConcurrentRuns,
+      prestart: config.executor.prestart,
       runsDir: local.runsDirForLake(config.lakeUri),
     });
   } else {

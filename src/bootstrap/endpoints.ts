@@ -6,8 +6,8 @@
  * AWS SDK fall back to a regional endpoint: every service it needs must have an explicit endpoint,
  * taken from (first match wins)
  * 1. `--endpoint URL` (the `endpoint` option), for every service;
- * 2. for a Kinesis stream only: the `endpoint` of the sink that writes it;
- * 3. `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_KINESIS`, `_S3`, `_DYNAMODB`, `_GLUE`, `_ATHENA`);
+ * 2. for a Kinesis stream or Firehose delivery stream only: the `endpoint` of the sink that writes it;
+ * 3. `AWS_ENDPOINT_URL_<SERVICE>` (`AWS_ENDPOINT_URL_KINESIS`, `_FIREHOSE`, `_S3`, `_DYNAMODB`, `_GLUE`, `_ATHENA`);
  * 4. `AWS_ENDPOINT_URL`.
  *
  * The environment variables count only when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is not `true`,
@@ -27,7 +27,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError } from '../errors.js';
 
 /** The services bootstrap may call. */
-export type BootstrapService = 'kinesis' | 's3' | 'dynamodb' | 'glue' | 'athena';
+export type BootstrapService = 'kinesis' | 'firehose' | 's3' | 'dynamodb' | 'glue' | 'athena';
 
 /** How an accepted endpoint's host was classified (informational; all of them are allowed). */
 export type EndpointKind = 'loopback' | 'private' | 'local-name' | 'other';

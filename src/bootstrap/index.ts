@@ -5,6 +5,7 @@
  * | resource          | from the config                                                            |
  * |-------------------|----------------------------------------------------------------------------|
  * | Kinesis streams   | kinesis sinks' and bronze consumers' `streamName` (`shards` each; waited for until ACTIVE) |
+ * | Firehose streams  | firehose sinks' `deliveryStreamName`: DirectPut to bronze under `lake.uri` (`firehose.ts`) |
  * | S3 buckets        | every `s3://` URI: consumers' `lakeUri`, `lake.uri`, `deadLetter.uri`, Athena `outputLocation` |
  * | DynamoDB table    | `state.tableName` when `state.type: dynamodb` (see `createStateTable`)      |
  * | Glue database     | `lake.database`, when an hourly consumer uses Glue or Athena               |
@@ -36,6 +37,7 @@ import {
   type WorkGroup,
 } from '@aws-sdk/client-athena';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import {
   CreateCrawlerCommand,
   CreateDatabaseCommand,
@@ -66,6 +68,7 @@ import {
   resolveEndpoints,
 } from './endpoints.js';
 import { BootstrapError, errorNameOf, httpStatusOf, isUnsupported } from './errors.js';
+import { ensureDeliveryStream } from './firehose.js';
 import {
   GLUE_VERSION,
   type JobPlan,
@@ -86,6 +89,7 @@ export type ResourceStatus = 'created' | 'exists' | 'updated' | 'skipped';
 /** Kinds of resources, as printed. */
 export type ResourceKind =
   | 'kinesis stream'
+  | 'firehose delivery stream'
   | 's3 bucket'
   | 'dynamodb table'
   | 'glue database'
@@ -111,6 +115,8 @@ export interface BootstrapOptions extends PlanOptions {
   env?: NodeJS.ProcessEnv;
   /** Region. @default env AWS_REGION ?? AWS_DEFAULT_REGION ?? 'us-east-1' */
   region?: string;
+  /** IAM role Firehose assumes to write S3 (emulators do not check it). @default {@link DEFAULT_FIREHOSE_ROLE_ARN} */
+  firehoseRoleArn?: string;
   /** IAM role of the Glue jobs and crawler (emulators do not check it). @default {@link DEFAULT_GLUE_ROLE_ARN} */
   glueRoleArn?: string;
   /** Directory holding the job scripts. @default {@link jobScriptsDir}() */
@@ -130,6 +136,9 @@ export interface BootstrapResult {
   /** Every resource, in creation order. */
   resources: ResourceResult[];
 }
+
+/** Role ARN given to Firehose by default: LocalStack's default account. */
+export const DEFAULT_FIREHOSE_ROLE_ARN = 'arn:aws:iam::000000000000:role/ingest-firehose';
 
 /** Role ARN given to the Glue jobs and crawler by default: LocalStack's default account. */
 export const DEFAULT_GLUE_ROLE_ARN = 'arn:aws:iam::000000000000:role/ingest-glue';
@@ -194,10 +203,13 @@ export async function bootstrap(config: Config, options: BootstrapOptions = {}):
   // Streams whose sink names its own endpoint use it (unless --endpoint overrides everything).
   const streamEndpoints = new Map<string, ResolvedEndpoint>();
   const problems: string[] = [];
-  for (const s of plan.streams) {
+  for (const s of [...plan.streams, ...(plan.deliveryStreams ?? [])]) {
     if (options.endpoint || !s.sinkEndpoint) continue;
     const checked = checkEndpoint(s.sinkEndpoint.url, `sink ${s.sinkEndpoint.sink}.endpoint`);
-    if ('refused' in checked) problems.push(`kinesis stream ${s.name}: ${checked.refused}`);
+    if ('refused' in checked)
+      problems.push(
+        `${'shards' in s ? 'kinesis stream' : 'firehose delivery stream'} ${s.name}: ${checked.refused}`,
+      );
     else streamEndpoints.set(s.name, checked);
   }
   if (problems.length > 0) throw refusal(problems);
@@ -250,6 +262,15 @@ export async function bootstrap(config: Config, options: BootstrapOptions = {}):
       ? track(new S3Client({ ...common, endpoint: endpointOf('s3'), forcePathStyle: true }))
       : undefined;
     for (const bucket of plan.buckets) report(await ensureBucket(s3!, bucket, region, endpointOf('s3')));
+
+    // Firehose delivery streams (after their bucket).
+    for (const d of plan.deliveryStreams ?? []) {
+      const url = streamEndpoints.get(d.name)?.url ?? endpointOf('firehose');
+      const firehose = track(new FirehoseClient({ ...common, endpoint: url }));
+      const roleArn = options.firehoseRoleArn ?? DEFAULT_FIREHOSE_ROLE_ARN;
+      const done = await ensureDeliveryStream(firehose, d, { roleArn, url, waitMs });
+      report({ kind: 'firehose delivery stream', name: d.name, ...done });
+    }
 
     // DynamoDB state table.
     if (plan.stateTable !== undefined) {

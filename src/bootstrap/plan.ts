@@ -8,6 +8,7 @@ import type { HourlySchedulerConfig } from '../consumers/hourly/index.js';
 import { ConfigError } from '../errors.js';
 import { sinkResources } from '../producers/registry.js';
 import type { BootstrapService } from './endpoints.js';
+import type { DeliveryStreamPlan } from './firehose.js';
 
 /** Shards of a stream bootstrap creates, unless told otherwise (as `ingest local --shards`). */
 export const DEFAULT_SHARDS = 2;
@@ -76,6 +77,8 @@ export interface WorkgroupPlan {
 /** Everything bootstrap creates for one config, in creation order. */
 export interface BootstrapPlan {
   streams: StreamPlan[];
+  /** Firehose DirectPut delivery streams writing bronze into `lake.uri` (only when a firehose sink exists). */
+  deliveryStreams?: DeliveryStreamPlan[];
   /** Bucket names, first seen first. */
   buckets: string[];
   /** The DynamoDB state table (`state.type: dynamodb`). */
@@ -117,6 +120,8 @@ export function s3Child(root: { bucket: string; prefix: string }, child: string)
  *
  * - Streams: every `kinesis-stream` a sink needs (`sinkResources`) and every bronze consumer's
  *   `streamName`, once each.
+ * - Delivery streams: every `firehose-delivery-stream` a sink needs, writing bronze under
+ *   `lake.uri` (whose bucket is then created too).
  * - Buckets: of every `s3://` URI in `consumers[].lakeUri`, `lake.uri`, `deadLetter.uri` and the
  *   Athena `outputLocation`s (and the lake bucket that receives the job scripts).
  * - State table: `state.tableName` when `state.type` is `dynamodb`.
@@ -127,7 +132,8 @@ export function s3Child(root: { bucket: string; prefix: string }, child: string)
  * - Athena: the `queryEngine.workgroup` of hourly consumers with `queryEngine.type: athena`, with
  *   `outputLocation` or `<lakeUri>/athena-results/` as its result location.
  *
- * @throws ConfigError when an hourly consumer with the `aws` executor has a lake that is not `s3://`
+ * @throws ConfigError when a firehose sink is configured and `lake.uri` is not `s3://`, when an
+ *   hourly consumer with the `aws` executor has a lake that is not `s3://`
  *   (Glue jobs cannot read a local lake), or when `shards` is not a positive integer.
  */
 export function planBootstrap(config: Config, options: PlanOptions = {}): BootstrapPlan {
@@ -136,7 +142,24 @@ export function planBootstrap(config: Config, options: PlanOptions = {}): Bootst
     throw new ConfigError(`bootstrap: shards must be a positive integer, got ${shards}`);
   }
   const streams = new Map<string, StreamPlan>();
+  const deliveryStreams = new Map<string, DeliveryStreamPlan>();
   for (const r of config.sinks.flatMap(sinkResources)) {
+    if (r.kind === 'firehose-delivery-stream') {
+      const lake = parseS3Uri(config.lake.uri);
+      if (!lake) {
+        throw new ConfigError(
+          `bootstrap: sink "${r.sink}" delivers through Firehose, which writes bronze to S3, but lake.uri ${config.lake.uri} is not s3://`,
+        );
+      }
+      if (!deliveryStreams.has(r.name))
+        deliveryStreams.set(r.name, {
+          name: r.name,
+          ...lake,
+          ...(r.endpoint ? { sinkEndpoint: { url: r.endpoint, sink: r.sink } } : {}),
+        });
+      continue;
+    }
+    // Kafka topics are created on the sink's own brokers, not planned with the AWS resources.
     if (r.kind !== 'kinesis-stream') continue;
     const prev = streams.get(r.name);
     if (prev && (prev.sinkEndpoint || !r.endpoint)) continue;
@@ -216,6 +239,7 @@ export function planBootstrap(config: Config, options: PlanOptions = {}): Bootst
 
   return {
     streams: [...streams.values()],
+    ...(deliveryStreams.size > 0 ? { deliveryStreams: [...deliveryStreams.values()] } : {}),
     buckets: [...buckets],
     ...(config.state.type === 'dynamodb' ? { stateTable: config.state.tableName } : {}),
     ...(needsGlue
@@ -240,6 +264,8 @@ export function servicesOf(plan: BootstrapPlan, endpointFlag?: string): Bootstra
   const out: BootstrapService[] = [];
   if (plan.streams.some((s) => endpointFlag !== undefined || s.sinkEndpoint === undefined))
     out.push('kinesis');
+  if (plan.deliveryStreams?.some((s) => endpointFlag !== undefined || s.sinkEndpoint === undefined))
+    out.push('firehose');
   if (plan.buckets.length > 0 || (plan.glue?.scripts.length ?? 0) > 0) out.push('s3');
   if (plan.stateTable !== undefined) out.push('dynamodb');
   if (plan.glue) out.push('glue');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BronzeWriterSchema } from '../consumers/bronze/config.js';
 import { HourlySchedulerSchema } from '../consumers/hourly/config.js';
+import { CoordinationSchema } from '../coordination/config.js';
 import { LakeSchema } from '../glue/config.js';
 import { HttpSourceSchema } from '../pollers/http/config.js';
 import { SinkSchema } from '../producers/registry.js';
@@ -45,6 +46,12 @@ export const ConfigSchema = z
     sinks: z.array(SinkSchema).default([]).describe('Where polled records go (role `run`).'),
     consumers: z.array(ConsumerSchema).default([]).describe('Stream consumers (role `consume`).'),
     state: StateSchema,
+    coordination: CoordinationSchema.default({
+      enabled: false,
+      leaseSecs: 10,
+      heartbeatIntervalSecs: 3,
+      group: 'sources',
+    }),
     lake: LakeSchema.default({
       uri: 'file://./data/lake',
       database: 'lake',

@@ -140,7 +140,7 @@ export function registerDeadLetterCommands(program: Command, fail: (err: unknown
         const { buildSink } = await import('../registry.js');
         const { replayDeadLetters } = await import('./replay.js');
         const { openLake } = await import('../lake/index.js');
-        const deps = commonDeps(config, logger);
+        const deps = await commonDeps(config, logger);
         const sinks = new Map<string, Promise<Sink>>();
         const sinkFor = (source: string): Promise<Sink> => {
           const name = config.sources.find((s) => s.name === source)?.sink ?? config.sinks[0]?.name;

@@ -1,6 +1,7 @@
 /**
- * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local), the
- * fixture API server (only when a source uses it) and both roles in one process, runs until every
+ * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local) when a
+ * Kinesis stream is used, moto's Firehose mirrored into the file lake (`firehose-local.ts`) when a
+ * firehose sink is configured, the fixture API server (only when a source uses it) and both roles in one process, runs until every
  * source has completed a full poll and every record the sinks accepted has landed in bronze (or
  * until `durationSecs`), stops everything cleanly and returns a per-source summary.
  */
@@ -15,7 +16,8 @@ import type { QueryResult } from '../glue/types.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { sinkResources } from '../producers/registry.js';
-import { startKinesisLocal } from './kinesis-local.js';
+import { type FirehoseLocal, startFirehoseLocal } from './firehose-local.js';
+import { type KinesisLocal, startKinesisLocal } from './kinesis-local.js';
 import { loadWithFixtures, startRoles } from './startup.js';
 
 export interface LocalOptions {
@@ -122,13 +124,14 @@ export async function countBronze(lakeUri: string): Promise<Map<string, BronzeCo
   return counts;
 }
 
-async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
+/** Removes the local state, the emulator's data and the file lake's zones (`--fresh`). */
+export async function removeLocalData(config: Config, kinesisDir: string): Promise<void> {
   if (config.state.type === 'file') await rm(resolve(config.state.path), { recursive: true, force: true });
   await rm(kinesisDir, { recursive: true, force: true });
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
     if (!uri.startsWith('file://')) continue;
     const root = resolve(uri.slice('file://'.length));
-    for (const zone of ['bronze', 'silver', 'gold', 'dead-letter', '_glue_runs']) {
+    for (const zone of ['bronze', 'bronze-errors', 'silver', 'gold', 'dead-letter', '_glue_runs']) {
       await rm(resolve(root, zone), { recursive: true, force: true });
     }
   }
@@ -143,11 +146,15 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const kinesisDir = resolve(stateDir, '..', 'kinesis');
   if (options.fresh) await removeLocalData(config, kinesisDir);
 
+  const resources = config.sinks.flatMap(sinkResources);
   const streams = [
     ...new Set([
-      ...config.sinks.flatMap(sinkResources).flatMap((r) => (r.kind === 'kinesis-stream' ? [r.name] : [])),
+      ...resources.flatMap((r) => (r.kind === 'kinesis-stream' ? [r.name] : [])),
       ...config.consumers.flatMap((c) => (c.type === 'bronze' ? [c.streamName] : [])),
     ]),
+  ];
+  const deliveryStreams = [
+    ...new Set(resources.flatMap((r) => (r.kind === 'firehose-delivery-stream' ? [r.name] : []))),
   ];
   // Silver hashes PII with a keyed SHA-256; a local run without a key gets a fixed development key.
   if (config.consumers.some((c) => c.type === 'hourly') && !process.env[config.lake.piiKeyEnv]) {
@@ -157,18 +164,38 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       `${config.lake.piiKeyEnv} unset: using the local development key`,
     );
   }
-  const kinesis = await startKinesisLocal({
-    streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
-    persistDir: kinesisDir,
-  });
-  process.env.AWS_ENDPOINT_URL_KINESIS = kinesis.endpoint;
   process.env.AWS_REGION ??= 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  // Each emulator only when something uses it.
+  let kinesis: KinesisLocal | undefined;
+  let firehose: FirehoseLocal | undefined;
+  const stopEmulators = async () => {
+    await kinesis?.stop();
+    await firehose?.stop();
+  };
+  try {
+    if (streams.length > 0) {
+      kinesis = await startKinesisLocal({
+        streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
+        persistDir: kinesisDir,
+      });
+      process.env.AWS_ENDPOINT_URL_KINESIS = kinesis.endpoint;
+    }
+    if (deliveryStreams.length > 0) {
+      firehose = await startFirehoseLocal({ deliveryStreams, lakeUri: config.lake.uri, logger });
+      process.env.AWS_ENDPOINT_URL_FIREHOSE = firehose.endpoint;
+    }
+  } catch (err) {
+    await stopEmulators();
+    throw err;
+  }
   logger.info(
     {
       event: 'local_stack_started',
-      kinesis: kinesis.endpoint,
+      kinesis: kinesis?.endpoint ?? 'not started',
+      firehose: firehose?.endpoint ?? 'not started',
+      deliveryStreams,
       fixtures: fixtures?.origin ?? 'not started',
       streams,
     },
@@ -176,7 +203,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   );
 
   const { consume, run } = await startRoles(config, logger, async () => {
-    await kinesis.stop();
+    await stopEmulators();
     await fixtures?.close();
   });
   let lake: LakeSummary | undefined;
@@ -184,7 +211,12 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     options.durationSecs === undefined ? Number.POSITIVE_INFINITY : started + options.durationSecs * 1000;
   const delivered = () => run.sources.reduce((n, s) => n + s.stats().emitted, 0);
   const polledOnce = () => run.sources.every((s) => s.stats().completedPolls + s.stats().failedPolls >= 1);
-  const read = () => consume.consumers.reduce((n, c) => n + c.stats().recordsRead, 0);
+  // Records the Firehose mirror copied count as read and landed (it is the bronze writer of that path).
+  const mirrored = () => {
+    const m = firehose?.stats();
+    return m ? m.records + m.failedRecords : 0;
+  };
+  const read = () => consume.consumers.reduce((n, c) => n + c.stats().recordsRead, 0) + mirrored();
   try {
     while (Date.now() < deadline && !options.signal?.aborted) {
       // Without --duration: stop once every source polled once and the bronze writer has read every
@@ -202,6 +234,8 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     // open hours included: the run is over, so its hours are as complete as they will get.
     const byType = (type: string) => consume.consumers.filter((_, i) => config.consumers[i]?.type === type);
     await Promise.all(byType('bronze').map((c) => c.stop()));
+    // The mirror sweeps once more and stops moto: bronze is complete before the lake runs.
+    await firehose?.stop();
     if (!options.signal?.aborted) {
       for (const c of byType('hourly') as HourlyScheduler[]) {
         const t0 = Date.now();
@@ -215,15 +249,14 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       }
     }
     await consume.stop();
-    await kinesis.stop();
+    await stopEmulators();
     await fixtures?.close();
   }
   // Everything accepted landed when the bronze writer landed or dead-lettered as many records as the
   // sources delivered (one process, one run: each record is counted once).
-  const landed = consume.consumers.reduce(
-    (n, c) => n + c.stats().recordsLanded + c.stats().recordsDeadLettered,
-    0,
-  );
+  const landed =
+    consume.consumers.reduce((n, c) => n + c.stats().recordsLanded + c.stats().recordsDeadLettered, 0) +
+    mirrored();
   const landedAll = polledOnce() && landed >= delivered();
   const lakeConfigured = config.consumers.some((c) => c.type === 'hourly');
   const complete = landedAll && (lake?.notDone.length ?? 0) === 0 && (!lakeConfigured || lake !== undefined);
@@ -258,8 +291,9 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
         bronzeRecords: inBronze.get(s.name)?.records ?? 0,
       };
     }),
-    landedThisRun: cstats.reduce((n, c) => n + c.recordsLanded, 0),
-    consumerDeadLettered: cstats.reduce((n, c) => n + c.recordsDeadLettered, 0),
+    landedThisRun: cstats.reduce((n, c) => n + c.recordsLanded, 0) + (firehose?.stats().records ?? 0),
+    consumerDeadLettered:
+      cstats.reduce((n, c) => n + c.recordsDeadLettered, 0) + (firehose?.stats().failedRecords ?? 0),
     landedAll,
     complete,
     elapsedSecs: (Date.now() - started) / 1000,

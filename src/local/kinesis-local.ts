@@ -5,7 +5,13 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { nodeWatchdogArgs, removePidFile, staleProcess, writePidFile } from '../runtime/children.js';
+import {
+  collectOutput,
+  nodeWatchdogArgs,
+  removePidFile,
+  staleProcess,
+  writePidFile,
+} from '../runtime/children.js';
 import { ListenError } from '../telemetry/listen.js';
 
 /** Finds a free TCP port on 127.0.0.1. */
@@ -130,15 +136,7 @@ export async function startKinesisLocal(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const output: string[] = [];
-  const collect = (b: Buffer) => {
-    const line = b.toString();
-    output.push(line);
-    if (output.length > 50) output.shift();
-    options.log?.(line);
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
+  const output = collectOutput(child, options.log);
   if (pidPath && child.pid !== undefined) {
     writePidFile(pidPath, { pid: child.pid, port, what: 'kinesis-local' });
     child.once('exit', () => removePidFile(pidPath));

@@ -4,12 +4,14 @@
  * line in {@link SINK_SPECS}.
  */
 import { z } from 'zod';
+import { firehoseSink } from './firehose/spec.js';
+import { kafkaSink } from './kafka/spec.js';
 import { kinesisSink } from './kinesis/spec.js';
 import type { SinkDeps, SinkResource, SinkSpec } from './spec.js';
 import type { Sink } from './types.js';
 
 /** The sink types. */
-const SINK_SPECS = [kinesisSink] as const;
+const SINK_SPECS = [kinesisSink, firehoseSink, kafkaSink] as const;
 
 type SchemaOf<T> = T extends SinkSpec<infer S> ? S : never;
 type SchemasOf<T extends readonly unknown[]> = { -readonly [K in keyof T]: SchemaOf<T[K]> };

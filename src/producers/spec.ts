@@ -12,16 +12,43 @@ import type { Sink } from './types.js';
  * A thing a sink writes to that must exist before it starts. Each sink type adds its own kind.
  * - `kinesis-stream`: a Kinesis data stream (bootstrap creates it; `ingest local` serves it from its
  *   Kinesis emulator).
+ * - `firehose-delivery-stream`: a DirectPut Firehose delivery stream writing the bronze layout
+ *   (bootstrap creates it; `ingest local` serves it from moto and mirrors it into the file lake).
+ * - `kafka-topic`: a Kafka topic (bootstrap creates it on the sink's brokers; `ingest local` starts
+ *   a local broker and creates it there).
  */
-export type SinkResource = {
-  kind: 'kinesis-stream';
-  /** Stream name. */
-  name: string;
-  /** The sink this resource belongs to (for messages). */
-  sink: string;
-  /** The endpoint the sink's config names, when it names one. */
-  endpoint?: string;
-};
+export type SinkResource =
+  | {
+      kind: 'kinesis-stream';
+      /** Stream name. */
+      name: string;
+      /** The sink this resource belongs to (for messages). */
+      sink: string;
+      /** The endpoint the sink's config names, when it names one. */
+      endpoint?: string;
+    }
+  | {
+      kind: 'firehose-delivery-stream';
+      /** Delivery stream name. */
+      name: string;
+      /** The sink this resource belongs to (for messages). */
+      sink: string;
+      /** The endpoint the sink's config names, when it names one. */
+      endpoint?: string;
+    }
+  | {
+      kind: 'kafka-topic';
+      /** Topic name. */
+      name: string;
+      /** The sink this resource belongs to (for messages). */
+      sink: string;
+      /** The brokers the sink's config names (`host:port`). */
+      brokers: string[];
+      /** Partitions of the topic when it is created. */
+      partitions: number;
+      /** Replication factor when it is created. @default the broker's */
+      replicationFactor?: number;
+    };
 
 /** What every sink factory may use. */
 export interface SinkDeps {

@@ -79,3 +79,25 @@ export function staleProcess(path: string): PidFile | undefined {
   removePidFile(path);
   return undefined;
 }
+
+/**
+ * Keeps the last `maxChunks` chunks a child wrote to stdout and stderr (for the error when it fails
+ * to start), passing each to `log` too.
+ * @returns the live array of kept chunks.
+ */
+export function collectOutput(
+  child: { stdout?: NodeJS.ReadableStream | null; stderr?: NodeJS.ReadableStream | null },
+  log?: (line: string) => void,
+  maxChunks = 50,
+): string[] {
+  const output: string[] = [];
+  const collect = (b: Buffer | string): void => {
+    const line = b.toString();
+    output.push(line);
+    if (output.length > maxChunks) output.shift();
+    log?.(line);
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  return output;
+}

@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/schema.js';
 import type { Consumer } from '../consumers/types.js';
+import { LeasedSourceGroup, newInstanceId, processOwner } from '../coordination/index.js';
 import { DeadLetterQueue } from '../deadletter/index.js';
 import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
@@ -12,7 +13,7 @@ import { closeSharedAgents } from '../pollers/http/index.js';
 import type { Source } from '../pollers/types.js';
 import type { Sink } from '../producers/types.js';
 import { buildConsumer, buildSink, buildSource, type ComponentDeps } from '../registry.js';
-import { DynamoDbStateStore, FileStateStore, type StateStore } from '../state/index.js';
+import { FileStateStore, type StateStore } from '../state/index.js';
 import { collectProcessMetrics, startTelemetryServer } from '../telemetry/index.js';
 
 export interface Role {
@@ -36,23 +37,31 @@ export interface ConsumeRole extends Role {
   consumers: Consumer[];
 }
 
-/** Opens the state store chosen in config. */
-export function openStateStore(config: Config): StateStore {
+/**
+ * Opens the state store chosen in config. The DynamoDB store's module (and its SDK) is loaded only
+ * when config names it.
+ */
+export async function openStateStore(config: Config): Promise<StateStore> {
   switch (config.state.type) {
     case 'file':
       return new FileStateStore(config.state.path);
-    case 'dynamodb':
+    case 'dynamodb': {
+      const { DynamoDbStateStore } = await import('../state/dynamodb.js');
       return new DynamoDbStateStore({ tableName: config.state.tableName, region: config.state.region });
+    }
   }
 }
 
 /** The dependencies every component gets: state store, dead-letter queue, logger, lake config. */
-export function commonDeps(config: Config, logger: Logger): ComponentDeps {
+export async function commonDeps(config: Config, logger: Logger): Promise<ComponentDeps> {
   return {
-    state: openStateStore(config),
+    state: await openStateStore(config),
     deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
     logger,
     lakeConfig: config.lake,
+    ...(config.coordination.enabled
+      ? { coordination: { config: config.coordination, me: processOwner(newInstanceId()) } }
+      : {}),
   };
 }
 
@@ -72,7 +81,7 @@ export async function startRunRole(
   options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<RunRole> {
   collectProcessMetrics();
-  const deps = commonDeps(config, logger);
+  const deps = await commonDeps(config, logger);
   const sinks = await Promise.all(config.sinks.map((s) => buildSink(s, deps)));
   const sinkByName = new Map(sinks.map((s) => [s.name, s]));
   let started = false;
@@ -83,13 +92,29 @@ export async function startRunRole(
     ready: async () => started && allReady(sinks.map((s) => () => s.ready())),
   });
   let sources: Source[];
+  let leased: LeasedSourceGroup | undefined;
   try {
     for (const sink of sinks) await sink.start(options.signal);
-    sources = config.sources.map((s) => {
+    const build = (s: Config['sources'][number], state: StateStore): Source => {
       const sink = s.sink === undefined ? sinks[0] : sinkByName.get(s.sink);
       if (!sink) throw new Error(`source ${s.name}: no sink configured`);
-      return buildSource(s, { ...deps, sink });
-    });
+      return buildSource(s, { ...deps, state, sink });
+    };
+    // Validate every source (and its sink) up front, leased or not.
+    sources = config.sources.map((s) => build(s, deps.state));
+    if (config.coordination.enabled) {
+      await Promise.all(sources.map((s) => s.stop()));
+      const byName = new Map(config.sources.map((s) => [s.name, s]));
+      leased = new LeasedSourceGroup({
+        names: config.sources.map((s) => s.name),
+        build: (name, state) => build(byName.get(name)!, state),
+        state: deps.state,
+        config: config.coordination,
+        me: deps.coordination?.me ?? processOwner(newInstanceId()),
+        logger,
+      });
+      sources = leased.sources;
+    }
   } catch (err) {
     await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
     await deps.state.close();
@@ -97,12 +122,14 @@ export async function startRunRole(
     throw err;
   }
   started = true;
-  for (const source of sources) source.start();
+  if (leased) await leased.start();
+  else for (const source of sources) source.start();
   logger.info(
     {
       event: 'role_started',
       role: 'run',
       sources: sources.length,
+      ...(leased ? { leased: leased.held() } : {}),
       sinks: sinks.length,
       port: telemetry.port,
     },
@@ -126,6 +153,8 @@ export async function startRunRole(
               Math.max(0, deadlineMs - Date.now()),
             );
       try {
+        // Leased: the in-flight polls finish before their leases are released.
+        await leased?.stop();
         await Promise.all(sources.map((s) => s.stop()));
         await Promise.all(sinks.map((s) => s.close()));
       } finally {
@@ -149,7 +178,7 @@ export async function startConsumeRole(
   options: { port?: number; signal?: AbortSignal } = {},
 ): Promise<ConsumeRole> {
   collectProcessMetrics();
-  const deps = commonDeps(config, logger);
+  const deps = await commonDeps(config, logger);
   const consumers: Consumer[] = [];
   let started = false;
   // Bind the port first: a port in use fails the role before any consumer reads a record.

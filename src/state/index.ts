@@ -53,16 +53,11 @@ export function seenStoreOf(state: StateStore): SeenStore {
 }
 
 export { StateConflictError } from '../errors.js';
-export {
-  createStateTable,
-  type DynamoDbPutOptions,
-  DynamoDbStateStore,
-  stateTableDefinition,
-} from './dynamodb.js';
+// The DynamoDB stores are imported from './dynamodb.js' and './seen/dynamodb.js' directly, never
+// through this module: a role on file state then never loads the DynamoDB SDK (start-up, issue 8).
 export { FileStateStore } from './file.js';
 export {
   boundedSeenKey,
-  DynamoDbSeenStore,
   KeyValueSeenStore,
   MAX_SEEN_KEY_BYTES,
   type SeenEntry,

@@ -3,12 +3,16 @@
  * drift: importing each component's `telemetry.ts` registers its metrics in the process registry.
  */
 import '../consumers/bronze/telemetry.js';
+import '../coordination/telemetry.js';
 import '../consumers/hourly/telemetry.js';
 import '../deadletter/telemetry.js';
 import '../pollers/http/telemetry.js';
+import '../producers/firehose/telemetry.js';
+import '../producers/kafka/telemetry.js';
 import '../producers/kinesis/telemetry.js';
 import '../producers/telemetry.js';
 import { registry } from './index.js';
+import './sources.js';
 
 /** Markdown table of every service metric: name, type, labels, help. */
 export async function metricsReference(): Promise<string> {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
+import { sinkResources } from '../../src/producers/registry.js';
 import { requireBuiltCli } from '../support/cli.js';
 
 /**
@@ -107,7 +108,7 @@ describe('deploy/docker-compose.yml', () => {
     expect(services.consume!.environment!.INGEST_HEALTH_PORT).toBe(String(consume.telemetry.consumePort));
     expect(run.telemetry.host).toBe('0.0.0.0');
     // One stream, one lake bucket.
-    const stream = run.sinks[0]!.streamName;
+    const stream = sinkResources(run.sinks[0]!)[0]!.name;
     const bronze = consume.consumers.find((c) => c.type === 'bronze')!;
     const hourly = consume.consumers.find((c) => c.type === 'hourly')!;
     expect(bronze.type === 'bronze' && bronze.streamName).toBe(stream);

@@ -2,6 +2,7 @@
  * Shard checkpoints in the state store, under `checkpoint/<consumer>/<stream>/<shardId>`, written
  * with conditional writes so that two writers never both own a shard.
  */
+import { LeaseLostError } from '../../coordination/errors.js';
 import { describeError, isRetriable, StateConflictError } from '../../errors.js';
 import type { StateStore } from '../../state/index.js';
 import { CheckpointError, ShardOwnershipError, storageClassOf } from './errors.js';
@@ -50,14 +51,15 @@ export class CheckpointStore {
 
   /**
    * Writes the checkpoint if its version is still the one read or last written.
-   * @throws ShardOwnershipError when another writer wrote it since; CheckpointError (retriable unless
+   * @throws ShardOwnershipError when another writer wrote it since, or (shard leases) this task no
+   * longer holds the shard's lease; CheckpointError (retriable unless
    * the state store says otherwise) when the write failed.
    */
   async write(checkpoint: ShardCheckpoint): Promise<void> {
     try {
       this.version = await this.state.put(this.key, checkpoint, { expectedVersion: this.version });
     } catch (err) {
-      if (err instanceof StateConflictError) {
+      if (err instanceof StateConflictError || err instanceof LeaseLostError) {
         throw new ShardOwnershipError(
           `checkpoint ${this.key} was written by another writer: ${err.message}`,
           {

@@ -66,23 +66,34 @@ export class ShardWorker {
   /** Failures since the shard last checkpointed (or started): the exponent of the restart backoff. */
   private failuresSinceCheckpoint = 0;
   private readonly endedDeferred: { promise: Promise<void>; resolve: () => void };
+  private readonly parentsEnded?: (stop: AbortSignal) => Promise<void>;
   /** Whether the shard is failing for good (non-retriable failures past the retry budget). */
   readonly health: ShardHealth;
   done: Promise<void> = Promise.resolve();
+
+  /** Whether the shard has listed parents (it then starts at TRIM_HORIZON once they ended). */
+  private readonly hasParents: boolean;
 
   constructor(
     private readonly writer: ShardHost,
     readonly shardId: string,
     /** Parent shards (listed ones only) that must be read to their end first. */
     readonly parents: ShardWorker[],
+    /**
+     * Shard leases: the (fenced) store of this shard's checkpoint, and a wait for parents read by
+     * any task to end. @default the writer's store, no extra wait
+     */
+    leased?: { state: StateStore; hasParents: boolean; parentsEnded: (stop: AbortSignal) => Promise<void> },
   ) {
+    this.hasParents = parents.length > 0 || (leased?.hasParents ?? false);
+    this.parentsEnded = leased?.parentsEnded;
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
       resolve = r;
     });
     this.endedDeferred = { promise, resolve };
     this.checkpoints = new CheckpointStore(
-      writer.state,
+      leased?.state ?? writer.state,
       checkpointKey(writer.config.name, writer.config.streamName, shardId),
     );
     this.health = new ShardHealth({
@@ -187,6 +198,7 @@ export class ShardWorker {
       });
       await Promise.race([Promise.all(this.parents.map((p) => p.ended)), stopped]);
     }
+    if (this.parentsEnded && !signals.stop.aborted) await this.parentsEnded(signals.stop);
     if (signals.stop.aborted) return;
     this.checkpoint = await this.writer.retrying(() => this.checkpoints.read(), signals.stop);
     if (this.checkpoint?.shardEnd) {
@@ -302,7 +314,7 @@ export class ShardWorker {
   private getIterator(signal: AbortSignal): Promise<string> {
     const after = this.buffer.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
     // A child shard starts at its beginning: its parents were read to their end first.
-    const type = this.parents.length > 0 ? 'TRIM_HORIZON' : this.cfg.initialPosition;
+    const type = this.hasParents ? 'TRIM_HORIZON' : this.cfg.initialPosition;
     return getShardIterator(
       this.writer.kinesis,
       this.cfg.streamName,

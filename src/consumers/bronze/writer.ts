@@ -3,6 +3,7 @@
  * shards, a bounded `stop()`, readiness and stats.
  */
 import { DescribeStreamSummaryCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
+import type { CoordinationConfig, OwnerIdentity } from '../../coordination/index.js';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
@@ -16,7 +17,8 @@ import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
 import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
 import { ConsumerError, ShutdownTimeoutError } from './errors.js';
 import { kinesisClientFromEnv, listAllShards } from './kinesis.js';
-import { type ShardHost, ShardWorker, type Signals } from './shard.js';
+import { type LeasedShardHost, ShardLeases } from './leases.js';
+import { ShardWorker, type Signals } from './shard.js';
 import {
   bronzeBytesWrittenTotal,
   bronzeErrorsTotal,
@@ -45,6 +47,11 @@ export interface BronzeWriterDeps {
   kinesis?: KinesisClient;
   /** Lake to write to. @default openLake(config.lakeUri) */
   lake?: Lake;
+  /**
+   * Shard leases shared with the other `consume` tasks (`coordination.enabled`); see leases.ts.
+   * @default none: this writer reads every shard
+   */
+  coordination?: { config: CoordinationConfig; me: OwnerIdentity };
 }
 
 function emptyStats(): Omit<ConsumerStats, 'shards' | 'recordsBuffered'> {
@@ -64,7 +71,7 @@ function emptyStats(): Omit<ConsumerStats, 'shards' | 'recordsBuffered'> {
 /**
  * The bronze writer. Create it with {@link createBronzeWriter}; it implements {@link Consumer}.
  */
-export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
+export class BronzeWriter implements Consumer, LeasedShardHost, DiscoveryHost {
   readonly name: string;
   readonly config: BronzeWriterConfig;
   readonly kinesis: KinesisClient;
@@ -77,7 +84,10 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
   /** True once `stop()` ran out of time: no more checkpoints are written. */
   abandoned = false;
   private readonly ownsKinesis: boolean;
-  private readonly workers = new Map<string, ShardWorker>();
+  /** Workers of the shards read now (all listed shards, or the leased ones). */
+  readonly workers = new Map<string, ShardWorker>();
+  /** Shard leases, when shared with other tasks. */
+  private readonly leases?: ShardLeases;
   private readonly stopController = new AbortController();
   private readonly abandonController = new AbortController();
   private started = false;
@@ -103,9 +113,12 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
       consumer: this.name,
       stream: this.config.streamName,
     });
+    if (deps.coordination?.config.enabled) {
+      this.leases = new ShardLeases(this, deps.coordination.config, deps.coordination.me);
+    }
   }
 
-  private get signals(): Signals {
+  get signals(): Signals {
     return { stop: this.stopController.signal, abandon: this.abandonController.signal };
   }
 
@@ -120,8 +133,12 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
     if (this.started) throw new ConsumerError(`consumer ${this.name} was already started`, 'internal');
     this.started = true;
     const shards = await this.listShardsAtStart();
-    this.addShards(shards);
-    this.log.info({ shards: shards.map((s) => s.ShardId) }, 'bronze writer started');
+    if (this.leases) await this.leases.start(shards);
+    else this.addShards(shards);
+    this.log.info(
+      { shards: shards.map((s) => s.ShardId), ...(this.leases ? { leased: this.leases.held() } : {}) },
+      'bronze writer started',
+    );
     this.discovering = this.discovery.run();
   }
 
@@ -177,8 +194,20 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
     );
   }
 
-  /** Starts a reader for every listed shard not read yet (parents before their children). */
+  /** Creates a worker for a leased shard (its parents may be read by another task). */
+  newWorker(shardId: string, leased: ConstructorParameters<typeof ShardWorker>[3]): ShardWorker {
+    return new ShardWorker(this, shardId, [], leased);
+  }
+
+  /**
+   * Starts a reader for every listed shard not read yet (parents before their children); with shard
+   * leases, hands the listing to the leases instead (they start readers for the shards they take).
+   */
   addShards(shards: Shard[]): void {
+    if (this.leases) {
+      this.leases.update(shards);
+      return;
+    }
     const listed = new Set(shards.map((s) => s.ShardId));
     const pending = shards.filter((s) => s.ShardId && !this.workers.has(s.ShardId));
     // Parents before children, so a child can refer to its parents' workers.
@@ -223,9 +252,12 @@ export class BronzeWriter implements Consumer, ShardHost, DiscoveryHost {
     const deadline = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs);
     });
-    const all = Promise.all([this.discovering, ...[...this.workers.values()].map((w) => w.done)]).then(
-      () => 'done' as const,
-    );
+    // Leased: the workers flush and checkpoint (fenced, leases still renewed), then leases are released.
+    const all = Promise.all([
+      this.discovering,
+      this.leases?.stop(),
+      ...[...this.workers.values()].map((w) => w.done),
+    ]).then(() => 'done' as const);
     const outcome = await Promise.race([all, deadline]);
     clearTimeout(timer);
     if (outcome === 'timeout') {

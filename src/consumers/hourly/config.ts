@@ -156,8 +156,16 @@ export const HourlySchedulerSchema = z
               .positive()
               .default(1)
               .describe('Runs of one job at once, like Glue `MaxConcurrentRuns`.'),
+            prestart: z
+              .boolean()
+              .default(false)
+              .describe(
+                "Start the job server's Spark JVM when the consumer starts instead of at the first job run, so its start-up overlaps the wait for the first hour (`ingest local` lands bronze meanwhile). It stays up until the consumer stops.",
+              ),
           })
-          .describe('Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake.'),
+          .describe(
+            'Runs the PySpark job scripts with the project venv (`make venv`) on a `file://` lake, all in one long-lived SparkSession (one JVM).',
+          ),
         z
           .strictObject({
             type: z.literal('aws'),
@@ -165,7 +173,7 @@ export const HourlySchedulerSchema = z
           })
           .describe('AWS Glue through the AWS SDK (StartJobRun, GetJobRun, StartCrawler, GetCrawler).'),
       ])
-      .default({ type: 'local', maxConcurrentRuns: 1 })
+      .default({ type: 'local', maxConcurrentRuns: 1, prestart: false })
       .describe('What runs the Glue jobs and the crawler.'),
     queryEngine: z
       .discriminatedUnion('type', [

@@ -1,23 +1,11 @@
 /**
- * Hour leases: who owns an hour, whether that owner is still alive, and the heartbeat that renews
- * the leases of the hours a scheduler works on (the way the KCL renews shard leases).
+ * Hour leases: whether the owner of an hour is still alive. The owner identity and the heartbeat are
+ * shared with source and shard leases (src/coordination/owner.ts).
  */
-import { hostname } from 'node:os';
-import { pidAlive } from '../../runtime/children.js';
+import { claimTakeoverReason, type OwnerIdentity } from '../../coordination/owner.js';
 import type { HourRecord } from './records.js';
 
-/** Where an owner runs; recorded in the hours it claims. */
-export interface OwnerIdentity {
-  /** Instance id (`<hostname>:<pid>:<random>` by default). */
-  instanceId: string;
-  host: string;
-  pid: number;
-}
-
-/** This process as an owner. */
-export function processOwner(instanceId: string, host: string = hostname()): OwnerIdentity {
-  return { instanceId, host, pid: process.pid };
-}
+export { LeaseHeartbeat, type OwnerIdentity, processOwner } from '../../coordination/owner.js';
 
 /**
  * Why a `running` record's owner can be taken over now, or `undefined` while it holds the hour:
@@ -30,49 +18,14 @@ export function takeoverReason(
   me: OwnerIdentity,
   nowMs: number,
 ): 'own' | 'dead_process' | 'lease_expired' | undefined {
-  if (rec.owner === me.instanceId) return 'own';
-  if (
-    rec.ownerHost === me.host &&
-    rec.ownerPid !== undefined &&
-    rec.ownerPid !== me.pid &&
-    !pidAlive(rec.ownerPid)
-  ) {
-    return 'dead_process';
-  }
-  if (rec.leaseUntil === undefined || nowMs >= Date.parse(rec.leaseUntil)) return 'lease_expired';
-  return undefined;
-}
-
-/**
- * Calls `renew` every `intervalMs` until stopped; a renewal still running when the next one is due is
- * not overlapped. The timer does not keep the process alive.
- */
-export class LeaseHeartbeat {
-  private timer?: NodeJS.Timeout;
-  private inFlight?: Promise<void>;
-
-  constructor(
-    private readonly intervalMs: number,
-    private readonly renew: () => Promise<void>,
-  ) {}
-
-  start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      if (this.inFlight) return;
-      this.inFlight = this.renew()
-        .catch(() => undefined)
-        .finally(() => {
-          this.inFlight = undefined;
-        });
-    }, this.intervalMs);
-    this.timer.unref();
-  }
-
-  /** Stops the timer and waits for a renewal in flight. */
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.inFlight;
-  }
+  return claimTakeoverReason(
+    {
+      ...(rec.owner === undefined ? {} : { owner: rec.owner }),
+      ...(rec.ownerHost === undefined ? {} : { ownerHost: rec.ownerHost }),
+      ...(rec.ownerPid === undefined ? {} : { ownerPid: rec.ownerPid }),
+      ...(rec.leaseUntil === undefined ? {} : { leaseUntilMs: Date.parse(rec.leaseUntil) }),
+    },
+    me,
+    nowMs,
+  );
 }

@@ -582,9 +582,10 @@ REQUIRED_ARGS = ("JOB_NAME", "source", "hours", "lake_uri", "entity_json")
 OPTIONAL_ARGS = {"pii_key_env": "INGEST_PII_KEY", "pii_key_secret_id": None, "database": "lake"}
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]:
     """Glue entry point: resolves arguments, checks them and the PII key *before* starting Spark (a
-    bad invocation fails in about a second), runs the job, prints the summary, commits.
+    bad invocation fails in about a second), runs the job, prints the summary, commits. With
+    ``spark``, runs on that session (the local job server's) instead of starting one.
 
     Exit status (when run as a script): 0 on success; 1 with the error on stderr otherwise.
     """
@@ -601,7 +602,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return lakelib.run_job(
         args, started, lambda spark: run_bronze_to_silver(
             spark, lake_uri, str(args["source"]), hours, entity, pii_key, str(args["database"])
-        )
+        ),
+        spark=spark,
     )
 
 

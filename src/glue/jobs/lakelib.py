@@ -256,16 +256,19 @@ def use_iceberg(spark: Any, lake_uri: str) -> str:
     catalog's warehouse is fixed once it is loaded; tests and a shared session use several lakes).
     A catalog already configured on the session (Glue ``--conf``) is kept as it is."""
     warehouse = lake_path(lake_uri, "iceberg")
-    if warehouse in _CATALOGS:
-        return _CATALOGS[warehouse]
-    name = ICEBERG_CATALOG if not _CATALOGS else f"{ICEBERG_CATALOG}_{len(_CATALOGS)}"
+    name = _CATALOGS.get(warehouse)
+    if name is None:
+        name = ICEBERG_CATALOG if not _CATALOGS else f"{ICEBERG_CATALOG}_{len(_CATALOGS)}"
+        _CATALOGS[warehouse] = name
     prefix = f"spark.sql.catalog.{name}"
     if name == ICEBERG_CATALOG and spark.conf.get(f"{prefix}.catalog-impl", None):
-        _CATALOGS[warehouse] = name
         return name
+    # Every session needs the settings (the local job server gives each run a new session, whose
+    # catalogs load on first use); setting them again on a session that has them changes nothing.
     for k, v in iceberg_catalog_conf(lake_uri, glue=False).items():
-        spark.conf.set(prefix + k[len(f"spark.sql.catalog.{ICEBERG_CATALOG}") :], v)
-    _CATALOGS[warehouse] = name
+        key = prefix + k[len(f"spark.sql.catalog.{ICEBERG_CATALOG}") :]
+        if spark.conf.get(key, None) != v:
+            spark.conf.set(key, v)
     return name
 
 
@@ -551,15 +554,17 @@ def list_partitions(spark: Any, root: str, partition_cols: Sequence[str]) -> lis
     return sorted(found)
 
 
-def run_job(args, started, body):
+def run_job(args, started, body, spark=None):
     """Runs ``body(spark) -> summary dict`` as one job run and returns the summary.
 
     The run starts through :func:`start_job` (a Glue job with ``job.init`` where ``awsglue`` is
-    present, else a local SparkSession). On success it adds ``duration_secs`` (seconds since
+    present, else a local SparkSession), or on ``spark`` when given: a session the caller owns (the
+    local job server's, ``src/glue/local/job_server.py``), which is configured with
+    :data:`SESSION_CONF` and never stopped here. On success it adds ``duration_secs`` (seconds since
     ``started``, a ``time.monotonic()`` value), prints the one-line JSON summary and commits the job
     (``job.commit()``); on any failure it aborts the run and re-raises.
     """
-    ctx = start_job(args)
+    ctx = start_job(args) if spark is None else JobContext(spark=configure_session(spark), args=args)
     try:
         summary = body(ctx.spark)
     except BaseException:

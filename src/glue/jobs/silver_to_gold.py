@@ -255,16 +255,20 @@ REQUIRED_ARGS = ("JOB_NAME", "lake_uri")
 OPTIONAL_ARGS = {"hours": None, "database": "lake"}
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]:
     """Glue entry point: resolves arguments (checked before Spark starts), runs, prints the summary,
-    ``job.commit()``. Exit status 0 on success, 1 on a bad argument (message on stderr)."""
+    ``job.commit()``. Exit status 0 on success, 1 on a bad argument (message on stderr). With
+    ``spark``, runs on that session (the local job server's) instead of starting one."""
     started = time.monotonic()
     argv = list(sys.argv if argv is None else argv)
     args = lakelib.parse_job_args(argv, REQUIRED_ARGS, OPTIONAL_ARGS)
     hours = lakelib.parse_hours(args["hours"])
     lake_uri = lakelib.normalize_lake_uri(str(args["lake_uri"]))
     return lakelib.run_job(
-        args, started, lambda spark: run_silver_to_gold(spark, lake_uri, hours or None, str(args["database"]))
+        args,
+        started,
+        lambda spark: run_silver_to_gold(spark, lake_uri, hours or None, str(args["database"])),
+        spark=spark,
     )
 
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EntitySchema } from '../config.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 import { TERMINAL_JOB_STATES } from '../types.js';
-import { findProjectRoot, LocalGlueExecutor, runsDirForLake } from './executor.js';
+import { DEFAULT_JOB_SCRIPTS, findProjectRoot, LocalGlueExecutor, runsDirForLake } from './executor.js';
 
 const root = findProjectRoot();
 const HOUR = { dt: '2026-11-25', hour: '06' };
@@ -66,9 +66,42 @@ describe('LocalGlueExecutor', () => {
     pii_key_env: 'INGEST_PII_KEY',
   });
 
-  it('runs bronze_to_silver end to end: RUNNING, then SUCCEEDED with silver Parquet; MaxConcurrentRuns 1', async () => {
-    const glue = new LocalGlueExecutor({ env: { INGEST_PII_KEY: 'test-key' } });
+  it('runs bronze_to_silver end to end on one job server; a failed run fails alone and leaves nothing behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-glue-iso-'));
+    // A run that leaves a temporary view, a session conf and a cached table, then raises.
+    const dirty = join(dir, 'dirty.py');
+    await writeFile(
+      dirty,
+      [
+        'def main(argv, spark):',
+        '    spark.range(3).createOrReplaceTempView("leftover")',
+        '    spark.conf.set("spark.sql.shuffle.partitions", "7")',
+        '    spark.table("leftover").cache().count()',
+        '    raise RuntimeError("dirty job failed on purpose")',
+        '',
+      ].join('\n'),
+    );
+    // A run that reports what it finds.
+    const probe = join(dir, 'probe.py');
+    await writeFile(
+      probe,
+      [
+        'import os',
+        'def main(argv, spark):',
+        '    return {"views": [t.name for t in spark.catalog.listTables() if t.isTemporary],',
+        '            "partitions": spark.conf.get("spark.sql.shuffle.partitions"),',
+        '            "cached": spark.sparkContext._jsc.getPersistentRDDs().size(),',
+        '            "argv": argv[1:], "pid": os.getpid()}',
+        '',
+      ].join('\n'),
+    );
+    const glue = new LocalGlueExecutor({
+      env: { INGEST_PII_KEY: 'test-key' },
+      scripts: { ...DEFAULT_JOB_SCRIPTS, dirty, probe },
+      prestart: true,
+    });
     try {
+      expect(await glue.ready()).toBeGreaterThan(0);
       const runId = await glue.startJobRun('bronze_to_silver', args());
       expect(runId).toMatch(/^jr_[0-9a-f]{64}$/);
       expect((await glue.getJobRun('bronze_to_silver', runId)).state).toBe('RUNNING');
@@ -81,7 +114,6 @@ describe('LocalGlueExecutor', () => {
       const run = await glue.waitForJobRun('bronze_to_silver', runId);
       expect(run.errorMessage).toBeUndefined();
       expect(run.state).toBe('SUCCEEDED');
-      expect(run.exitCode).toBe(0);
       expect(run.executionTimeSecs).toBeGreaterThan(0);
       expect(run.summary).toMatchObject({
         job: 'bronze_to_silver',
@@ -98,29 +130,86 @@ describe('LocalGlueExecutor', () => {
       const bytes = Buffer.concat(await Promise.all(parquet.map((f) => readFile(f))));
       expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
       for (const u of users) expect(bytes.includes(Buffer.from(u.email))).toBe(false);
-    } finally {
-      await glue.close();
-    }
-  });
 
-  it('reports FAILED with the stderr tail when the job fails (missing PII key)', async () => {
-    const glue = new LocalGlueExecutor({ env: { INGEST_PII_KEY: undefined } });
-    try {
-      const runId = await glue.startJobRun('bronze_to_silver', args());
-      const run = await glue.waitForJobRun('bronze_to_silver', runId);
-      expect(run.state).toBe('FAILED');
-      expect(TERMINAL_JOB_STATES.has(run.state)).toBe(true);
-      expect(run.errorMessage).toMatch(/PiiKeyError: PII key missing: environment variable INGEST_PII_KEY/);
-      expect(run.exitCode).toBe(1);
+      // A job that raises is FAILED with its exception and traceback (no key in that variable).
+      const noKey = await glue.startJobRun('bronze_to_silver', {
+        ...args(),
+        pii_key_env: 'LAKE_TEST_NO_KEY',
+      });
+      const failed = await glue.waitForJobRun('bronze_to_silver', noKey);
+      expect(failed.state).toBe('FAILED');
+      expect(TERMINAL_JOB_STATES.has(failed.state)).toBe(true);
+      expect(failed.errorMessage).toMatch(
+        /PiiKeyError: PII key missing: environment variable LAKE_TEST_NO_KEY/,
+      );
+      expect(failed.errorMessage).toMatch(/Traceback/);
+
+      const d = await glue.waitForJobRun('dirty', await glue.startJobRun('dirty', {}));
+      expect(d.state).toBe('FAILED');
+      expect(d.errorMessage).toMatch(/^RuntimeError: dirty job failed on purpose/);
+      // The next run sees none of it, on the same server (one JVM for every run so far).
+      const p = await glue.waitForJobRun('probe', await glue.startJobRun('probe', { k: 'v' }));
+      expect(p.state).toBe('SUCCEEDED');
+      expect(p.summary).toMatchObject({
+        views: [],
+        partitions: '2',
+        cached: 0,
+        argv: ['--JOB_NAME', 'probe', '--k', 'v'],
+      });
+      expect(glue.serverStarts).toBe(1);
     } finally {
       await glue.close();
+      await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
+
+  it('restarts a job server that crashed or whose JVM died: the run in flight FAILED, the next one runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'local-glue-crash-'));
+    const script = (name: string, body: string) => {
+      const path = join(dir, `${name}.py`);
+      return writeFile(path, `import os, time\ndef main(argv, spark):\n    ${body}\n`).then(() => path);
+    };
+    const glue = new LocalGlueExecutor({
+      scripts: {
+        exit: await script('exit', 'os._exit(9)'),
+        jvm: await script('jvm', 'spark._jvm.java.lang.Runtime.getRuntime().halt(1)'),
+        sleep: await script('sleep', 'time.sleep(60)'),
+        ok: await script('ok', 'return {"n": spark.range(5).count(), "pid": os.getpid()}'),
+      },
+      timeoutSecs: { sleep: 3 },
+    });
+    const runOf = async (job: string) => glue.waitForJobRun(job, await glue.startJobRun(job, {}));
+    try {
+      const crashed = await runOf('exit');
+      expect(crashed.state).toBe('FAILED');
+      expect(crashed.errorMessage).toMatch(/local job server .* exited \(code 9\).*a new job server starts/s);
+      const first = await runOf('ok');
+      expect(first).toMatchObject({ state: 'SUCCEEDED', summary: { n: 5 } });
+      expect(glue.serverStarts).toBe(2);
+
+      // The JVM dies under a run: that run fails, the server exits, the next run gets a new one.
+      const jvm = await runOf('jvm');
+      expect(jvm.state).toBe('FAILED');
+      const second = await runOf('ok');
+      expect(second).toMatchObject({ state: 'SUCCEEDED', summary: { n: 5 } });
+      expect(second.summary?.pid).not.toBe(first.summary?.pid);
+      expect(glue.serverStarts).toBe(3);
+
+      const slow = await runOf('sleep');
+      expect(slow.state).toBe('TIMEOUT');
+      expect(slow.errorMessage).toMatch(/timed out after 3 s/);
+      expect(await runOf('ok')).toMatchObject({ state: 'SUCCEEDED', summary: { n: 5 } });
+      expect(glue.serverStarts).toBe(4);
+    } finally {
+      await glue.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
 
   it('enforces a per-job MaxConcurrentRuns and stops running jobs on close()', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'local-glue-sleep-'));
     const sleeper = join(dir, 'sleeper.py');
-    await writeFile(sleeper, 'import time\ntime.sleep(60)\n');
+    await writeFile(sleeper, 'import time\ndef main(argv, spark):\n    time.sleep(60)\n');
     const glue = new LocalGlueExecutor({
       scripts: { sleeper, other: sleeper },
       maxConcurrentRuns: { sleeper: 2 },
@@ -149,12 +238,12 @@ describe('LocalGlueExecutor', () => {
       await glue.close();
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('keeps run records so another executor (another process) can look a run up', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'local-glue-records-'));
     const sleeper = join(dir, 'sleeper.py');
-    await writeFile(sleeper, 'import time\ntime.sleep(60)\n');
+    await writeFile(sleeper, 'import time\ndef main(argv, spark):\n    time.sleep(60)\n');
     const runsDir = join(dir, 'runs');
     const a = new LocalGlueExecutor({ scripts: { sleeper }, runsDir });
     const b = new LocalGlueExecutor({ scripts: { sleeper }, runsDir });
@@ -189,7 +278,7 @@ describe('LocalGlueExecutor', () => {
       await b.close();
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('fails clearly on an unknown job, an unknown run and a missing venv', async () => {
     const glue = new LocalGlueExecutor();

@@ -4,35 +4,38 @@
  * same job names, same `--name value` arguments, same run states and the same errors.
  *
  * How a run maps to Glue:
- * - `startJobRun` (Glue StartJobRun) spawns `.venv/bin/python <script> --JOB_NAME <job> --k v ...`; the
- *   script finds no `awsglue` and starts a local SparkSession (see `src/glue/jobs/lakelib.py`);
- * - `getJobRun` (Glue GetJobRun) reports `RUNNING`, then `SUCCEEDED` (exit 0), `FAILED` (any other exit,
- *   `errorMessage` = the tail of stderr), `TIMEOUT` (killed after `timeoutSecs`) or `STOPPED` (killed by
- *   {@link LocalGlueExecutor.close}); `executionTimeSecs` is the wall time;
+ * - `startJobRun` (Glue StartJobRun) sends the run to the local job server (`job_server.py`, see
+ *   {@link JobServer}): one Python process with one SparkSession (one JVM) that runs every job of
+ *   this executor, so an hour of jobs pays Spark's start-up once instead of once per job (Glue in AWS
+ *   still starts each job on its own). The server calls the script's `main(argv, spark)` with
+ *   `argv` = `<script> --JOB_NAME <job> --k v ...`, on a fresh `spark.newSession()`;
+ * - `getJobRun` (Glue GetJobRun) reports `RUNNING`, then `SUCCEEDED`, `FAILED` (the job raised:
+ *   `errorMessage` = `<ExceptionType>: <message>` and the traceback; or the server died under it),
+ *   `TIMEOUT` (still going after `timeoutSecs`) or `STOPPED` ({@link LocalGlueExecutor.close});
+ *   `executionTimeSecs` is the wall time from StartJobRun;
+ * - a server that exited (crash, JVM gone, timeout) fails the runs in flight with its stderr tail,
+ *   and the next `startJobRun` starts a new one. A timed-out run stops the server (a thread cannot be
+ *   killed), so runs in flight beside it end `FAILED` saying so;
  * - at most `maxConcurrentRuns` runs of one job at a time (Glue job property `MaxConcurrentRuns`, default 1):
  *   one more throws {@link ConcurrentRunsExceededError} (Glue `ConcurrentRunsExceededException`), which is
  *   retriable ("start it later");
- * - with `runsDir`, every run also has a run record `<runsDir>/<runId>.json` (written at start and at its
- *   end), so another process, such as a scheduler taking over an hour after a crash, can still ask
- *   `getJobRun` what became of a run it did not start: a record still `RUNNING` whose process is gone
- *   reads as `ERROR`;
- * - a run dies with this process, even on SIGKILL: it runs in its own process group and the job
- *   wrapper sets a parent-death signal (`LAKE_PARENT_PID`, `prctl(PR_SET_PDEATHSIG)` in `lakelib.py`);
- *   Spark's JVM exits when its Python driver dies;
+ * - with `runsDir`, every run also has a run record `<runsDir>/<runId>.json` (see `run-records.ts`);
+ * - the server dies with this process, even on SIGKILL; Spark's JVM exits when its Python driver dies;
  * - crawlers are no-ops: in local mode the query engine reads the Parquet files directly, so there is no
  *   catalog to update. A crawler still goes READY → RUNNING → READY (`lastCrawlStatus` `SUCCEEDED`) and a
  *   second start while RUNNING throws {@link CrawlerRunningError} (Glue `CrawlerRunningException`).
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pidAlive } from '../../runtime/children.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
-import type { CrawlerStatus, GlueExecutor, JobRun, JobRunState } from '../types.js';
+import type { CrawlerStatus, GlueExecutor, JobRunState } from '../types.js';
+import { JobServer } from './job-server.js';
+import { type LocalJobRun, readRunRecord, tail, writeRunRecord } from './run-records.js';
+
+export { type LocalJobRun, runsDirForLake } from './run-records.js';
 
 /** Job name → script file name in the jobs folder: the jobs this project ships. */
 export const DEFAULT_JOB_SCRIPTS: Readonly<Record<string, string>> = {
@@ -54,15 +57,16 @@ export interface LocalGlueExecutorOptions {
   /** The Python interpreter. Default `<projectRoot>/.venv/bin/python` (created by `make venv`). */
   python?: string;
   /**
-   * Job name → script (relative to `jobsDir`, or absolute). Default {@link DEFAULT_JOB_SCRIPTS}.
-   * Map your Glue job names here when they differ (e.g. `{ 'lake-bronze-to-silver': 'bronze_to_silver.py' }`).
+   * Job name → script (relative to `jobsDir`, or absolute); each defines `main(argv, spark)`. Default
+   * {@link DEFAULT_JOB_SCRIPTS}. Map your Glue job names here when they differ (e.g.
+   * `{ 'lake-bronze-to-silver': 'bronze_to_silver.py' }`).
    */
   scripts?: Record<string, string>;
   /** `MaxConcurrentRuns`: one number for every job, or per job name. Default 1 (Glue's default). */
   maxConcurrentRuns?: number | Record<string, number>;
   /**
-   * Extra environment of the runs, over `process.env` (e.g. `{ INGEST_PII_KEY: '...' }`); a key set to
-   * `undefined` removes that variable.
+   * Extra environment of the job server, over `process.env` (e.g. `{ INGEST_PII_KEY: '...' }`); a key
+   * set to `undefined` removes that variable.
    */
   env?: Record<string, string | undefined>;
   /** Working folder of the runs (a relative `file://./lake` resolves against it). Default `process.cwd()`. */
@@ -73,13 +77,29 @@ export interface LocalGlueExecutorOptions {
   shufflePartitions?: number;
   /** Spark log level (`LAKE_SPARK_LOG_LEVEL`). Default `WARN`. */
   sparkLogLevel?: string;
-  /** A run still going after this many seconds is killed and ends in `TIMEOUT`. Default 2880 min. */
-  timeoutSecs?: number;
-  /** How much of the end of stderr becomes `errorMessage`, in characters. Default 4000. */
+  /** Heap of the driver JVM, a JVM size (`LAKE_SPARK_DRIVER_MEMORY`). Default `512m`. */
+  driverMemory?: string;
+  /**
+   * Options of the driver JVM (`LAKE_SPARK_JAVA_OPTIONS`). Default
+   * `-XX:TieredStopAtLevel=1 -XX:+UseSerialGC` (faster JVM start-up for small local data).
+   */
+  javaOptions?: string;
+  /**
+   * Start the job server (and its JVM) now rather than at the first run, so Spark's start-up overlaps
+   * whatever comes before the first job (`ingest local` lands bronze meanwhile). Default false.
+   */
+  prestart?: boolean;
+  /**
+   * A run still going this many seconds after the server's session is up ends in `TIMEOUT` (and stops
+   * the server); one number for every job, or per job name (Glue job property `Timeout`). Default
+   * 2880 min (Glue's default).
+   */
+  timeoutSecs?: number | Record<string, number>;
+  /** How much of a failure (traceback, server stderr) becomes `errorMessage`, in characters. Default 4000. */
   errorTailChars?: number;
   /** How long a local crawl stays RUNNING, in milliseconds. Default 50. */
   crawlerDurationMs?: number;
-  /** After SIGTERM, how long to wait before SIGKILL when stopping a run, in milliseconds. Default 5000. */
+  /** After SIGTERM, how long to wait before SIGKILL when stopping the server, in milliseconds. Default 5000. */
   killGraceMs?: number;
   /**
    * Folder of the run records (`<runId>.json`), so runs can be looked up from another process. Default:
@@ -88,43 +108,10 @@ export interface LocalGlueExecutorOptions {
   runsDir?: string;
 }
 
-/** What a run record file holds. */
-interface RunRecordFile {
-  runId: string;
-  jobName: string;
-  state: JobRunState;
-  host: string;
-  /** Pid of the run's process (its process group leader). */
-  pid?: number;
-  startedOn: string;
-  completedOn?: string;
-  executionTimeSecs?: number;
-  errorMessage?: string;
-}
-
-/** The run-record folder of a `file://` lake (`<lake>/_glue_runs`); `undefined` for other lakes. */
-export function runsDirForLake(lakeUri: string): string | undefined {
-  if (!lakeUri.startsWith('file://')) return undefined;
-  return resolve(lakeUri.slice('file://'.length), '_glue_runs');
-}
-
-/** A local job run: the Glue {@link JobRun} fields plus what only a local run knows. */
-export interface LocalJobRun extends JobRun {
-  jobName: string;
-  startedOn: Date;
-  completedOn?: Date;
-  /** The process exit code, once it exited by itself. */
-  exitCode?: number | null;
-  /** The job's one-line JSON summary (last stdout line starting with `{`), when it printed one. */
-  summary?: Record<string, unknown>;
-}
-
 interface RunRecord {
   run: LocalJobRun;
-  child?: ChildProcess;
   done: Promise<void>;
-  stdout: string;
-  stderr: string;
+  /** Why the executor ended it, when it did. */
   stopReason?: 'STOPPED' | 'TIMEOUT';
 }
 
@@ -132,8 +119,6 @@ interface CrawlerRecord {
   status: CrawlerStatus;
   timer?: NodeJS.Timeout;
 }
-
-const KEEP_OUTPUT_CHARS = 64 * 1024;
 
 /**
  * The project root: the nearest folder at or above `from` that holds
@@ -152,25 +137,7 @@ export function findProjectRoot(from: string = dirname(fileURLToPath(import.meta
   }
 }
 
-function tail(text: string, chars: number): string {
-  const t = text.trimEnd();
-  return t.length <= chars ? t : `…${t.slice(t.length - chars)}`;
-}
-
-function lastJsonLine(stdout: string): Record<string, unknown> | undefined {
-  const lines = stdout.split('\n').filter((l) => l.startsWith('{'));
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const v: unknown = JSON.parse(lines[i]!);
-      if (v !== null && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
-    } catch {
-      // not the summary line
-    }
-  }
-  return undefined;
-}
-
-/** Runs the Glue job scripts with the project venv's PySpark; see the module docs. */
+/** Runs the Glue job scripts on the local job server; see the module docs. */
 export class LocalGlueExecutor implements GlueExecutor {
   readonly kind = 'local' as const;
   readonly projectRoot: string;
@@ -179,7 +146,10 @@ export class LocalGlueExecutor implements GlueExecutor {
   private readonly scripts: Record<string, string>;
   private readonly runs = new Map<string, RunRecord>();
   private readonly crawlers = new Map<string, CrawlerRecord>();
-  private pythonChecked?: Promise<void>;
+  private server?: JobServer;
+  /** Servers not yet exited (one taking runs, at most a few on their way out). */
+  private readonly servers = new Set<JobServer>();
+  private starts = 0;
   private closed = false;
 
   constructor(private readonly options: LocalGlueExecutorOptions = {}) {
@@ -187,6 +157,19 @@ export class LocalGlueExecutor implements GlueExecutor {
     this.jobsDir = options.jobsDir ?? join(this.projectRoot, 'src', 'glue', 'jobs');
     this.python = options.python ?? join(this.projectRoot, '.venv', 'bin', 'python');
     this.scripts = { ...(options.scripts ?? DEFAULT_JOB_SCRIPTS) };
+    if (options.prestart) {
+      // A failure to start shows as the first run's failure (or startJobRun's error).
+      void this.checkPython()
+        .then(() => {
+          if (!this.closed) this.jobServer();
+        })
+        .catch(() => {});
+    }
+  }
+
+  /** Job servers started so far (the first and every restart). */
+  get serverStarts(): number {
+    return this.starts;
   }
 
   /** `MaxConcurrentRuns` of a job. */
@@ -208,34 +191,40 @@ export class LocalGlueExecutor implements GlueExecutor {
   }
 
   /**
-   * Checks once that the venv's Python exists and imports pyspark.
-   * @throws GlueError (not retriable) saying to run `make venv`.
+   * Resolves when the job server's SparkSession is up, with its start-up time in seconds (starting
+   * the server when none is running).
+   * @throws JobServerExitedError when it exits first (e.g. pyspark missing: run make venv).
    */
-  private checkPython(): Promise<void> {
-    this.pythonChecked ??= (async () => {
-      try {
-        await access(this.python, constants.X_OK);
-      } catch (err) {
-        throw new GlueError(`local Glue jobs need ${this.python}: run make venv`, { cause: err });
-      }
-      await new Promise<void>((ok, fail) => {
-        execFile(this.python, ['-c', 'import pyspark'], { timeout: 60_000 }, (err, _out, stderr) => {
-          if (err) {
-            fail(
-              new GlueError(
-                `pyspark is not installed for ${this.python}: run make venv (${tail(String(stderr), 300)})`,
-                { cause: err },
-              ),
-            );
-          } else ok();
-        });
-      });
-    })();
-    // A failed check is retried next time (after `make venv`).
-    this.pythonChecked.catch(() => {
-      this.pythonChecked = undefined;
+  async ready(): Promise<number> {
+    await this.checkPython();
+    return this.jobServer().ready;
+  }
+
+  /** @throws GlueError (not retriable) saying to run `make venv` when the venv's Python is missing. */
+  private async checkPython(): Promise<void> {
+    try {
+      await access(this.python, constants.X_OK);
+    } catch (err) {
+      throw new GlueError(`local Glue jobs need ${this.python}: run make venv`, { cause: err });
+    }
+  }
+
+  /** The running job server, started (again) when there is none. */
+  private jobServer(): JobServer {
+    if (this.server?.accepting) return this.server;
+    this.starts += 1;
+    const server = new JobServer({
+      python: this.python,
+      script: join(this.projectRoot, 'src', 'glue', 'local', 'job_server.py'),
+      cwd: this.options.cwd ?? process.cwd(),
+      env: this.serverEnv(),
+      killGraceMs: this.options.killGraceMs ?? 5000,
+      errorTailChars: this.options.errorTailChars ?? 4000,
     });
-    return this.pythonChecked;
+    this.servers.add(server);
+    void server.exited.then(() => this.servers.delete(server));
+    this.server = server;
+    return server;
   }
 
   private running(jobName: string): number {
@@ -249,13 +238,14 @@ export class LocalGlueExecutor implements GlueExecutor {
    * and stripped); `--JOB_NAME <jobName>` is always passed first, as Glue does.
    * @returns the run id (`jr_` + 64 hex, like Glue's).
    * @throws ConcurrentRunsExceededError (retriable) when `maxConcurrentRuns` runs of the job are RUNNING;
-   *   GlueError (not retriable) for an unknown job, a missing venv or pyspark, or after {@link close}.
+   *   GlueError (not retriable) for an unknown job, a missing venv, or after {@link close}.
    */
   async startJobRun(jobName: string, args: Record<string, string>): Promise<string> {
     if (this.closed) throw new GlueError('LocalGlueExecutor is closed');
     const script = this.scriptOf(jobName);
     if (!existsSync(script)) throw new GlueError(`job ${jobName}: script ${script} does not exist`);
     await this.checkPython();
+    if (this.closed) throw new GlueError('LocalGlueExecutor is closed');
     // From here on everything is synchronous, so two concurrent starts cannot both pass the limit.
     const max = this.maxConcurrentRuns(jobName);
     if (this.running(jobName) >= max) {
@@ -263,166 +253,94 @@ export class LocalGlueExecutor implements GlueExecutor {
         `Concurrent runs exceeded for ${jobName}: MaxConcurrentRuns is ${max}`,
       );
     }
-    const argv = [script, '--JOB_NAME', jobName];
+    const argv = ['--JOB_NAME', jobName];
     for (const [k, v] of Object.entries(args)) {
       const name = k.replace(/^--/, '');
       if (name === 'JOB_NAME') continue;
       argv.push(`--${name}`, v);
     }
     const runId = `jr_${randomBytes(32).toString('hex')}`;
-    const rec = this.spawnRun(jobName, runId, argv);
-    this.runs.set(runId, rec);
+    this.runs.set(runId, this.sendRun(jobName, runId, script, argv));
     return runId;
   }
 
-  private runEnv(): NodeJS.ProcessEnv {
+  private serverEnv(): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env };
     for (const [k, v] of Object.entries(this.options.env ?? {})) {
       if (v === undefined) delete env[k];
       else env[k] = v;
     }
+    const o = this.options;
     return {
       ...env,
       PYSPARK_PYTHON: this.python,
       PYSPARK_DRIVER_PYTHON: this.python,
       PYTHONUNBUFFERED: '1',
       SPARK_LOCAL_IP: env.SPARK_LOCAL_IP ?? '127.0.0.1',
-      LAKE_SPARK_MASTER: this.options.sparkMaster ?? 'local[2]',
-      LAKE_SPARK_SHUFFLE_PARTITIONS: String(this.options.shufflePartitions ?? 2),
-      LAKE_SPARK_LOG_LEVEL: this.options.sparkLogLevel ?? 'WARN',
+      LAKE_SPARK_MASTER: o.sparkMaster ?? 'local[2]',
+      LAKE_SPARK_SHUFFLE_PARTITIONS: String(o.shufflePartitions ?? 2),
+      LAKE_SPARK_LOG_LEVEL: o.sparkLogLevel ?? 'WARN',
+      ...(o.driverMemory === undefined ? {} : { LAKE_SPARK_DRIVER_MEMORY: o.driverMemory }),
+      ...(o.javaOptions === undefined ? {} : { LAKE_SPARK_JAVA_OPTIONS: o.javaOptions }),
       LAKE_PARENT_PID: String(process.pid),
     };
   }
 
-  private spawnRun(jobName: string, runId: string, argv: string[]): RunRecord {
+  private sendRun(jobName: string, runId: string, script: string, argv: string[]): RunRecord {
     const run: LocalJobRun = { runId, jobName, state: 'RUNNING', startedOn: new Date() };
     const started = performance.now();
-    const rec: RunRecord = { run, stdout: '', stderr: '', done: Promise.resolve() };
-    const finish = (state: JobRunState, exitCode: number | null | undefined, error?: string): void => {
+    const server = this.jobServer();
+    const rec: RunRecord = { run, done: Promise.resolve() };
+    const chars = this.options.errorTailChars ?? 4000;
+    const finish = (state: JobRunState, error?: string): void => {
       if (run.state !== 'RUNNING') return;
       run.state = state;
       run.completedOn = new Date();
       run.executionTimeSecs = Math.round(performance.now() - started) / 1000;
-      if (exitCode !== undefined) run.exitCode = exitCode;
-      const summary = lastJsonLine(rec.stdout);
-      if (summary) run.summary = summary;
-      if (state !== 'SUCCEEDED') {
-        const why = error ?? tail(rec.stderr, this.options.errorTailChars ?? 4000);
-        run.errorMessage = why === '' ? `exit code ${exitCode}` : why;
-      }
-      this.writeRunRecord(run, rec.child?.pid);
+      if (error !== undefined) run.errorMessage = error;
+      this.record(run, server.pid);
     };
-    rec.done = new Promise<void>((done) => {
-      let child: ChildProcess;
-      try {
-        // Own process group (detached), so stopping a run also stops the JVM that PySpark starts.
-        child = spawn(this.python, argv, {
-          cwd: this.options.cwd ?? process.cwd(),
-          env: this.runEnv(),
-          stdio: ['ignore', 'pipe', 'pipe'],
-          detached: true,
-        });
-      } catch (err) {
-        finish('FAILED', undefined, `cannot start ${this.python}: ${String(err)}`);
-        done();
-        return;
-      }
-      rec.child = child;
-      this.writeRunRecord(run, child.pid);
-      child.stdout?.setEncoding('utf8').on('data', (s: string) => {
-        rec.stdout = (rec.stdout + s).slice(-KEEP_OUTPUT_CHARS);
-      });
-      child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-        rec.stderr = (rec.stderr + s).slice(-KEEP_OUTPUT_CHARS);
-      });
-      const timeoutSecs = this.options.timeoutSecs ?? GLUE_DEFAULT_TIMEOUT_SECS;
-      const timer = setTimeout(() => {
-        rec.stopReason = 'TIMEOUT';
-        void this.kill(rec);
-      }, timeoutSecs * 1000);
-      timer.unref();
-      child.on('error', (err) => {
+    this.record(run, server.pid);
+    const t = this.options.timeoutSecs;
+    const timeoutSecs = (typeof t === 'number' ? t : t?.[jobName]) ?? GLUE_DEFAULT_TIMEOUT_SECS;
+    // The clock starts once the server's session is up: its start-up is not the job's time.
+    let timer: NodeJS.Timeout | undefined;
+    server.ready.then(
+      () => {
+        if (run.state !== 'RUNNING') return;
+        timer = setTimeout(() => {
+          rec.stopReason = 'TIMEOUT';
+          void server.stop();
+        }, timeoutSecs * 1000);
+        timer.unref();
+      },
+      () => {},
+    );
+    rec.done = server.run(runId, script, argv).then(
+      (reply) => {
         clearTimeout(timer);
-        finish('FAILED', undefined, `cannot run ${this.python}: ${err.message}`);
-        done();
-      });
-      child.on('close', (code, signal) => {
+        if (reply.summary) run.summary = reply.summary;
+        if (reply.ok) finish('SUCCEEDED');
+        else finish('FAILED', tail(`${reply.error}\n${reply.traceback ?? ''}`, chars));
+      },
+      (err: Error) => {
         clearTimeout(timer);
         if (rec.stopReason === 'TIMEOUT') {
-          finish('TIMEOUT', code, `timed out after ${timeoutSecs} s; ${tail(rec.stderr, 1000)}`);
+          finish('TIMEOUT', `timed out after ${timeoutSecs} s (the job server was stopped)`);
         } else if (rec.stopReason === 'STOPPED') {
-          finish('STOPPED', code, 'stopped: the executor was closed');
-        } else if (code === 0) {
-          finish('SUCCEEDED', 0);
+          finish('STOPPED', 'stopped: the executor was closed');
         } else {
-          const tailText = tail(rec.stderr, this.options.errorTailChars ?? 4000);
-          finish('FAILED', code, `exit ${code ?? signal}: ${tailText}`);
+          const timedOut = [...this.runs.values()].find((r) => r.stopReason === 'TIMEOUT' && r !== rec);
+          const why = timedOut ? ` (stopped because run ${timedOut.run.runId} timed out)` : '';
+          finish('FAILED', `${err.message}${why}; a new job server starts with the next run`);
         }
-        done();
-      });
-    });
+      },
+    );
     return rec;
   }
 
-  /** SIGTERM to the run's process group, SIGKILL after `killGraceMs`; resolves when it exited. */
-  private async kill(rec: RunRecord): Promise<void> {
-    const pid = rec.child?.pid;
-    if (pid === undefined || rec.run.state !== 'RUNNING') return rec.done;
-    const signal = (sig: NodeJS.Signals): void => {
-      try {
-        process.kill(-pid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGTERM');
-    const grace = setTimeout(() => signal('SIGKILL'), this.options.killGraceMs ?? 5000);
-    await rec.done;
-    clearTimeout(grace);
-  }
-
-  /** Writes a run's record file (atomically: temp file + rename), when `runsDir` is set. */
-  private writeRunRecord(run: LocalJobRun, pid: number | undefined): void {
-    const dir = this.options.runsDir;
-    if (dir === undefined) return;
-    const file: RunRecordFile = {
-      runId: run.runId,
-      jobName: run.jobName,
-      state: run.state,
-      host: hostname(),
-      ...(pid === undefined ? {} : { pid }),
-      startedOn: run.startedOn.toISOString(),
-      ...(run.completedOn ? { completedOn: run.completedOn.toISOString() } : {}),
-      ...(run.executionTimeSecs === undefined ? {} : { executionTimeSecs: run.executionTimeSecs }),
-      ...(run.errorMessage === undefined ? {} : { errorMessage: tail(run.errorMessage, 1000) }),
-    };
-    mkdirSync(dir, { recursive: true });
-    const path = join(dir, `${run.runId}.json`);
-    writeFileSync(`${path}.tmp`, JSON.stringify(file));
-    renameSync(`${path}.tmp`, path);
-  }
-
-  /** A run of another process, from its record file; `RUNNING` with its process gone reads as `ERROR`. */
-  private readRunRecord(jobName: string, runId: string): LocalJobRun | undefined {
-    const dir = this.options.runsDir;
-    if (dir === undefined || !/^jr_[0-9a-f]+$/.test(runId)) return undefined;
-    let file: RunRecordFile;
-    try {
-      file = JSON.parse(readFileSync(join(dir, `${runId}.json`), 'utf8')) as RunRecordFile;
-    } catch {
-      return undefined;
-    }
-    if (file.jobName !== jobName) return undefined;
-    const run: LocalJobRun = { runId, jobName, state: file.state, startedOn: new Date(file.startedOn) };
-    if (file.completedOn) run.completedOn = new Date(file.completedOn);
-    if (file.executionTimeSecs !== undefined) run.executionTimeSecs = file.executionTimeSecs;
-    if (file.errorMessage !== undefined) run.errorMessage = file.errorMessage;
-    const gone = file.host === hostname() && (file.pid === undefined || !pidAlive(file.pid));
-    if (run.state === 'RUNNING' && gone) {
-      run.state = 'ERROR';
-      run.errorMessage = `the run's process (pid ${file.pid ?? '?'}) is gone: its executor died before it ended`;
-    }
-    return run;
+  private record(run: LocalJobRun, pid: number | undefined): void {
+    if (this.options.runsDir !== undefined) writeRunRecord(this.options.runsDir, run, pid);
   }
 
   /**
@@ -433,7 +351,8 @@ export class LocalGlueExecutor implements GlueExecutor {
   async getJobRun(jobName: string, runId: string): Promise<LocalJobRun> {
     const rec = this.runs.get(runId);
     if (!rec || rec.run.jobName !== jobName) {
-      const other = rec ? undefined : this.readRunRecord(jobName, runId);
+      const dir = this.options.runsDir;
+      const other = rec || dir === undefined ? undefined : readRunRecord(dir, jobName, runId);
       if (other) return other;
       throw new GlueError(`job run ${runId} of ${jobName} not found (Glue EntityNotFoundException)`);
     }
@@ -472,7 +391,7 @@ export class LocalGlueExecutor implements GlueExecutor {
     return { ...(this.crawlers.get(name)?.status ?? { state: 'READY' }) };
   }
 
-  /** Stops every run still going (its state becomes STOPPED) and cancels crawls. Idempotent. */
+  /** Stops every run still going (its state becomes STOPPED), the job server and crawls. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     for (const c of this.crawlers.values()) {
@@ -482,6 +401,7 @@ export class LocalGlueExecutor implements GlueExecutor {
     }
     const going = [...this.runs.values()].filter((r) => r.run.state === 'RUNNING');
     for (const r of going) r.stopReason = 'STOPPED';
-    await Promise.all(going.map((r) => this.kill(r)));
+    await Promise.all([...this.servers].map((s) => s.stop()));
+    await Promise.all(going.map((r) => r.done));
   }
 }

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { registerSecret } from '../../secrets/index.js';
+import { AuthSchema } from './auth/config.js';
 
 const AUTH_POINTER =
-  'put the secret in an environment variable and name it in `auth` (`type: bearer` with `tokenEnv`, or `type: header` with `header` and `valueEnv`)';
+  'put the secret in an environment variable or Secrets Manager and name it in `auth` (`type: basic` with `username` and `password: { env: NAME }`, or `type: bearer` with `tokenEnv`)';
 
 /**
  * Checks a source URL: `http`/`https` only, and no credentials in it (`https://user:pass@host`).
@@ -95,6 +96,59 @@ export const RetrySchema = z
   .describe('Retries with exponential backoff and full jitter; `Retry-After` on 429/503 is honoured.')
   .default({ maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 30_000 });
 
+/** A source's request budget: token bucket, host cap, sharing through Redis, header awareness. */
+export const RateLimitSchema = z
+  .strictObject({
+    requestsPerSec: z.number().positive().default(5).describe('Token refill rate, in requests per second.'),
+    burst: z.number().int().positive().default(5).describe('Bucket size, in requests.'),
+    maxConcurrent: z
+      .number()
+      .int()
+      .positive()
+      .default(2)
+      .describe('Requests of this source in flight at once.'),
+    maxConcurrentPerHost: z
+      .number()
+      .int()
+      .positive()
+      .default(8)
+      .describe(
+        'Requests in flight at once to one host, over every source of the task calling it (with `shared`, over every task). When sources of one host disagree, the first one configured is in effect (logged).',
+      ),
+    shared: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Keep the bucket and the host cap in Redis (bottleneck's Redis datastore), so every task polling this source spends one budget together. The Redis URL comes from the environment variable `redisUrlEnv`.",
+      ),
+    redisUrlEnv: z
+      .string()
+      .default('INGEST_REDIS_URL')
+      .describe(
+        'Environment variable holding the Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) when `shared`; its password is masked like any secret.',
+      ),
+    headerReserve: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(1)
+      .describe(
+        "Requests of the API's own budget (`X-RateLimit-Remaining`, IETF `RateLimit`) left unspent: with fewer left, requests wait for the window's reset; with more, they are spaced `reset / (remaining - headerReserve)` apart when that is slower than `requestsPerSec`.",
+      ),
+  })
+  .default({
+    requestsPerSec: 5,
+    burst: 5,
+    maxConcurrent: 2,
+    maxConcurrentPerHost: 8,
+    shared: false,
+    redisUrlEnv: 'INGEST_REDIS_URL',
+    headerReserve: 1,
+  })
+  .describe(
+    "Per-source token bucket and per-host concurrency cap (bottleneck), optionally shared through Redis, slowed by the API's rate-limit headers.",
+  );
+
 export const HttpSourceSchema = z
   .strictObject({
     name: z
@@ -128,20 +182,7 @@ export const HttpSourceSchema = z
       .record(z.string(), z.string())
       .default({})
       .describe('Extra request headers (no secrets here).'),
-    auth: z
-      .discriminatedUnion('type', [
-        z.strictObject({
-          type: z.literal('bearer'),
-          tokenEnv: z.string().describe('Environment variable holding the token.'),
-        }),
-        z.strictObject({
-          type: z.literal('header'),
-          header: z.string().describe('Header name, e.g. `X-Api-Key`.'),
-          valueEnv: z.string().describe('Environment variable holding the value.'),
-        }),
-      ])
-      .optional()
-      .describe('Authentication. Secrets come only from environment variables named here.'),
+    auth: AuthSchema,
     intervalSecs: z.number().positive().default(60).describe('Seconds between the starts of two polls.'),
     jitterSecs: z
       .number()
@@ -187,7 +228,7 @@ export const HttpSourceSchema = z
       .string()
       .optional()
       .describe(
-        'Dot path of the partition key (Kinesis: 1-256 characters; longer keys are hashed). @default `<source>:<entity key>`, so an entity stays on one shard and sources never share a key',
+        'Dot path of the partition key (Kinesis: 1-256 characters; longer keys are hashed). A row where it resolves to nothing gets the default, counted in ingest_source_missing_key_fields_total. @default `<source>:<entity key>`, so an entity stays on one shard and sources never share a key (ADR 17)',
       ),
     emit: z
       .enum(['changed', 'all'])
@@ -213,14 +254,7 @@ export const HttpSourceSchema = z
         'Pages fetched ahead while earlier pages wait for the sink: the next page is requested as soon as a page is handed to the sink, and acknowledgements (change-detection entries, ETags) are still stored in page order. Enough pages to fill full PutRecords batches (500 records) keep the sink busy; 1 is page-serial.',
       ),
     pagination: PaginationSchema,
-    rateLimit: z
-      .strictObject({
-        requestsPerSec: z.number().positive().default(5).describe('Token refill rate.'),
-        burst: z.number().int().positive().default(5).describe('Bucket size.'),
-        maxConcurrent: z.number().int().positive().default(2).describe('Requests in flight at once.'),
-      })
-      .default({ requestsPerSec: 5, burst: 5, maxConcurrent: 2 })
-      .describe('Per-source token bucket (bottleneck).'),
+    rateLimit: RateLimitSchema,
     breaker: z
       .strictObject({
         errorThresholdPercentage: z.number().min(1).max(100).default(50),

@@ -21,6 +21,10 @@ import {
   withRetry as retryWith,
 } from '../../retry/index.js';
 import { longestSecretLength, maskedExcerpt } from '../../secrets/index.js';
+import { parseRateLimitHeaders, parseRetryAfter, type RateLimitInfo } from './ratelimit-headers.js';
+
+export { parseRetryAfter };
+
 import {
   HttpStatusError,
   MalformedResponseError,
@@ -30,29 +34,6 @@ import {
   RequestTimeoutError,
   ResponseTooLargeError,
 } from './errors.js';
-
-/**
- * Parses a `Retry-After` header (RFC 9110 §10.2.3): either `delay-seconds` (a non-negative
- * integer) or an HTTP-date (IMF-fixdate, or the obsolete RFC 850 / asctime forms `Date.parse`
- * understands).
- *
- * @param value - the header value (the first one when repeated).
- * @param nowMs - the current time in epoch milliseconds, for an HTTP-date.
- * @returns the delay in milliseconds (0 for a date in the past), or `undefined` when absent or invalid.
- */
-export function parseRetryAfter(
-  value: string | readonly string[] | undefined,
-  nowMs: number,
-): number | undefined {
-  const raw = (typeof value === 'string' ? value : value?.[0])?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  // Every HTTP-date form (IMF-fixdate, RFC 850, asctime) starts with a day name.
-  if (!/^[A-Za-z]{3}/.test(raw)) return undefined;
-  const at = Date.parse(raw);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - nowMs);
-}
 
 /**
  * The delay an HTTP failure asks for: `Retry-After` of a 429 or 503 {@link HttpStatusError} (RFC
@@ -154,6 +135,8 @@ export interface FetchOptions {
   signal?: AbortSignal;
   /** Source name, attached to errors. */
   source?: string;
+  /** Receives what each response's rate-limit headers say (see `ratelimit-headers.ts`). */
+  onRateLimit?: (info: RateLimitInfo) => void;
   /** Clock for `Retry-After` dates, epoch ms. @default Date.now */
   now?: () => number;
 }
@@ -317,6 +300,7 @@ async function fetchWithin(
     signal,
   });
   const { statusCode: status, body } = res;
+  options.onRateLimit?.(parseRateLimitHeaders(res.headers, (options.now ?? Date.now)()));
   const contentType = firstHeader(res.headers['content-type']) ?? '(none)';
   const etag = firstHeader(res.headers.etag);
   const link = res.headers.link;

@@ -18,7 +18,6 @@
  *
  * @module
  */
-import Bottleneck from 'bottleneck';
 import CircuitBreaker from 'opossum';
 import type { Dispatcher } from 'undici';
 import type { DeadLetter } from '../../deadletter/index.js';
@@ -26,9 +25,11 @@ import { getPath, wrap } from '../../envelope.js';
 import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Delivery, OutgoingRecord } from '../../producers/types.js';
-import { registerHeaderSecrets, registerSecret } from '../../secrets/index.js';
+import { registerHeaderSecrets } from '../../secrets/index.js';
+import type { SecretResolver } from '../../secrets/resolve.js';
 import { type SeenEntry, seenStoreOf } from '../../state/index.js';
 import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
+import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
 import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
 import {
@@ -39,6 +40,7 @@ import {
   PollerError,
 } from './errors.js';
 import { defaultSleep, type FetchedPage, fetchJson, type Sleep, sharedAgent, withRetry } from './fetch.js';
+import { createSourceLimiter, type SourceLimiter } from './limiter.js';
 import { originPolicy, withoutCredentials } from './origin.js';
 import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js';
 import {
@@ -47,7 +49,6 @@ import {
   sourceDuplicateKeysTotal,
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
-  sourceLimiterQueued,
   sourceMissingKeyFieldsTotal,
   sourceOffOriginLinksTotal,
   sourcePagesTruncatedTotal,
@@ -63,6 +64,7 @@ export type { HttpSourceConfig, PaginationConfig } from './config.js';
 export { HttpSourceSchema } from './config.js';
 export * from './errors.js';
 export { closeSharedAgents } from './fetch.js';
+export { createSourceLimiter, limiterOptions, type SourceLimiter } from './limiter.js';
 
 /** Dependencies of an HTTP source: the common {@link SourceDeps} plus HTTP-specific injections. */
 export interface HttpSourceDeps extends SourceDeps {
@@ -74,6 +76,8 @@ export interface HttpSourceDeps extends SourceDeps {
   random?: () => number;
   /** Where auth env vars are read. @default process.env */
   env?: Record<string, string | undefined>;
+  /** Where auth secrets come from. @default env vars and the default Secrets Manager client */
+  secrets?: SecretResolver;
 }
 
 /** Circuit breaker states, as reported by {@link HttpSource.breakerState}. */
@@ -90,52 +94,6 @@ export const etagKey = (source: string): string => `source/${source}/etag`;
 
 /** Persisted shape of `source/<name>/etag`. */
 export type EtagState = Record<string, { etag: string; next: string | null }>;
-
-/**
- * Reads the auth header of a source from the environment, and registers the secret value (and any
- * credential-like value in `headers`) with `src/secrets`, so logs, errors and dead letters mask it.
- * @throws ConfigError when the named environment variable is unset or empty.
- */
-export function authHeaders(
-  config: Pick<HttpSourceConfig, 'name' | 'auth'> & Partial<Pick<HttpSourceConfig, 'headers'>>,
-  env: Record<string, string | undefined> = process.env,
-): Record<string, string> {
-  registerHeaderSecrets(config.headers);
-  const { auth } = config;
-  if (auth === undefined) return {};
-  const envName = auth.type === 'bearer' ? auth.tokenEnv : auth.valueEnv;
-  const value = env[envName];
-  if (value === undefined || value === '') {
-    throw new ConfigError(`source ${config.name}: environment variable ${envName} (auth) is not set`);
-  }
-  registerSecret(value);
-  return auth.type === 'bearer' ? { authorization: `Bearer ${value}` } : { [auth.header]: value };
-}
-
-/** Names of the headers `auth` adds (`authorization` for bearer, the configured one for header). */
-const authHeaderNames = (auth: HttpSourceConfig['auth']): string[] =>
-  auth === undefined ? [] : [auth.type === 'bearer' ? 'authorization' : auth.header];
-
-/**
- * The bottleneck options of a token bucket: `burst` tokens, refilled at `requestsPerSec`, at most
- * `maxConcurrent` requests in flight. The refill runs on bottleneck's heartbeat, every
- * `max(50, 1000 / requestsPerSec)` ms.
- */
-export function limiterOptions(
-  rateLimit: HttpSourceConfig['rateLimit'],
-  id: string,
-): Bottleneck.ConstructorOptions {
-  const tickMs = Math.max(50, Math.round(1000 / rateLimit.requestsPerSec));
-  return {
-    id,
-    maxConcurrent: rateLimit.maxConcurrent,
-    reservoir: rateLimit.burst,
-    reservoirIncreaseAmount: (rateLimit.requestsPerSec * tickMs) / 1000,
-    reservoirIncreaseInterval: tickMs,
-    reservoirIncreaseMaximum: rateLimit.burst,
-    heartbeatInterval: tickMs,
-  };
-}
 
 /**
  * The rolling window of the breaker, in ms. The breaker counts polls, not requests, so its window
@@ -179,7 +137,8 @@ class HttpSourceImpl implements HttpSource {
   private readonly log: Logger;
   private readonly dispatcher: Dispatcher;
   private readonly headers: Record<string, string>;
-  private readonly limiter: Bottleneck;
+  private readonly auth: Auth;
+  private readonly limiter: SourceLimiter;
   private readonly breaker: CircuitBreaker<[], PollResult>;
   private readonly abort = new AbortController();
   private readonly now: () => Date;
@@ -200,24 +159,27 @@ class HttpSourceImpl implements HttpSource {
   ) {
     this.name = config.name;
     this.log = deps.logger.child({ component: 'poller', source: config.name });
-    this.headers = { ...config.headers, ...authHeaders(config, deps.env) };
+    registerHeaderSecrets(config.headers);
+    this.headers = { ...config.headers };
     this.dispatcher = deps.dispatcher ?? sharedAgent(config.connectTimeoutMs);
+    this.auth = createAuth(config.auth, {
+      ...(deps.secrets === undefined ? {} : { secrets: deps.secrets }),
+      ...(deps.env === undefined ? {} : { env: deps.env }),
+      dispatcher: this.dispatcher,
+      timeoutMs: config.requestTimeoutMs,
+    });
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? defaultSleep;
     this.random = deps.random ?? Math.random;
     this.changes = new ChangeDetector(config.name, seenStoreOf(deps.state), config.maxTrackedIds);
 
-    this.limiter = new Bottleneck(limiterOptions(config.rateLimit, `source:${config.name}`));
-    const updateQueued = (): void => {
-      sourceLimiterQueued.set({ source: this.name }, this.limiter.queued());
-    };
-    this.limiter.on('queued', updateQueued);
-    this.limiter.on('executing', updateQueued);
-    this.limiter.on('done', updateQueued);
-    this.limiter.on('error', (err: unknown) =>
-      this.log.error({ err: describeError(err) }, 'rate limiter error'),
-    );
-    updateQueued();
+    this.limiter = createSourceLimiter({
+      source: config.name,
+      rateLimit: config.rateLimit,
+      logger: this.log,
+      env: deps.env,
+      signal: this.abort.signal,
+    });
 
     this.breaker = new CircuitBreaker(() => this.runPoll(), {
       name: config.name,
@@ -304,7 +266,7 @@ class HttpSourceImpl implements HttpSource {
     this.abort.abort();
     await this.chain;
     this.breaker.shutdown();
-    await this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+    await this.limiter.stop();
   }
 
   /** One poll through the breaker, with its log line and metrics. */
@@ -480,27 +442,31 @@ class HttpSourceImpl implements HttpSource {
   /** One request: rate-limited, retried, counted; credentials only where the origin policy allows. */
   private request(url: string, etag: string | undefined): Promise<FetchedPage> {
     const source = this.name;
-    const headers = originPolicy(this.config).mayCarryCredentials(url)
-      ? this.headers
-      : withoutCredentials(this.headers, authHeaderNames(this.config.auth));
+    const credentials = originPolicy(this.config).mayCarryCredentials(url);
+    const headers = credentials ? this.headers : withoutCredentials(this.headers, this.auth.headerNames);
     return withRetry(
       async () => {
         try {
-          const page = await this.limiter.schedule(() =>
-            fetchJson(
-              { url, method: this.config.method, headers, etag },
-              {
-                dispatcher: this.dispatcher,
-                headersTimeoutMs: this.config.headersTimeoutMs,
-                bodyTimeoutMs: this.config.bodyTimeoutMs,
-                requestTimeoutMs: this.config.requestTimeoutMs,
-                maxResponseBytes: this.config.maxResponseBytes,
-                signal: this.abort.signal,
-                source,
-                now: () => this.now().getTime(),
-              },
-            ),
-          );
+          const send = (r: { url: string; headers: Record<string, string> }): Promise<FetchedPage> =>
+            this.limiter.schedule(url, () =>
+              fetchJson(
+                { url: r.url, method: this.config.method, headers: r.headers, etag },
+                {
+                  dispatcher: this.dispatcher,
+                  headersTimeoutMs: this.config.headersTimeoutMs,
+                  bodyTimeoutMs: this.config.bodyTimeoutMs,
+                  requestTimeoutMs: this.config.requestTimeoutMs,
+                  maxResponseBytes: this.config.maxResponseBytes,
+                  signal: this.abort.signal,
+                  source,
+                  now: () => this.now().getTime(),
+                  onRateLimit: (info) => this.limiter.observe(info),
+                },
+              ),
+            );
+          const page = await sendWithAuth(credentials ? this.auth : undefined, { url, headers }, send);
+          // The page is known by its URL without credentials (a query API key), for pagination and ETags.
+          page.url = url;
           sourceRequestsTotal.inc({ source, status: String(page.status) });
           if (!page.notModified) sourceResponseBytes.observe(page.bytes);
           return page;

@@ -103,7 +103,7 @@ export const sourceDuplicateKeysTotal = counter(
 /** Rows in which a configured `idField` path or `versionField` resolved to nothing, by `field`. */
 export const sourceMissingKeyFieldsTotal = counter(
   'ingest_source_missing_key_fields_total',
-  'Rows in which a configured idField path or versionField was absent, null or empty; the id falls back to a content hash.',
+  'Rows in which a configured idField path, versionField or partitionKeyField was absent, null or empty; the id falls back to a content hash, the partition key to <source>:<entity key>.',
   ['source', 'field'],
 );
 

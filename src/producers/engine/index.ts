@@ -95,6 +95,8 @@ export interface EngineEntry extends Sized {
   readonly dataBytes: number;
   /** The driver's routing bucket of the key ({@link SinkDriver.bucketOf}; 0 when it has none). */
   readonly bucket: number;
+  /** When the record should be sent at the latest, ms since the epoch (admission + `lingerMs`; now for retries). */
+  readonly dueAt: number;
 }
 
 /** One entry of a call: one record, or (aggregation) several packed into one. */

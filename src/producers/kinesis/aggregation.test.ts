@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AggregatableItem, selectAggregatedBatch } from './aggregation.js';
+import {
+  type AggregatableItem,
+  type DueItem,
+  holdPartialUnits,
+  selectAggregatedBatch,
+} from './aggregation.js';
 import { partitionKeyBytes } from './batcher.js';
 import { aggregatedSize } from './kpl.js';
 
@@ -107,6 +112,75 @@ describe('selectAggregatedBatch', () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('holdPartialUnits (packing across flushes)', () => {
+  const U = 1_000;
+  const due = (i: AggregatableItem, dueAt: number): DueItem => ({ ...i, dueAt });
+
+  it('sends whole units now and keeps the partial tail for the next records', () => {
+    // 30 records of 100 bytes in one bucket: ~3.3 units; none due → cut at 3 units.
+    const pending = Array.from({ length: 30 }, (_, i) => due(item(`k${i}`, 90, 0), 10));
+    const opts = { maxBatchRecords: 500, maxBatchBytes: 1_000_000, maxAggregateBytes: 100_000, strict: true };
+    const s = holdPartialUnits(pending, selectAggregatedBatch(pending, opts), 0, U);
+    expect(s.units).toHaveLength(1);
+    expect(s.units[0]!.bytes).toBeLessThanOrEqual(3 * U);
+    expect(s.units[0]!.bytes).toBeGreaterThan(3 * U - 110);
+    // Once due, everything goes.
+    expect(holdPartialUnits(pending, selectAggregatedBatch(pending, opts), 10, U).indexes).toHaveLength(30);
+  });
+
+  it('sends every due record, holds only a suffix of each bucket, and cuts at unit boundaries (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            key: fc.constantFrom('a', 'b', 'c', 'dd', 'eee', 'ffff'),
+            size: fc.integer({ min: 0, max: 400 }),
+            bucket: fc.integer({ min: 0, max: 2 }),
+            dueAt: fc.integer({ min: 0, max: 20 }),
+          }),
+          { maxLength: 80 },
+        ),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 20 }),
+        (rows, strict, now) => {
+          // A key always hashes to one bucket; dueAt grows with admission order.
+          const bucketOf = new Map<string, number>();
+          let last = 0;
+          const pending = rows.map((r) => {
+            if (!bucketOf.has(r.key)) bucketOf.set(r.key, r.bucket);
+            last = Math.max(last, r.dueAt);
+            return due(item(r.key, r.size, bucketOf.get(r.key)!), last);
+          });
+          const opts = { maxBatchRecords: 50, maxBatchBytes: 20_000, maxAggregateBytes: 3_000, strict };
+          const before = selectAggregatedBatch(pending, opts);
+          const after = holdPartialUnits(pending, before, now, U);
+          if (after === before) return;
+          expect(after.units.length).toBeGreaterThan(0);
+          const chosen = new Set(after.indexes);
+          for (const i of before.indexes) if (pending[i]!.dueAt <= now) expect(chosen.has(i)).toBe(true);
+          for (const u of after.units) {
+            const orig = before.units.find((b) => b.indexes[0] === u.indexes[0])!;
+            expect(u.indexes).toEqual(orig.indexes.slice(0, u.indexes.length));
+            expect(u.bytes).toBe(kinesisBytes(u.indexes.map((i) => pending[i]!)));
+            if (u.indexes.length < orig.indexes.length) {
+              // Cut: it fills its billed units as far as the records allow (one more would need another unit).
+              const next = kinesisBytes(orig.indexes.slice(0, u.indexes.length + 1).map((i) => pending[i]!));
+              expect(Math.ceil(next / U)).toBeGreaterThan(Math.ceil(u.bytes / U));
+            }
+          }
+          // Held records are a suffix of their bucket's records in the batch.
+          for (const b of new Set(before.units.map((u) => u.bucket))) {
+            const mine = before.units.filter((u) => u.bucket === b).flatMap((u) => u.indexes);
+            const kept = mine.map((i) => chosen.has(i));
+            expect(kept).toEqual([...kept].sort((x, y) => Number(y) - Number(x)));
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

@@ -176,3 +176,86 @@ export function selectAggregatedBatch(
     full,
   };
 }
+
+/** A PUT payload unit: Kinesis bills each record in 25 KB units, rounded up (Kinesis Data Streams pricing). */
+export const PUT_PAYLOAD_UNIT_BYTES = 25 * 1024;
+
+/** Rounding waste a tail aggregate may carry and still go whole, as a share of its billed bytes. */
+const TAIL_WASTE_SHARE = 0.02;
+
+/** A queued record with its send deadline, as {@link holdPartialUnits} sees it. */
+export interface DueItem extends AggregatableItem {
+  /** When it must be sent at the latest (ms; the engine's linger deadline). */
+  readonly dueAt: number;
+}
+
+/**
+ * Packs across flushes: the last aggregate of each bucket in `selection` (its tail, the only one
+ * that may be partly filled) is cut at a PUT payload unit boundary, and what lies beyond the cut
+ * stays queued to share an aggregate with the records that arrive next. The cut keeps every record
+ * that is due (`dueAt <= nowMs`) and then fills whole units: the aggregate sent is as close to
+ * k × 25 KB as the records allow (waste below one record), where k is the fewest units holding the
+ * due records, or the whole units of the tail when none is due. A tail wasting at most 2 % of its
+ * billed bytes goes whole; a tail below one unit with nothing due waits entirely.
+ *
+ * Per-key order holds: a tail holds its bucket's newest records, and what is held back is a suffix
+ * of it, so each key still goes as a prefix of its queue. When everything would be held back the
+ * selection is returned unchanged (the engine's linger, flush and close decide when it goes).
+ * @param unitBytes - the billing unit. @default {@link PUT_PAYLOAD_UNIT_BYTES}
+ */
+export function holdPartialUnits(
+  pending: readonly DueItem[],
+  selection: AggregateSelection,
+  nowMs: number,
+  unitBytes = PUT_PAYLOAD_UNIT_BYTES,
+): AggregateSelection {
+  const tails = new Map<number, SelectedUnit>();
+  for (const u of selection.units) tails.set(u.bucket, u);
+  const cuts = new Map<SelectedUnit, SelectedUnit | undefined>();
+  for (const tail of tails.values()) {
+    const billed = Math.ceil(tail.bytes / unitBytes) * unitBytes;
+    if (billed - tail.bytes <= TAIL_WASTE_SHARE * billed) continue;
+    const sizes = prefixSizes(pending, tail.indexes);
+    let lastDue = -1;
+    tail.indexes.forEach((i, j) => {
+      if (pending[i]!.dueAt <= nowMs) lastDue = j;
+    });
+    const required = lastDue < 0 ? 0 : Math.ceil(sizes[lastDue]! / unitBytes);
+    const limit = Math.max(required, Math.floor(tail.bytes / unitBytes)) * unitBytes;
+    let cut = -1;
+    while (cut + 1 < sizes.length && sizes[cut + 1]! <= limit) cut++;
+    cuts.set(
+      tail,
+      cut < 0
+        ? undefined
+        : { indexes: tail.indexes.slice(0, cut + 1), bucket: tail.bucket, bytes: sizes[cut]! },
+    );
+  }
+  if (cuts.size === 0) return selection;
+  const units: SelectedUnit[] = [];
+  for (const u of selection.units) {
+    const replaced = cuts.has(u) ? cuts.get(u) : u;
+    if (replaced !== undefined) units.push(replaced);
+  }
+  if (units.length === 0) return selection;
+  return {
+    units,
+    indexes: units.flatMap((u) => u.indexes).sort((a, b) => a - b),
+    bytes: units.reduce((n, u) => n + u.bytes, 0),
+    full: selection.full,
+  };
+}
+
+/** Kinesis record size (aggregate data plus the first key) after each record of `indexes`, in order. */
+function prefixSizes(pending: readonly AggregatableItem[], indexes: readonly number[]): number[] {
+  const first = pending[indexes[0]!]!;
+  if (indexes.length === 1) return [first.bytes];
+  const sizer = new AggregateSizer();
+  const keyBytes = partitionKeyBytes(first.partitionKey);
+  return indexes.map((i, j) => {
+    const item = pending[i]!;
+    sizer.add(item.partitionKey, item.dataBytes);
+    // A lone record goes as itself (data plus key); two or more make an aggregate.
+    return j === 0 ? item.bytes : sizer.size() + keyBytes;
+  });
+}

@@ -1,10 +1,17 @@
 /**
  * The Kinesis SDK behind a narrow interface (Redpanda Connect style): the sink's data path calls
  * only {@link PutRecordsClient.putRecords}; {@link PutRecordsClient.describeStream} serves `start()`
- * and `ready()`. Unit tests pass a fake, integration tests the real emulator.
+ * and `ready()`, {@link PutRecordsClient.listShards} the shard map (`shards.ts`). Unit tests pass a fake, integration tests the real emulator.
  */
-import { DescribeStreamSummaryCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import {
+  DescribeStreamSummaryCommand,
+  KinesisClient,
+  ListShardsCommand,
+  PutRecordsCommand,
+} from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+import type { ShardRange } from './shards.js';
 
 /** One entry of a PutRecords request. `Data` plus the UTF-8 `PartitionKey` count towards the limits. */
 export interface PutRecordsEntry {
@@ -51,6 +58,12 @@ export interface PutRecordsClient {
   putRecords(input: PutRecordsInput): Promise<PutRecordsOutputLike>;
   /** DescribeStreamSummary, for `start()` and `ready()`. Throws `ResourceNotFoundException` when absent. */
   describeStream(streamName: string): Promise<StreamSummary>;
+  /**
+   * The stream's open shards and their hash key ranges (ListShards, following `NextToken`; shards
+   * with an `EndingSequenceNumber` are closed and left out). Optional: without it (test fakes) the
+   * sink sends without a shard map, i.e. without per-shard rate limits.
+   */
+  listShards?(streamName: string): Promise<ShardRange[]>;
   /** The endpoint in use, for error messages (`AWS regional endpoint` when the SDK resolves it). */
   readonly endpoint: string;
   /** Releases sockets. */
@@ -101,6 +114,27 @@ export function wrapKinesisClient(
         status: out.StreamDescriptionSummary?.StreamStatus ?? 'UNKNOWN',
         openShardCount: out.StreamDescriptionSummary?.OpenShardCount,
       };
+    },
+    async listShards(streamName) {
+      const open: ShardRange[] = [];
+      let token: string | undefined;
+      do {
+        const out = await client.send(
+          new ListShardsCommand(token ? { NextToken: token } : { StreamName: streamName }),
+          { abortSignal: AbortSignal.timeout(timeoutMs) },
+        );
+        for (const s of out.Shards ?? []) {
+          const range = s.HashKeyRange;
+          if (s.SequenceNumberRange?.EndingSequenceNumber !== undefined || !s.ShardId || !range) continue;
+          open.push({
+            shardId: s.ShardId,
+            startingHashKey: range.StartingHashKey!,
+            endingHashKey: range.EndingHashKey!,
+          });
+        }
+        token = out.NextToken;
+      } while (token);
+      return open;
     },
     close() {
       if (options.ownsClient) client.destroy();

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { batchLimitFields, engineFields } from '../engine/schema.js';
+import { AWS_SHARD_LIMITS } from './shard-limiter.js';
 
 /** Limits from the Kinesis PutRecords API reference: 500 records and 5 MiB per call, 1 MiB per record. */
 export const KINESIS_LIMITS = {
@@ -22,83 +24,58 @@ export const KinesisSinkSchema = z
       .describe(
         'Kinesis endpoint URL (emulator, LocalStack, VPC endpoint); `http:` endpoints use HTTP/1.1. @default AWS_ENDPOINT_URL_KINESIS ?? AWS_ENDPOINT_URL ?? the AWS regional endpoint',
       ),
-    maxBatchRecords: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxBatchRecords)
-      .default(KINESIS_LIMITS.maxBatchRecords)
-      .describe('Records per PutRecords call (AWS limit 500).'),
-    maxBatchBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxBatchBytes)
-      .default(KINESIS_LIMITS.maxBatchBytes)
-      .describe('Bytes per PutRecords call, data plus partition keys (AWS limit 5 MiB).'),
-    maxRecordBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(KINESIS_LIMITS.maxRecordBytes)
-      .default(KINESIS_LIMITS.maxRecordBytes)
-      .describe(
+    ...batchLimitFields({
+      call: 'PutRecords',
+      limits: KINESIS_LIMITS,
+      batchBytes: 'Bytes per PutRecords call, data plus partition keys (AWS limit 5 MiB).',
+      recordBytes:
         'Bytes per record, data plus partition key (AWS limit 1 MiB); larger records are dead-lettered.',
-      ),
-    lingerMs: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(100)
-      .describe('How long a partial batch waits for more records before it is sent.'),
-    bufferMaxRecords: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe('Records held in memory before writers wait (backpressure).'),
-    bufferMaxBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(32 * 1024 * 1024)
-      .describe('Bytes held in memory before writers wait (backpressure).'),
-    maxInFlightBatches: z
-      .number()
-      .int()
-      .positive()
-      .default(4)
-      .describe('PutRecords calls in flight at once.'),
-    retry: z
-      .strictObject({
-        baseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(100)
-          .describe(
-            'Base of the full-jitter exponential backoff: attempt n waits random(0, base * 2^(n-1)).',
-          ),
-        maxDelayMs: z.number().int().positive().default(10_000).describe('Cap of one backoff delay.'),
-        throttledBaseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(500)
-          .describe(
-            'Backoff base after ProvisionedThroughputExceededException / KMSThrottlingException (per-shard limits are per second, so throttling backs off longer).',
-          ),
-      })
-      .default({ baseDelayMs: 100, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
-      .describe(
-        'Backoff of failed entries. Retriable failures (throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key) are retried without limit: records stay buffered and the full buffer pauses the pollers (backpressure). Only records the service rejects as invalid are dead-lettered.',
-      ),
-    requestTimeoutMs: z.number().int().positive().default(10_000).describe('Timeout of one PutRecords call.'),
+    }),
+    ...engineFields({
+      call: 'PutRecords',
+      throttledCodes: 'ProvisionedThroughputExceededException / KMSThrottlingException',
+      throttledWhy: 'per-shard limits are per second, so throttling backs off longer',
+      retriableFailures:
+        'throttling, 5xx, network, timeouts, a missing stream, denied access, an unusable KMS key',
+    }),
     ordering: z
       .enum(['strict', 'relaxed'])
       .default('strict')
       .describe(
         "Per-partition-key ordering. 'strict': at most one record per partition key is in flight, so Kinesis accepts each key's records in write order even under partial failures and retries (a hot key sends one record per PutRecords round trip). 'relaxed': a batch may hold several records of a key, in order, and a key has at most one batch in flight; a partial failure that rejects an earlier record of a key while accepting a later one in the same call reorders those two (PutRecords itself does not guarantee ordering).",
+      ),
+    shardLimits: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Learn the shard map (ListShards; refreshed when a result names an unknown shard or a call fails with ResourceNotFound/ResourceInUse) and keep each shard under the limits below with a token bucket per shard. Off: send as fast as the calls go and let Kinesis throttle.',
+          ),
+        bytesPerSecond: z
+          .number()
+          .int()
+          .positive()
+          .max(AWS_SHARD_LIMITS.bytesPerSecond)
+          .default(AWS_SHARD_LIMITS.bytesPerSecond)
+          .describe('Data plus partition key bytes per second per shard (AWS limit 1 MiB/s per shard).'),
+        recordsPerSecond: z
+          .number()
+          .int()
+          .positive()
+          .max(AWS_SHARD_LIMITS.recordsPerSecond)
+          .default(AWS_SHARD_LIMITS.recordsPerSecond)
+          .describe(
+            'Kinesis records (an aggregate is one) per second per shard (AWS limit 1,000/s per shard).',
+          ),
+      })
+      .default({
+        enabled: true,
+        bytesPerSecond: AWS_SHARD_LIMITS.bytesPerSecond,
+        recordsPerSecond: AWS_SHARD_LIMITS.recordsPerSecond,
+      })
+      .describe(
+        'Per-shard write limits (Kinesis Data Streams quotas: 1 MiB and 1,000 records per second per shard). Throttled entries are retried and counted, never dropped.',
       ),
     aggregation: z
       .strictObject({

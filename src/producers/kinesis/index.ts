@@ -32,21 +32,12 @@
  */
 
 import type { z } from 'zod';
-import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { fullJitterDelayMs, sleepUntilAborted } from '../../retry/index.js';
-import { readiness } from '../../telemetry/index.js';
-import {
-  type BatchUnit,
-  type EngineEntry,
-  type EngineStats,
-  type SinkDriver,
-  SinkEngine,
-  type UnitResult,
-} from '../engine/index.js';
-import type { Delivery, OutgoingRecord, Sink } from '../types.js';
-import { bucketHashKey, hashBucketOf, selectAggregatedBatch } from './aggregation.js';
+import type { BatchUnit, EngineEntry, EngineStats, SinkDriver, UnitResult } from '../engine/index.js';
+import { EngineSink, type EngineSinkDeps, engineDepsOf, LazyClient } from '../engine/sink-base.js';
+import type { OutgoingRecord, Sink } from '../types.js';
+import { bucketHashKey, hashBucketOf, holdPartialUnits, selectAggregatedBatch } from './aggregation.js';
 import { selectBatch, validateRecord } from './batcher.js';
 import { createKinesisClient, type PutRecordsClient, type PutRecordsEntry } from './client.js';
 import { type KinesisSinkConfig, KinesisSinkSchema } from './config.js';
@@ -58,13 +49,12 @@ import {
   StreamNotFoundError,
 } from './errors.js';
 import { encodeAggregated } from './kpl.js';
+import { type PacedUnit, ShardAwareness } from './shard-aware.js';
+import { hashPrefix, partitionKeyPrefix } from './shards.js';
 import { producerAggregatedRecordsTotal, producerKinesisRecordsTotal } from './telemetry.js';
 
-/** Failure classes of a service that does not answer (yet), as opposed to one that refuses. */
 /** Aggregation hash buckets when neither `aggregation.hashBuckets` nor the shard count is known. */
 const DEFAULT_HASH_BUCKETS = 64;
-
-const UNREACHABLE = new Set(['network', 'timeout', 'http_5xx', 'throttled', 'malformed_response']);
 
 export * from './batcher.js';
 export * from './client.js';
@@ -75,18 +65,9 @@ export { decodeAggregated, encodeAggregated, isAggregated, KplFormatError, type 
 /** The config as written (before defaults); a parsed {@link KinesisSinkConfig} is accepted too. */
 export type KinesisSinkInput = z.input<typeof KinesisSinkSchema>;
 
-export interface KinesisSinkDeps {
-  /** Where undeliverable records go. Only `put` is used. */
-  deadLetters: Pick<DeadLetterQueue, 'put'>;
-  logger: Logger;
+export interface KinesisSinkDeps extends EngineSinkDeps {
   /** The Kinesis client. @default createKinesisClient({ region, endpoint, requestTimeoutMs }) from config and env, created on first use */
   client?: PutRecordsClient;
-  /** Waits `ms` milliseconds (retry backoff). @default setTimeout-based */
-  sleep?: (ms: number) => Promise<void>;
-  /** Uniform random in [0, 1) for backoff jitter. @default Math.random */
-  random?: () => number;
-  /** Clock in ms since the epoch (linger deadlines, durations). @default Date.now */
-  now?: () => number;
 }
 
 /** A point-in-time view of the sink, for tests and debugging. */
@@ -105,10 +86,16 @@ class KinesisDriver implements SinkDriver {
   private readonly maxPerKey: number;
   /** Hash buckets of aggregation: `aggregation.hashBuckets`, else the open shard count (see {@link useShardCount}). */
   private buckets: number;
+  /** Whether records carry their hash prefix as `bucket` (no aggregation, shard map known). */
+  private prefixed = false;
+  /** Hash prefix of each aggregation tag (`ExplicitHashKey`). */
+  private readonly tagPrefixes = new Map<string, number>();
 
   constructor(
     private readonly cfg: KinesisSinkConfig,
     private readonly client: () => PutRecordsClient,
+    readonly shards: ShardAwareness,
+    private readonly now: () => number,
   ) {
     this.callName = `PutRecords to stream "${cfg.streamName}"`;
     this.recordLimit = Math.min(cfg.maxRecordBytes, cfg.maxBatchBytes);
@@ -132,9 +119,50 @@ class KinesisDriver implements SinkDriver {
     return validateRecord(record, this.recordLimit);
   }
 
+  /** Learns the shard map (start): from then on, plain records carry their hash prefix. */
+  async learnShards(): Promise<void> {
+    await this.shards.refresh('start');
+    this.prefixed = this.shards.shardMap !== undefined && this.shards.enabled;
+  }
+
   bucketOf(record: OutgoingRecord): number {
-    const agg = this.cfg.aggregation;
-    return agg.enabled ? hashBucketOf(record.partitionKey, this.buckets) : 0;
+    if (this.cfg.aggregation.enabled) return hashBucketOf(record.partitionKey, this.buckets);
+    return this.prefixed ? partitionKeyPrefix(record.partitionKey) : 0;
+  }
+
+  /** Where a unit lands: its tag (`ExplicitHashKey`) when it has one, else its record's hash prefix. */
+  private prefixOf(tag: string | undefined, bucket: number): number {
+    if (tag === undefined) return bucket;
+    let p = this.tagPrefixes.get(tag);
+    if (p === undefined) {
+      p = hashPrefix(BigInt(tag));
+      this.tagPrefixes.set(tag, p);
+    }
+    return p;
+  }
+
+  /** Leaves out units bound for shards whose token bucket is spent (see `ShardAwareness.trim`). */
+  private trimmed<
+    S extends { units: { indexes: number[]; tag?: string }[]; indexes: number[]; bytes: number },
+  >(selection: S, pending: readonly EngineEntry[]): S {
+    if (this.shards.shardMap === undefined || selection.units.length === 0) return selection;
+    const paced = selection.units.map((u) => {
+      const first = pending[u.indexes[0]!]!;
+      return {
+        prefix: this.prefixOf(u.tag, first.bucket),
+        bytes: u.indexes.reduce((n, i) => n + pending[i]!.bytes, 0),
+      };
+    });
+    const keep = this.shards.trim(paced);
+    if (keep.every(Boolean)) return selection;
+    const units = selection.units.filter((_, i) => keep[i]);
+    const indexes = units.flatMap((u) => u.indexes).sort((a, b) => a - b);
+    return {
+      ...selection,
+      units,
+      indexes,
+      bytes: paced.reduce((n, p, i) => n + (keep[i] ? p.bytes : 0), 0),
+    };
   }
 
   select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean) {
@@ -146,19 +174,26 @@ class KinesisDriver implements SinkDriver {
         maxPerKey: this.maxPerKey,
         isBlocked,
       });
-      return { ...s, units: s.indexes.map((i) => ({ indexes: [i] })) };
+      return this.trimmed({ ...s, units: s.indexes.map((i) => ({ indexes: [i] })) }, pending);
     }
-    const s = selectAggregatedBatch(pending, {
-      maxBatchRecords: this.cfg.maxBatchRecords,
-      maxBatchBytes: this.cfg.maxBatchBytes,
-      maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
-      strict: this.cfg.ordering === 'strict',
-      isBlocked,
-    });
-    return {
-      ...s,
-      units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
-    };
+    const s = holdPartialUnits(
+      pending,
+      selectAggregatedBatch(pending, {
+        maxBatchRecords: this.cfg.maxBatchRecords,
+        maxBatchBytes: this.cfg.maxBatchBytes,
+        maxAggregateBytes: Math.min(agg.maxBytes, this.recordLimit),
+        strict: this.cfg.ordering === 'strict',
+        isBlocked,
+      }),
+      this.now(),
+    );
+    return this.trimmed(
+      {
+        ...s,
+        units: s.units.map((u) => ({ indexes: u.indexes, tag: bucketHashKey(u.bucket, this.buckets) })),
+      },
+      pending,
+    );
   }
 
   onSend(units: readonly BatchUnit[]): void {
@@ -175,10 +210,13 @@ class KinesisDriver implements SinkDriver {
   }
 
   async send(units: readonly BatchUnit[]): Promise<UnitResult[]> {
-    const output = await this.client().putRecords({
-      StreamName: this.cfg.streamName,
-      Records: units.map((u) => toPutEntry(u)),
-    });
+    const records = units.map((u) => toPutEntry(u));
+    const paced: PacedUnit[] = units.map((u, i) => ({
+      prefix: this.prefixOf(u.tag, u.entries[0]!.bucket),
+      bytes: records[i]!.Data.byteLength + Buffer.byteLength(records[i]!.PartitionKey, 'utf8'),
+    }));
+    await this.shards.pace(paced);
+    const output = await this.client().putRecords({ StreamName: this.cfg.streamName, Records: records });
     const results = output.Records ?? [];
     if (results.length !== units.length) {
       throw new PutRecordsError(
@@ -187,6 +225,11 @@ class KinesisDriver implements SinkDriver {
         { retriable: true, code: 'MalformedResponse' },
       );
     }
+    this.shards.observe(
+      paced,
+      units.map((u) => u.entries.length),
+      results,
+    );
     return results.map((r) =>
       r.ErrorCode
         ? { ok: false, error: classifyEntryError(r.ErrorCode, r.ErrorMessage) }
@@ -199,7 +242,9 @@ class KinesisDriver implements SinkDriver {
   }
 
   classify(err: unknown): ProducerError {
-    return classifyKinesisError(err);
+    const e = classifyKinesisError(err);
+    this.shards.observeError(e.code);
+    return e;
   }
 }
 
@@ -217,105 +262,40 @@ function toPutEntry(unit: BatchUnit): PutRecordsEntry {
   };
 }
 
-class KinesisSinkImpl implements KinesisSink {
-  readonly name: string;
-  private readonly cfg: KinesisSinkConfig;
-  private readonly log: Logger;
-  private client: PutRecordsClient | undefined;
-  private readonly ownsClient: boolean;
-  private readonly engine: SinkEngine;
-  private readonly driver: KinesisDriver;
-  private closePromise: Promise<void> | undefined;
-
-  constructor(config: KinesisSinkInput, deps: KinesisSinkDeps) {
-    const parsed = KinesisSinkSchema.safeParse(config);
-    if (!parsed.success)
-      throw new ConfigError(`kinesis sink config: ${parsed.error.message}`, { cause: parsed.error });
-    this.cfg = parsed.data;
-    this.name = this.cfg.name;
-    this.log = deps.logger.child({ component: 'kinesis', sink: this.name, stream: this.cfg.streamName });
-    this.client = deps.client;
-    this.ownsClient = deps.client === undefined;
-    this.driver = new KinesisDriver(this.cfg, () => this.getClient());
-    this.engine = new SinkEngine(this.cfg, this.driver, {
-      deadLetters: deps.deadLetters,
-      log: this.log,
-      ...(deps.sleep ? { sleep: deps.sleep } : {}),
-      ...(deps.random ? { random: deps.random } : {}),
-      ...(deps.now ? { now: deps.now } : {}),
-    });
-  }
-
-  private getClient(): PutRecordsClient {
-    this.client ??= createKinesisClient({
-      region: this.cfg.region,
-      endpoint: this.cfg.endpoint,
-      requestTimeoutMs: this.cfg.requestTimeoutMs,
-    });
-    return this.client;
-  }
-
-  stats(): KinesisSinkStats {
-    return this.engine.stats();
+class KinesisSinkImpl extends EngineSink<PutRecordsClient> implements KinesisSink {
+  constructor(
+    private readonly cfg: KinesisSinkConfig,
+    private readonly driver: KinesisDriver,
+    deps: KinesisSinkDeps,
+    client: LazyClient<PutRecordsClient>,
+    log: Logger,
+  ) {
+    super(cfg, driver, engineDepsOf(deps, log), client);
   }
 
   async start(signal?: AbortSignal): Promise<void> {
-    const client = this.getClient();
+    const client = this.client.get();
     const stream = this.cfg.streamName;
-    let status: string;
-    let shards: number | undefined;
-    const readinessKey = `sink:${this.name}`;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const summary = await client.describeStream(stream);
-        status = summary.status;
-        shards = summary.openShardCount;
-        readiness.clear(readinessKey);
-        break;
-      } catch (err) {
-        const e = classifyKinesisError(err);
-        if (e.code === 'ResourceNotFoundException') {
-          readiness.clear(readinessKey);
-          const missing = new StreamNotFoundError(stream, client.endpoint, err);
-          this.log.error({ event: 'stream_missing', endpoint: client.endpoint }, missing.message);
-          throw missing;
-        }
-        const failure = new ProducerError(
-          `cannot describe Kinesis stream "${stream}" at ${client.endpoint}: ${e.message}`,
-          e.failureClass,
-          { retriable: e.retriable, cause: err, code: e.code },
-        );
-        // An unreachable or failing service is waited for (ECS would otherwise restart the task in
-        // a loop); a refused one (access denied, a KMS key) is a config mistake: fail fast.
-        if (!UNREACHABLE.has(e.failureClass) || signal?.aborted) {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
-        readiness.set(readinessKey, `starting: ${failure.message}; retrying`);
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.log.warn(
-            { event: 'sink_waiting_for_stream', attempt, endpoint: client.endpoint, class: e.failureClass },
-            `${failure.message}; waiting for it (not ready meanwhile)`,
-          );
-        }
-        try {
-          await sleepUntilAborted(
-            fullJitterDelayMs(attempt, Math.max(100, this.cfg.retry.baseDelayMs), this.cfg.retry.maxDelayMs),
-            signal,
-          );
-        } catch {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
-      }
-    }
+    const { status, openShardCount: shards } = await this.waitForDestination({
+      describe: () => client.describeStream(stream),
+      classify: classifyKinesisError,
+      missing: (e, err) =>
+        e.code === 'ResourceNotFoundException'
+          ? new StreamNotFoundError(stream, client.endpoint, err)
+          : undefined,
+      what: `Kinesis stream "${stream}"`,
+      endpoint: client.endpoint,
+      retry: this.cfg.retry,
+      signal,
+    });
     if (status === 'DELETING') {
       throw new ProducerError(`Kinesis stream "${stream}" at ${client.endpoint} is being deleted`, 'config', {
         retriable: false,
       });
     }
+    await this.driver.learnShards();
     const agg = this.cfg.aggregation;
-    const hashBuckets = this.driver.useShardCount(shards);
+    const hashBuckets = this.driver.useShardCount(this.driver.shards.shardMap?.size ?? shards);
     if (agg.enabled && shards !== undefined && shards > hashBuckets) {
       this.log.warn(
         { event: 'aggregation_buckets_below_shards', shards, hashBuckets },
@@ -327,7 +307,8 @@ class KinesisSinkImpl implements KinesisSink {
         event: 'sink_started',
         endpoint: client.endpoint,
         status,
-        shards,
+        shards: this.driver.shards.shardMap?.size ?? shards,
+        ...(this.cfg.shardLimits.enabled ? { shardLimits: this.cfg.shardLimits } : {}),
         ...(agg.enabled ? { aggregation: { ...agg, hashBuckets } } : {}),
       },
       'kinesis sink started',
@@ -336,32 +317,11 @@ class KinesisSinkImpl implements KinesisSink {
 
   async ready(): Promise<boolean> {
     try {
-      const { status } = await this.getClient().describeStream(this.cfg.streamName);
+      const { status } = await this.client.get().describeStream(this.cfg.streamName);
       return status === 'ACTIVE' || status === 'UPDATING';
     } catch {
       return false;
     }
-  }
-
-  write(records: OutgoingRecord[]): Promise<Delivery[]> {
-    return this.engine.write(records);
-  }
-
-  flush(): Promise<void> {
-    return this.engine.flush();
-  }
-
-  abandon(reason: string): number {
-    return this.engine.abandon(reason);
-  }
-
-  close(): Promise<void> {
-    this.closePromise ??= (async () => {
-      await this.engine.close();
-      if (this.ownsClient) this.client?.close?.();
-      this.log.info({ event: 'sink_closed' }, 'kinesis sink closed');
-    })();
-    return this.closePromise;
   }
 }
 
@@ -373,7 +333,29 @@ class KinesisSinkImpl implements KinesisSink {
  * @throws ConfigError when the config does not match the schema.
  */
 export function createKinesisSink(config: KinesisSinkInput, deps: KinesisSinkDeps): KinesisSink {
-  return new KinesisSinkImpl(config, deps);
+  const parsed = KinesisSinkSchema.safeParse(config);
+  if (!parsed.success)
+    throw new ConfigError(`kinesis sink config: ${parsed.error.message}`, { cause: parsed.error });
+  const cfg = parsed.data;
+  const client = new LazyClient(deps.client, () =>
+    createKinesisClient({
+      region: cfg.region,
+      endpoint: cfg.endpoint,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
+  );
+  const log = deps.logger.child({ component: 'kinesis', sink: cfg.name, stream: cfg.streamName });
+  const shards = new ShardAwareness({
+    sink: cfg.name,
+    streamName: cfg.streamName,
+    limits: cfg.shardLimits.enabled ? cfg.shardLimits : undefined,
+    client: () => client.get(),
+    log,
+    now: deps.now ?? Date.now,
+    sleep: deps.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+  });
+  const driver = new KinesisDriver(cfg, () => client.get(), shards, deps.now ?? Date.now);
+  return new KinesisSinkImpl(cfg, driver, deps, client, log);
 }
 
 /** Registry entry: the sink's type, config schema and factory. */

@@ -2,12 +2,7 @@
  * Against the real Kinesis emulator (kinesis-mock via kinesis-local): small on purpose, the emulator
  * accepts a few hundred records per second.
  */
-import {
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  ListShardsCommand,
-} from '@aws-sdk/client-kinesis';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { emulatorKinesisClient, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
 import { silentLogger } from '../../log.js';
@@ -15,18 +10,13 @@ import { readiness } from '../../telemetry/index.js';
 import type { Delivery, OutgoingRecord } from '../types.js';
 import { createKinesisClient, createKinesisSink, StreamNotFoundError, wrapKinesisClient } from './index.js';
 import { producerBufferBytes, producerBufferRecords, producerRecordsTotal } from './telemetry.js';
+import { noDeadLetters, readStreamRecords } from './testing.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 let kinesis: KinesisLocal;
 let reader: KinesisClient;
-
-const noDeadLetters = {
-  put: async (letters: unknown[]) => {
-    throw new Error(`unexpected dead letters: ${JSON.stringify(letters).slice(0, 200)}`);
-  },
-};
 
 interface Read {
   key: string;
@@ -37,29 +27,10 @@ interface Read {
 
 /** Reads every shard of a stream from TRIM_HORIZON to the tip. */
 async function readStream(stream: string): Promise<Read[]> {
-  const shards = (await reader.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
-  const out: Read[] = [];
-  for (const shard of shards) {
-    let iterator = (
-      await reader.send(
-        new GetShardIteratorCommand({
-          StreamName: stream,
-          ShardId: shard.ShardId!,
-          ShardIteratorType: 'TRIM_HORIZON',
-        }),
-      )
-    ).ShardIterator;
-    for (let i = 0; iterator && i < 50; i++) {
-      const page = await reader.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
-      for (const r of page.Records ?? []) {
-        const body = JSON.parse(dec.decode(r.Data)) as { key: string; n: number };
-        out.push({ ...body, shardId: shard.ShardId!, sequenceNumber: r.SequenceNumber! });
-      }
-      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
-      iterator = page.NextShardIterator;
-    }
-  }
-  return out;
+  return (await readStreamRecords(reader, stream)).map((r) => {
+    const body = JSON.parse(dec.decode(r.data)) as { key: string; n: number };
+    return { ...body, shardId: r.shardId, sequenceNumber: r.sequenceNumber };
+  });
 }
 
 function records(keys: string[], perKey: number, from = 0): OutgoingRecord[] {

@@ -18,7 +18,7 @@
  * without encoding on every step); the tests check it against the encoder byte for byte.
  */
 import { createHash } from 'node:crypto';
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
 
 /** First bytes of a KPL-aggregated record. */
 export const KPL_MAGIC: readonly number[] = [0xf3, 0x89, 0x9a, 0xc2];
@@ -47,9 +47,16 @@ message Record {
 }
 `;
 
-const AggregatedRecordType = protobuf
-  .parse(KPL_PROTO, { keepCase: true })
-  .root.lookupType('AggregatedRecord');
+// protobufjs is required on first use: a sink without aggregation (the default) never loads it
+// (start-up CPU, issue 8).
+let aggregatedRecordType: import('protobufjs').Type | undefined;
+function AggregatedRecordType(): import('protobufjs').Type {
+  if (aggregatedRecordType === undefined) {
+    const protobuf = createRequire(import.meta.url)('protobufjs') as typeof import('protobufjs');
+    aggregatedRecordType = protobuf.parse(KPL_PROTO, { keepCase: true }).root.lookupType('AggregatedRecord');
+  }
+  return aggregatedRecordType;
+}
 
 /** One user record inside an aggregate. */
 export interface UserRecord {
@@ -90,7 +97,7 @@ export function encodeAggregated(records: readonly UserRecord[]): Uint8Array {
     }
     return i;
   };
-  const message = AggregatedRecordType.fromObject({
+  const message = AggregatedRecordType().fromObject({
     records: records.map((r) => ({
       partition_key_index: indexOf(keys, r.partitionKey),
       ...(r.explicitHashKey === undefined
@@ -101,7 +108,7 @@ export function encodeAggregated(records: readonly UserRecord[]): Uint8Array {
     partition_key_table: [...keys.keys()],
     explicit_hash_key_table: [...hashKeys.keys()],
   });
-  const body = AggregatedRecordType.encode(message).finish();
+  const body = AggregatedRecordType().encode(message).finish();
   const out = new Uint8Array(KPL_OVERHEAD_BYTES + body.length);
   out.set(KPL_MAGIC, 0);
   out.set(body, KPL_MAGIC.length);
@@ -123,7 +130,8 @@ export function decodeAggregated(data: Uint8Array): UserRecord[] {
     throw new KplFormatError('MD5 checksum mismatch');
   let decoded: AggregatedRecordObject;
   try {
-    decoded = AggregatedRecordType.toObject(AggregatedRecordType.decode(body), {
+    const type = AggregatedRecordType();
+    decoded = type.toObject(type.decode(body), {
       longs: Number,
       arrays: true,
     }) as AggregatedRecordObject;

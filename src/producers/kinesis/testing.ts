@@ -3,6 +3,12 @@
  * scripted response, and keeps the accepted records per "shard" (one shard per partition key) in
  * acceptance order, like Kinesis assigns sequence numbers.
  */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type KinesisClient,
+  ListShardsCommand,
+} from '@aws-sdk/client-kinesis';
 import type {
   PutRecordsClient,
   PutRecordsEntry,
@@ -65,4 +71,59 @@ export function awsError(name: string, httpStatusCode = 400): Error {
     $fault: httpStatusCode >= 500 ? 'server' : 'client',
     $metadata: { httpStatusCode },
   });
+}
+
+/** A dead-letter queue that fails the test: integration tests expect no dead letters. */
+export const noDeadLetters = {
+  put: async (letters: unknown[]): Promise<void> => {
+    throw new Error(`unexpected dead letters: ${JSON.stringify(letters).slice(0, 200)}`);
+  },
+};
+
+/** One record read back from a stream. */
+export interface ShardRecordRead {
+  shardId: string;
+  parentShardId?: string;
+  sequenceNumber: string;
+  data: Uint8Array;
+}
+
+/** Reads every shard of a stream (open and closed) from TRIM_HORIZON to its tip, shard by shard. */
+export async function readStreamRecords(reader: KinesisClient, stream: string): Promise<ShardRecordRead[]> {
+  const shards = (await reader.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const out: ShardRecordRead[] = [];
+  for (const shard of shards) {
+    let iterator = (
+      await reader.send(
+        new GetShardIteratorCommand({
+          StreamName: stream,
+          ShardId: shard.ShardId!,
+          ShardIteratorType: 'TRIM_HORIZON',
+        }),
+      )
+    ).ShardIterator;
+    for (let i = 0; iterator && i < 100; i++) {
+      const page = await reader.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      for (const r of page.Records ?? [])
+        out.push({
+          shardId: shard.ShardId!,
+          ...(shard.ParentShardId ? { parentShardId: shard.ParentShardId } : {}),
+          sequenceNumber: r.SequenceNumber!,
+          data: r.Data!,
+        });
+      if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
+      iterator = page.NextShardIterator;
+    }
+  }
+  return out;
+}
+
+/** Sum of a metric's values whose labels include `labels`. */
+export async function metricValue(
+  m: { get(): Promise<{ values: { labels: Record<string, unknown>; value: number }[] }> },
+  labels: Record<string, string>,
+): Promise<number> {
+  return (await m.get()).values
+    .filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))
+    .reduce((n, v) => n + v.value, 0);
 }

@@ -11,7 +11,7 @@
  * @module
  */
 
-export { DynamoDbSeenStore, type DynamoDbSeenStoreOptions, seenItemKey } from './dynamodb.js';
+// DynamoDbSeenStore: import './dynamodb.js' directly (it loads the DynamoDB SDK).
 export { KeyValueSeenStore } from './kv.js';
 export { SqliteSeenStore } from './sqlite.js';
 export {

@@ -86,7 +86,7 @@ export function hourlyScenario(ctx: SuiteContext): void {
 
     const config = ctx.config;
     const hourlyConfig = config.consumers.find((c) => c.name === NAMES.hourly)!;
-    const state = openStateStore(config);
+    const state = await openStateStore(config);
     const scheduler = (await buildConsumer(hourlyConfig, {
       state,
       deadLetters: new DeadLetterQueue(openLake(config.deadLetter.uri)),
