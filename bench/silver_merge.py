@@ -84,9 +84,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="1000000,10000000")
     ap.add_argument("--new", type=int, default=5000)
     ap.add_argument("--updates", type=int, default=5000)
+    ap.add_argument(
+        "--no-vectorization",
+        action="store_true",
+        help="read Iceberg without the Arrow vectorized reader (spark.sql.iceberg.vectorization.enabled=false)",
+    )
     args = ap.parse_args()
     os.environ.setdefault("LAKE_SPARK_SHUFFLE_PARTITIONS", "4")
     spark = lakelib.local_spark_session("silver-merge-bench")
+    if args.no_vectorization:
+        spark.conf.set("spark.sql.iceberg.vectorization.enabled", "false")
     entity = b2s.parse_entity(json.dumps(ENTITY))
     for size in (int(s) for s in args.sizes.split(",")):
         with tempfile.TemporaryDirectory(prefix="silver-merge-") as tmp:
