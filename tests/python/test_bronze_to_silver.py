@@ -62,8 +62,13 @@ def test_carts_typed_and_exactly_once_across_reruns_and_overlaps(spark, tmp_path
     # At-least-once: the same envelopes again in a second object of the same hour, ingested later.
     write_bronze(tmp_path, src, *A, "200", [envelope(src, c, ts("06", 9), "date") for c in carts[:3]])
     # The next hour: every record again (same ids), plus a changed version of cart 2 (new id).
+    # The new version of cart 2 is polled after the repeat of its old one (same hour, later).
     write_bronze(
-        tmp_path, src, *B, "300", [envelope(src, c, ts("07", 1), "date") for c in carts + [changed]]
+        tmp_path,
+        src,
+        *B,
+        "300",
+        [envelope(src, c, ts("07", 1), "date") for c in carts] + [envelope(src, changed, ts("07", 5), "date")],
     )
     first_ids = {record_id(c) for c in carts}
     all_ids = first_ids | {record_id(changed)}

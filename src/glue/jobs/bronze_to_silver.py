@@ -407,12 +407,12 @@ def flatten(envelopes: Any, entity: Entity, pii_key: bytes | None) -> Any:
 
 
 def _version_order(entity: Entity) -> list[Any]:
-    """Newest first: the version column (nulls last), then ``ingested_at``, then the bronze partition
-    and object name (so the choice among equal copies is deterministic)."""
+    """Newest first: the version column (nulls last), then ``ingested_at``, then the bronze partition,
+    object name and envelope id (so the choice among equal copies is deterministic)."""
     from pyspark.sql import functions as F
 
     order = [F.col(entity.version_column).desc_nulls_last()] if entity.version_column else []
-    return order + [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object")]
+    return order + [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object", "id")]
 
 
 def dedup_input(rows: Any, entity: Entity | None = None, by: Sequence[str] | None = None) -> Any:
