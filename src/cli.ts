@@ -276,6 +276,25 @@ program
     else fail(new InvalidArgumentError(`unknown docs topic "${topic}" (try: config, metrics)`));
   });
 
+program
+  .command('status')
+  .description(
+    'Per-source health of the running roles, from their /metrics: lease owner, freshness, last success, rate-limit headroom, breaker.',
+  )
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .option(
+    '--metrics <url...>',
+    '/metrics URLs to read (one per task); default the config telemetry.runPort and consumePort on this host',
+  )
+  .action(async (opts: { config: string; metrics?: string[] }) => {
+    try {
+      const { runStatusCommand } = await import('./status/index.js');
+      process.exitCode = await runStatusCommand(opts);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
 registerDeadLetterCommands(program, fail);
 registerQueryCommand(program, fail);
 

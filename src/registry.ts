@@ -47,6 +47,8 @@ const consumers: {
   // Consumers are loaded on demand: the `run` role never pays for their S3 and Glue clients.
   bronze: async (config, deps) =>
     (await import('./consumers/bronze/index.js')).createBronzeWriter(config, deps),
+  bronze_kafka: async (config, deps) =>
+    (await import('./consumers/bronze/kafka-writer.js')).createKafkaBronzeWriter(config, deps),
   hourly: (config, deps) => createHourlyComponent(config, deps),
 };
 
@@ -67,6 +69,7 @@ async function createHourlyComponent(
     executor = new local.LocalGlueExecutor({
       maxConcurrentRuns: config.executor.maxConcurrentRuns,
       prestart: config.executor.prestart,
+      logger: deps.logger,
       runsDir: local.runsDirForLake(config.lakeUri),
     });
   } else {

@@ -16,7 +16,8 @@ import { Construct } from 'constructs';
 export interface AlarmsProps {
   readonly prefix: string;
   readonly key: kms.IKey;
-  readonly stream: kinesis.IStream;
+  /** The Kinesis stream (absent with `sink=firehose`). */
+  readonly stream?: kinesis.IStream | undefined;
   /** Firehose delivery stream name, when Firehose lands bronze. */
   readonly deliveryStreamName?: string;
   readonly firehoseBufferSecs: number;
@@ -56,32 +57,35 @@ export class Alarms extends Construct {
     };
     const fiveMinutes = Duration.minutes(5);
 
-    // Kinesis: the slowest consumer is behind by more than 10 minutes.
-    alarm(
-      'KinesisIteratorAge',
-      props.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: fiveMinutes }),
-      {
-        alarmDescription:
-          'A consumer of the stream (Firehose or the bronze writer) is more than 10 minutes behind.',
-        threshold: 10 * 60 * 1000,
-        evaluationPeriods: 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      },
-    );
-    // Kinesis: writes throttled for 15 minutes (the producer retries; sustained throttling means more shards).
-    alarm(
-      'KinesisWriteThrottled',
-      props.stream.metricWriteProvisionedThroughputExceeded({ statistic: 'Sum', period: fiveMinutes }),
-      {
-        alarmDescription:
-          'PutRecords throttled in 3 consecutive 5-minute periods: add shards (or check on-demand limits).',
-        threshold: 0,
-        evaluationPeriods: 3,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      },
-    );
+    const stream = props.stream;
+    if (stream) {
+      // Kinesis: the slowest consumer is behind by more than 10 minutes.
+      alarm(
+        'KinesisIteratorAge',
+        stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: fiveMinutes }),
+        {
+          alarmDescription:
+            'A consumer of the stream (Firehose or the bronze writer) is more than 10 minutes behind.',
+          threshold: 10 * 60 * 1000,
+          evaluationPeriods: 3,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        },
+      );
+      // Kinesis: writes throttled for 15 minutes (the producer retries; sustained throttling means more shards).
+      alarm(
+        'KinesisWriteThrottled',
+        stream.metricWriteProvisionedThroughputExceeded({ statistic: 'Sum', period: fiveMinutes }),
+        {
+          alarmDescription:
+            'PutRecords throttled in 3 consecutive 5-minute periods: add shards (or check on-demand limits).',
+          threshold: 0,
+          evaluationPeriods: 3,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        },
+      );
+    }
 
     if (props.deliveryStreamName) {
       const firehoseMetric = (metricName: string, statistic: string) =>

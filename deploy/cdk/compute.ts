@@ -40,7 +40,10 @@ export interface ComputeProps {
   readonly context: IngestLakeContext;
   readonly repoRoot: string;
   readonly key: kms.IKey;
-  readonly stream: kinesis.IStream;
+  /** The Kinesis stream the run service writes (context `sink=kinesis`). */
+  readonly stream?: kinesis.IStream;
+  /** The DirectPut delivery stream the run service writes (context `sink=firehose`). */
+  readonly deliveryStream?: { name: string; arn: string };
   readonly stateTable: dynamodb.ITable;
   readonly lake: s3.IBucket;
   readonly deadLetters: s3.IBucket;
@@ -124,7 +127,8 @@ export class Compute extends Construct {
     }
 
     const environment: Record<string, string> = {
-      INGEST_STREAM: props.stream.streamName,
+      ...(props.stream ? { INGEST_STREAM: props.stream.streamName } : {}),
+      ...(props.deliveryStream ? { INGEST_DELIVERY_STREAM: props.deliveryStream.name } : {}),
       INGEST_LAKE_URI: `s3://${props.lake.bucketName}`,
       INGEST_DEAD_LETTER_URI: `s3://${props.deadLetters.bucketName}`,
       INGEST_STATE_TABLE: props.stateTable.tableName,
@@ -135,10 +139,22 @@ export class Compute extends Construct {
       INGEST_ATHENA_WORKGROUP: catalog.workgroupName,
       INGEST_ATHENA_OUTPUT: catalog.athenaOutputLocation,
       INGEST_GRACE_SECS: String(props.graceSecs),
+      // Source and shard leases (ADR 0013): run tasks share the sources, so the service may scale out.
+      INGEST_COORDINATION: String(context.coordination),
     };
 
     // --- Task roles: exactly the calls each role's code makes. ---
-    const kinesisArn = props.stream.streamArn;
+    const produce = props.deliveryStream
+      ? new iam.PolicyStatement({
+          sid: 'Produce',
+          actions: ['firehose:PutRecordBatch', 'firehose:DescribeDeliveryStream'],
+          resources: [props.deliveryStream.arn],
+        })
+      : new iam.PolicyStatement({
+          sid: 'Produce',
+          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
+          resources: [props.stream!.streamArn],
+        });
     const tableArn = props.stateTable.tableArn;
     const stateStatement = new iam.PolicyStatement({
       sid: 'StateTable',
@@ -153,15 +169,13 @@ export class Compute extends Construct {
 
     this.runTaskRole = new iam.Role(this, 'RunTaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
-      description: 'ingest run: PutRecords to the stream, state table, dead letters',
+      description: props.deliveryStream
+        ? 'ingest run: PutRecordBatch to the delivery stream, state table, dead letters'
+        : 'ingest run: PutRecords to the stream, state table, dead letters',
     });
     const runPolicy = new iam.Policy(this, 'RunTaskPolicy', {
       statements: [
-        new iam.PolicyStatement({
-          sid: 'Produce',
-          actions: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary'],
-          resources: [kinesisArn],
-        }),
+        produce,
         stateStatement,
         deadLetterStatement,
         new iam.PolicyStatement({
@@ -267,7 +281,7 @@ export class Compute extends Construct {
             'kinesis:GetRecords',
             'kinesis:DescribeStreamSummary',
           ],
-          resources: [kinesisArn],
+          resources: [props.stream!.streamArn],
         }),
         new iam.PolicyStatement({
           sid: 'WriteBronze',
@@ -349,6 +363,8 @@ export class Compute extends Construct {
       return { service: fargate, taskDefinition };
     };
 
+    // sink=firehose: both roles read the DirectPut config (the consume role runs only the scheduler).
+    const firehoseConfig = props.deliveryStream ? 'aws-firehose.yaml' : undefined;
     const run = service(
       'run',
       this.runTaskRole,
@@ -356,7 +372,7 @@ export class Compute extends Construct {
       512,
       1024,
       { GITHUB_TOKEN: ecs.Secret.fromSecretsManager(props.githubToken) },
-      'aws.yaml',
+      firehoseConfig ?? 'aws.yaml',
     );
     this.runService = run.service;
     const scaling = this.runService.autoScaleTaskCount({ minCapacity: 1, maxCapacity: context.runMaxTasks });
@@ -373,7 +389,7 @@ export class Compute extends Construct {
       context.useFirehose ? 512 : 1024,
       context.useFirehose ? 1024 : 2048,
       {},
-      context.useFirehose ? 'aws.yaml' : 'aws-bronze-writer.yaml',
+      firehoseConfig ?? (context.useFirehose ? 'aws.yaml' : 'aws-bronze-writer.yaml'),
     );
     this.consumeService = consume.service;
 

@@ -4,12 +4,20 @@
  * numbers and booleans: both are accepted.
  */
 
+/** Which sink the `run` service writes: a Kinesis stream, or a Firehose DirectPut delivery stream. */
+export type SinkName = 'kinesis' | 'firehose';
+
 /** Kinesis capacity mode. */
 export type StreamModeName = 'on-demand' | 'provisioned';
 
 export interface IngestLakeContext {
   /** Environment name, part of every physical name (`ingest-<env>-...`). Lower-case letters, digits, `-`. */
   readonly envName: string;
+  /**
+   * The sink of the `run` service: `kinesis` (a stream; Firehose or the bronze writer lands it) or
+   * `firehose` (DirectPut: no stream, the run service calls PutRecordBatch and Firehose lands bronze).
+   */
+  readonly sink: SinkName;
   /** Kinesis capacity mode. */
   readonly streamMode: StreamModeName;
   /** Shards of a provisioned stream (ignored on-demand). 1 MiB/s and 1000 records/s of writes each. */
@@ -21,8 +29,13 @@ export interface IngestLakeContext {
   /** Firehose lands bronze (true), or the `consume` service's bronze writer does (false). */
   readonly useFirehose: boolean;
   /**
-   * Most `run` tasks CPU autoscaling may start (1-4). Pollers do not split sources between tasks:
-   * every task polls every source, so above 1 the APIs are polled N times (ids deduplicate it).
+   * Source and shard leases (`coordination.enabled` in the tasks' config, ADR 0013): `run` tasks
+   * share the sources, each polled by one task at a time.
+   */
+  readonly coordination: boolean;
+  /**
+   * Most `run` tasks CPU autoscaling may start: 1-50 with {@link coordination}, else 1-4 (without
+   * leases every task polls every source, so above 1 the APIs are polled N times; ids deduplicate it).
    */
   readonly runMaxTasks: number;
   /** NAT gateways of the VPC (1 is cheaper, 2 survives the loss of an AZ). */
@@ -37,11 +50,13 @@ export interface IngestLakeContext {
 
 export const DEFAULT_CONTEXT: IngestLakeContext = {
   envName: 'dev',
+  sink: 'kinesis',
   streamMode: 'on-demand',
   shardCount: 2,
   firehoseBufferSecs: 300,
   firehoseBufferMiB: 64,
   useFirehose: true,
+  coordination: false,
   runMaxTasks: 1,
   natGateways: 1,
   databaseName: 'lake',
@@ -50,11 +65,13 @@ export const DEFAULT_CONTEXT: IngestLakeContext = {
 /** The context keys this app reads. */
 export const CONTEXT_KEYS = [
   'env',
+  'sink',
   'streamMode',
   'shardCount',
   'firehoseBufferSecs',
   'firehoseBufferMiB',
   'useFirehose',
+  'coordination',
   'runMaxTasks',
   'natGateways',
   'databaseName',
@@ -108,17 +125,36 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
     }
     streamMode = streamModeRaw;
   }
+  const sinkRaw = get('sink');
+  let sink: SinkName = d.sink;
+  if (sinkRaw !== undefined && sinkRaw !== '') {
+    if (sinkRaw !== 'kinesis' && sinkRaw !== 'firehose') {
+      throw new ContextError(`context sink: expected kinesis or firehose, found ${JSON.stringify(sinkRaw)}`);
+    }
+    sink = sinkRaw;
+  }
+  const useFirehose = bool('useFirehose', get('useFirehose'), d.useFirehose);
+  if (sink === 'firehose' && !useFirehose) {
+    throw new ContextError(
+      'context sink=firehose: Firehose lands bronze (DirectPut), so useFirehose=false (the bronze writer) does not apply',
+    );
+  }
   const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
   const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
+  const coordination = bool('coordination', get('coordination'), d.coordination);
+  // Without leases every run task polls every source: keep the old cap of 4.
+  const runMaxTasks = intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, coordination ? 50 : 4);
   return {
     envName:
       str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
+    sink,
     streamMode,
     shardCount: intIn('shardCount', get('shardCount'), d.shardCount, 1, 500),
     firehoseBufferSecs: intIn('firehoseBufferSecs', get('firehoseBufferSecs'), d.firehoseBufferSecs, 0, 900),
     firehoseBufferMiB: intIn('firehoseBufferMiB', get('firehoseBufferMiB'), d.firehoseBufferMiB, 64, 128),
-    useFirehose: bool('useFirehose', get('useFirehose'), d.useFirehose),
-    runMaxTasks: intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, 4),
+    useFirehose,
+    coordination,
+    runMaxTasks,
     natGateways: intIn('natGateways', get('natGateways'), d.natGateways, 1, 2),
     databaseName:
       str('databaseName', get('databaseName'), /^[a-z][a-z0-9_]{0,63}$/, 'a lower-case Glue database name') ??

@@ -78,7 +78,15 @@ export class IngestLakeStack extends Stack {
       context,
       repoRoot: props.repoRoot,
       key,
-      stream: this.ingestStream.stream,
+      ...(this.ingestStream.stream ? { stream: this.ingestStream.stream } : {}),
+      ...(context.sink === 'firehose' && this.ingestStream.deliveryStream
+        ? {
+            deliveryStream: {
+              name: this.ingestStream.deliveryStreamName!,
+              arn: this.ingestStream.deliveryStream.attrArn,
+            },
+          }
+        : {}),
       stateTable: this.storage.stateTable,
       lake: this.storage.lake,
       deadLetters: this.storage.deadLetters,
@@ -115,8 +123,10 @@ export class IngestLakeStack extends Stack {
     out('AccessLogsBucketName', this.storage.accessLogs.bucketName, 'S3 server access logs');
     out('StateTableName', this.storage.stateTable.tableName, 'DynamoDB state table (state.tableName)');
     out('StateTableArn', this.storage.stateTable.tableArn, 'DynamoDB state table ARN');
-    out('StreamName', this.ingestStream.stream.streamName, 'Kinesis stream (sinks[].streamName)');
-    out('StreamArn', this.ingestStream.stream.streamArn, 'Kinesis stream ARN');
+    if (this.ingestStream.stream) {
+      out('StreamName', this.ingestStream.stream.streamName, 'Kinesis stream (sinks[].streamName)');
+      out('StreamArn', this.ingestStream.stream.streamArn, 'Kinesis stream ARN');
+    }
     if (this.ingestStream.deliveryStream) {
       out('DeliveryStreamName', this.ingestStream.deliveryStream.ref, 'Firehose delivery stream to bronze/');
       out('DeliveryStreamArn', this.ingestStream.deliveryStream.attrArn, 'Firehose delivery stream ARN');

@@ -1,6 +1,8 @@
 /**
  * The Kinesis Data Stream the `run` service writes, and (context `useFirehose`, the default) the
- * Firehose delivery stream that lands it in bronze with dynamic partitioning:
+ * Firehose delivery stream that lands it in bronze with dynamic partitioning. With context
+ * `sink=firehose` there is no stream: the delivery stream is DirectPut (the run service calls
+ * PutRecordBatch; records arrive newline-delimited, encrypted with the lake's key). Either way:
  * `bronze/source=<source>/dt=YYYY-MM-DD/hour=HH/*.json.gz`, gzip NDJSON, UTC, the layout the bronze
  * writer produces (design.md, "Bronze").
  */
@@ -33,7 +35,8 @@ export interface StreamProps {
 }
 
 export class IngestStream extends Construct {
-  readonly stream: kinesis.Stream;
+  /** The Kinesis stream (absent with `sink=firehose`). */
+  readonly stream?: kinesis.Stream;
   readonly deliveryStream?: firehose.CfnDeliveryStream;
   readonly deliveryStreamName?: string;
 
@@ -41,17 +44,21 @@ export class IngestStream extends Construct {
     super(scope, id);
     const { context } = props;
     const provisioned = context.streamMode === 'provisioned';
-    this.stream = new kinesis.Stream(this, 'Stream', {
-      streamName: props.prefix,
-      streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
-      ...(provisioned ? { shardCount: context.shardCount } : {}),
-      // KMS with the AWS-managed aws/kinesis key: no per-consumer key grants, no CMK request costs
-      // (cdk-nag AwsSolutions-KDS3 recommends it unless compliance requires a customer key).
-      encryption: kinesis.StreamEncryption.MANAGED,
-      // A week of replay: the consumers (Firehose or the bronze writer) may be down over a weekend.
-      retentionPeriod: Duration.days(7),
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const directPut = context.sink === 'firehose';
+    const stream = directPut
+      ? undefined
+      : new kinesis.Stream(this, 'Stream', {
+          streamName: props.prefix,
+          streamMode: provisioned ? kinesis.StreamMode.PROVISIONED : kinesis.StreamMode.ON_DEMAND,
+          ...(provisioned ? { shardCount: context.shardCount } : {}),
+          // KMS with the AWS-managed aws/kinesis key: no per-consumer key grants, no CMK request costs
+          // (cdk-nag AwsSolutions-KDS3 recommends it unless compliance requires a customer key).
+          encryption: kinesis.StreamEncryption.MANAGED,
+          // A week of replay: the consumers (Firehose or the bronze writer) may be down over a weekend.
+          retentionPeriod: Duration.days(7),
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+    if (stream) this.stream = stream;
 
     if (!context.useFirehose) return;
     this.deliveryStreamName = `${props.prefix}-bronze`;
@@ -72,20 +79,26 @@ export class IngestStream extends Construct {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
       }),
-      description: 'Firehose: read the ingest stream, write bronze/ and bronze-errors/ of the lake',
+      description: directPut
+        ? 'Firehose: write bronze/ and bronze-errors/ of the lake'
+        : 'Firehose: read the ingest stream, write bronze/ and bronze-errors/ of the lake',
     });
     const policy = new iam.Policy(this, 'FirehosePolicy', {
       statements: [
-        new iam.PolicyStatement({
-          sid: 'ReadSourceStream',
-          actions: [
-            'kinesis:DescribeStream',
-            'kinesis:GetShardIterator',
-            'kinesis:GetRecords',
-            'kinesis:ListShards',
-          ],
-          resources: [this.stream.streamArn],
-        }),
+        ...(stream
+          ? [
+              new iam.PolicyStatement({
+                sid: 'ReadSourceStream',
+                actions: [
+                  'kinesis:DescribeStream',
+                  'kinesis:GetShardIterator',
+                  'kinesis:GetRecords',
+                  'kinesis:ListShards',
+                ],
+                resources: [stream.streamArn],
+              }),
+            ]
+          : []),
         new iam.PolicyStatement({
           sid: 'LakeBucket',
           actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
@@ -128,8 +141,19 @@ export class IngestStream extends Construct {
 
     this.deliveryStream = new firehose.CfnDeliveryStream(this, 'DeliveryStream', {
       deliveryStreamName: this.deliveryStreamName,
-      deliveryStreamType: 'KinesisStreamAsSource',
-      kinesisStreamSourceConfiguration: { kinesisStreamArn: this.stream.streamArn, roleArn: role.roleArn },
+      ...(stream
+        ? {
+            deliveryStreamType: 'KinesisStreamAsSource',
+            kinesisStreamSourceConfiguration: { kinesisStreamArn: stream.streamArn, roleArn: role.roleArn },
+          }
+        : {
+            deliveryStreamType: 'DirectPut',
+            // DirectPut supports server-side encryption: the lake's customer key.
+            deliveryStreamEncryptionConfigurationInput: {
+              keyType: 'CUSTOMER_MANAGED_CMK',
+              keyArn: props.key.keyArn,
+            },
+          }),
       extendedS3DestinationConfiguration: {
         bucketArn: props.lake.bucketArn,
         roleArn: role.roleArn,
@@ -160,11 +184,16 @@ export class IngestStream extends Construct {
                 { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
               ],
             },
-            // One envelope per Kinesis record, no trailing newline: bronze is NDJSON.
-            {
-              type: 'AppendDelimiterToRecord',
-              parameters: [{ parameterName: 'Delimiter', parameterValue: '\\n' }],
-            },
+            // One envelope per Kinesis record, no trailing newline: bronze is NDJSON. (DirectPut: the
+            // firehose sink sends each record with its newline already.)
+            ...(stream
+              ? [
+                  {
+                    type: 'AppendDelimiterToRecord',
+                    parameters: [{ parameterName: 'Delimiter', parameterValue: '\\n' }],
+                  },
+                ]
+              : []),
           ],
         },
         s3BackupMode: 'Disabled',
@@ -172,6 +201,7 @@ export class IngestStream extends Construct {
     });
     // Firehose checks its role's permissions when it is created.
     this.deliveryStream.node.addDependency(policy);
+    if (directPut) return;
     suppress(this.deliveryStream, [
       {
         id: 'AwsSolutions-KDF1',

@@ -46,7 +46,7 @@ lake: { uri: "file://./data/lake" }
     expect(dest.BufferingHints?.SizeInMBs).toBeGreaterThanOrEqual(64);
     expect(dest.ProcessingConfiguration?.Processors?.[0]?.Parameters).toContainEqual({
       ParameterName: 'MetadataExtractionQuery',
-      ParameterValue: '{source: .source}',
+      ParameterValue: '{source:.source}',
     });
   });
 });

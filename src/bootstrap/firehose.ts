@@ -2,8 +2,9 @@
  * The Firehose DirectPut delivery stream that writes bronze (design brief, "Bronze"): an
  * ExtendedS3 destination with dynamic partitioning by the envelope's `source` (a JQ metadata
  * extraction) and the arrival time, GZIP, `.json.gz` objects, an error prefix. The same input serves
- * `ingest bootstrap` (local endpoints), `ingest local` (moto) and mirrors the CDK variant
- * (`deploy/cdk/firehose.ts`). Records arrive newline-delimited from the sink, so no delimiter
+ * `ingest bootstrap` (local endpoints) and `ingest local` (moto); the CDK stack builds the same
+ * destination (`deploy/cdk/stream.ts`, `-c sink=firehose` for DirectPut; a deploy test checks that
+ * the prefixes and query agree). Records arrive newline-delimited from the sink, so no delimiter
  * processor is configured.
  */
 import {
@@ -23,10 +24,10 @@ export const BRONZE_FIREHOSE_PREFIX =
 
 /** Where Firehose puts what it could not partition or deliver, by error type. */
 export const BRONZE_FIREHOSE_ERROR_PREFIX =
-  'bronze-errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/';
+  'bronze-errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/';
 
 /** The JQ query that extracts the partition key `source` from each envelope. */
-export const SOURCE_QUERY = '{source: .source}';
+export const SOURCE_QUERY = '{source:.source}';
 
 /** A delivery stream to create. */
 export interface DeliveryStreamPlan {

@@ -59,7 +59,7 @@ export class LeaseCoordinator {
     this.now = options.now ?? Date.now;
     this.table = new LeaseTable(options.state, options.group, options.me, options.leaseMs, this.now);
     this.membership = new Membership(options.state, options.group, options.me, options.leaseMs, this.now);
-    this.heartbeat = new LeaseHeartbeat(options.heartbeatMs, () => this.tick());
+    this.heartbeat = new LeaseHeartbeat(options.heartbeatMs, () => this.round());
     this.log = options.logger.child({
       component: 'leases',
       group: options.group,
@@ -88,17 +88,28 @@ export class LeaseCoordinator {
     return [...this.members];
   }
 
-  /** One round: membership, renewals, hand-offs, acquisitions. Never rejects. */
-  async tick(): Promise<void> {
-    try {
-      this.members = await this.membership.heartbeat(this.stopping);
-    } catch (err) {
-      this.log.warn(
-        { event: 'membership_failed', err: describeError(err) },
-        'Cannot renew lease group membership.',
-      );
-    }
-    await this.renewAll();
+  /**
+   * Runs one round now (membership, renewals, hand-offs, acquisitions), or waits for the one in
+   * flight: rounds never overlap (two renewals of one lease would make the second fail). Never rejects.
+   */
+  tick(): Promise<void> {
+    return this.heartbeat.beat();
+  }
+
+  private async round(): Promise<void> {
+    // Renewals first and side by side: a slow store must not let a held lease run out.
+    const members = this.membership.heartbeat(this.stopping).then(
+      (m) => {
+        this.members = m;
+      },
+      (err: unknown) => {
+        this.log.warn(
+          { event: 'membership_failed', err: describeError(err) },
+          'Cannot renew lease group membership.',
+        );
+      },
+    );
+    await Promise.all([this.renewAll(), members]);
     if (this.stopping) return;
     const me = this.options.me.instanceId;
     const resources = this.options.resources();
@@ -142,33 +153,35 @@ export class LeaseCoordinator {
   }
 
   private async renewAll(): Promise<void> {
-    for (const lease of [...this.held.values()]) {
-      try {
-        await this.table.renew(lease);
-      } catch (err) {
-        const lost = err instanceof LeaseLostError;
-        // Not renewed: stop working a third of a lease before it runs out, so the next owner (who
-        // waits for it to run out) never works beside this task.
-        if (!lost && this.now() < lease.leaseUntilMs - this.options.leaseMs / 3) {
-          this.log.warn(
-            { event: 'lease_renew_failed', resource: lease.resource, err: describeError(err) },
-            'Cannot renew a lease: retrying at the next heartbeat.',
-          );
-          continue;
-        }
-        this.held.delete(lease.resource);
-        leaseLostTotal.inc({ kind: this.options.kind });
+    await Promise.all([...this.held.values()].map((lease) => this.renewOne(lease)));
+  }
+
+  private async renewOne(lease: HeldLease): Promise<void> {
+    try {
+      await this.table.renew(lease);
+    } catch (err) {
+      const lost = err instanceof LeaseLostError;
+      // Not renewed: stop working a third of a lease before it runs out, so the next owner (who
+      // waits for it to run out) never works beside this task.
+      if (!lost && this.now() < lease.leaseUntilMs - this.options.leaseMs / 3) {
         this.log.warn(
-          {
-            event: 'lease_lost',
-            resource: lease.resource,
-            fencingToken: lease.token,
-            err: describeError(err),
-          },
-          'Lease lost: stopping its work.',
+          { event: 'lease_renew_failed', resource: lease.resource, err: describeError(err) },
+          'Cannot renew a lease: retrying at the next heartbeat.',
         );
-        void this.options.onStopping(lease.resource, 'lost');
+        return;
       }
+      this.held.delete(lease.resource);
+      leaseLostTotal.inc({ kind: this.options.kind });
+      this.log.warn(
+        {
+          event: 'lease_lost',
+          resource: lease.resource,
+          fencingToken: lease.token,
+          err: describeError(err),
+        },
+        'Lease lost: stopping its work.',
+      );
+      void this.options.onStopping(lease.resource, 'lost');
     }
   }
 

@@ -4,6 +4,8 @@
  * write, a heartbeat and a fencing token that every state write checks). DynamoDB in AWS, the local
  * store locally.
  */
+
+export { sourceLeaseOwner } from '../telemetry/sources.js';
 export { assignResources } from './assign.js';
 export { COORDINATION_DEFAULTS, type CoordinationConfig, CoordinationSchema } from './config.js';
 export {
@@ -24,4 +26,4 @@ export {
   processOwner,
 } from './owner.js';
 export { LeasedSource, LeasedSourceGroup } from './sources.js';
-export { leaseAcquiredTotal, leaseLostTotal, sourceLeaseOwner } from './telemetry.js';
+export { leaseAcquiredTotal, leaseLostTotal } from './telemetry.js';

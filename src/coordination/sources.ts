@@ -8,13 +8,13 @@
 import type { Logger } from '../log.js';
 import type { PollResult, Source, SourceStats } from '../pollers/types.js';
 import type { StateStore } from '../state/index.js';
+import { sourceLeaseOwner } from '../telemetry/sources.js';
 import type { CoordinationConfig } from './config.js';
 import { type Fence, LeaseCoordinator, type StopReason } from './coordinator.js';
 import { LeaseLostError } from './errors.js';
 import { FencedStateStore } from './fenced.js';
 import type { HeldLease } from './lease.js';
 import type { OwnerIdentity } from './owner.js';
-import { sourceLeaseOwner } from './telemetry.js';
 
 const ZERO: SourceStats = {
   polls: 0,
@@ -48,9 +48,9 @@ export class LeasedSource implements Source {
     /** Builds the real source on the given (fenced) state store. */
     private readonly build: (state: StateStore) => Source,
     private readonly state: StateStore,
-  ) {
-    sourceLeaseOwner.set({ source: name }, 0);
-  }
+    /** This task's instance id: the `owner` label of `ingest_source_lease_owner`. */
+    private readonly owner: string,
+  ) {}
 
   /** Whether this task polls the source now. */
   get active(): boolean {
@@ -65,7 +65,7 @@ export class LeasedSource implements Source {
     if (this.inner) return;
     this.inner = this.build(new FencedStateStore(this.state, fence));
     this.token = lease.token;
-    sourceLeaseOwner.set({ source: this.name }, 1);
+    sourceLeaseOwner.set({ source: this.name, owner: this.owner }, 1);
     this.inner.start();
   }
 
@@ -77,7 +77,7 @@ export class LeasedSource implements Source {
     this.past = addStats(this.past, inner.stats());
     if (this.inner === inner) this.inner = undefined;
     this.token = undefined;
-    sourceLeaseOwner.set({ source: this.name }, 0);
+    sourceLeaseOwner.remove({ source: this.name, owner: this.owner });
   }
 
   /** @throws LeaseLostError when this task does not hold the source's lease; else as the source. */
@@ -113,7 +113,7 @@ export class LeasedSourceGroup {
   }) {
     const { state, config } = options;
     this.sources = options.names.map(
-      (name) => new LeasedSource(name, (fenced) => options.build(name, fenced), state),
+      (name) => new LeasedSource(name, (fenced) => options.build(name, fenced), state, options.me.instanceId),
     );
     const byName = new Map(this.sources.map((s) => [s.name, s]));
     this.coordinator = new LeaseCoordinator({

@@ -1,15 +1,8 @@
 /** Metrics of lease coordination (source and shard leases). */
-import { counter, gauge } from '../telemetry/index.js';
+import { counter } from '../telemetry/index.js';
 
-/**
- * 1 while this task holds the lease of a source, 0 once it gave it up or lost it. Summed over the
- * run tasks (each is its own Prometheus target), every source should be at 1.
- */
-export const sourceLeaseOwner = gauge(
-  'ingest_source_lease_owner',
-  'Whether this task holds the lease of a source (1) or not (0); summed over tasks it should be 1 per source.',
-  ['source'],
-);
+// The source lease owner gauge, `ingest_source_lease_owner{source, owner}`, lives with the other
+// per-source health metrics in src/telemetry/sources.ts (`ingest status` reads it).
 
 /** Leases taken, by kind (`source`, `shard`) and how (`new`, `released`, `dead_process`, `lease_expired`, `own`). */
 export const leaseAcquiredTotal = counter(

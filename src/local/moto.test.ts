@@ -1,5 +1,5 @@
 /**
- * moto served one request at a time (`threaded: false`, as `ingest local --run-tasks` starts it):
+ * moto with atomic DynamoDB writes (`atomicWrites: true`, as `ingest local --run-tasks` starts it):
  * concurrent conditional creates of one key have exactly one winner, as in DynamoDB. (moto's default
  * threaded server does not guarantee this: see the module comment of moto.ts.)
  */
@@ -10,7 +10,7 @@ import { type Moto, startMoto } from './moto.js';
 
 let moto: Moto;
 beforeAll(async () => {
-  moto = await startMoto({ threaded: false });
+  moto = await startMoto({ atomicWrites: true });
 });
 afterAll(async () => {
   await moto?.stop();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
 import { classifyAwsError } from '../aws/errors.js';
 import { ConfigError, type FailureClass, IngestError } from '../errors.js';
@@ -91,10 +91,13 @@ export function createSecretResolver(options: SecretResolverOptions = {}): Secre
   };
 
   const fetchSecret = async (secretId: string): Promise<string> => {
-    client ??= new SecretsManagerClient({});
+    // Loaded on the first Secrets Manager reference: a config without one never loads the SDK
+    // client (start-up CPU, issue 8).
+    const sm = await import('@aws-sdk/client-secrets-manager');
+    client ??= new sm.SecretsManagerClient({});
     let out: { SecretString?: string | undefined };
     try {
-      out = await client.send(new GetSecretValueCommand({ SecretId: secretId }));
+      out = await client.send(new sm.GetSecretValueCommand({ SecretId: secretId }));
     } catch (err) {
       const c = classifyAwsError(err);
       const name = (err as { name?: string }).name ?? 'Error';

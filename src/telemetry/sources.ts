@@ -1,7 +1,8 @@
 /**
  * Per-source health metrics that several components set and `ingest status` reads (issue 10, item 6):
- * freshness, rate-limit headroom and lease owner. The last successful poll is
- * `ingest_source_last_success_timestamp_seconds` (src/pollers/http/telemetry.ts).
+ * freshness and rate-limit headroom. The last successful poll is
+ * `ingest_source_last_success_timestamp_seconds` (src/pollers/http/telemetry.ts), the lease owner
+ * {@link sourceLeaseOwner} (set by src/coordination).
  *
  * @module
  */
@@ -45,9 +46,17 @@ export const sourceRateLimitSlowdownsTotal = counter(
   ['source'],
 );
 
+/** Records whose cursor field was absent or unreadable (they are delivered but do not move the cursor). */
+export const sourceCursorUnreadableTotal = counter(
+  'ingest_source_cursor_unreadable_total',
+  'Records whose configured cursor field was absent or unreadable: delivered, but they do not move the cursor.',
+  ['source'],
+);
+
 /**
- * 1 for the task that holds a source's lease (`owner` = task id), set by the lease engine; the series
- * of a lost lease is removed. `ingest status` shows the owner.
+ * 1 for the task that holds a source's lease (`owner` = its instance id), set by the lease engine
+ * (src/coordination/sources.ts); the series is removed when the lease is given up or lost.
+ * `ingest status` shows the owner.
  */
 export const sourceLeaseOwner = gauge(
   'ingest_source_lease_owner',

@@ -28,6 +28,7 @@ describe('cfn-lint', () => {
   it.each([
     ['default context', {}],
     ['useFirehose=false, provisioned', { useFirehose: 'false', streamMode: 'provisioned', shardCount: '2' }],
+    ['sink=firehose (DirectPut)', { sink: 'firehose' }],
   ])('passes on the template (%s)', (_name, context) => {
     const s = synth(context);
     const file = join(s.outdir, 'lint.template.json');

@@ -30,7 +30,7 @@ function containerEnv(family: string, context: Record<string, string> = {}) {
   };
 }
 
-describe.each(['aws.yaml', 'aws-bronze-writer.yaml'])('deploy/config/%s', (file) => {
+describe.each(['aws.yaml', 'aws-bronze-writer.yaml', 'aws-firehose.yaml'])('deploy/config/%s', (file) => {
   const text = read(file);
 
   it('is valid with the defaults (as `ingest validate-config` sees it on a laptop)', () => {
@@ -64,7 +64,12 @@ describe.each(['aws.yaml', 'aws-bronze-writer.yaml'])('deploy/config/%s', (file)
   });
 
   it('uses only variables the task definitions set (or that have a default), secrets by name only', () => {
-    const context: Record<string, string> = file === 'aws.yaml' ? {} : { useFirehose: 'false' };
+    const contexts: Record<string, Record<string, string>> = {
+      'aws.yaml': {},
+      'aws-bronze-writer.yaml': { useFirehose: 'false' },
+      'aws-firehose.yaml': { sink: 'firehose' },
+    };
+    const context = contexts[file]!;
     const run = containerEnv('ingest-dev-run', context);
     const consume = containerEnv('ingest-dev-consume', context);
     expect(run.env).toEqual(consume.env);
@@ -83,4 +88,17 @@ it('aws.yaml and aws-bronze-writer.yaml differ only in consumers (the bronze wri
   const b = parse(read('aws-bronze-writer.yaml'));
   expect(b.consumers.filter((c: { type: string }) => c.type !== 'bronze')).toEqual(a.consumers);
   expect({ ...b, consumers: undefined }).toEqual({ ...a, consumers: undefined });
+});
+
+it('aws.yaml and aws-firehose.yaml (cdk -c sink=firehose) differ only in sinks', () => {
+  const a = parse(read('aws.yaml'));
+  const f = parse(read('aws-firehose.yaml'));
+  expect(f.sinks).toEqual([
+    {
+      name: 'firehose',
+      type: 'firehose',
+      deliveryStreamName: '${INGEST_DELIVERY_STREAM:-ingest-dev-bronze}',
+    },
+  ]);
+  expect({ ...f, sinks: undefined }).toEqual({ ...a, sinks: undefined });
 });

@@ -8,6 +8,7 @@ describe('parseContext', () => {
     expect(from({})).toEqual(DEFAULT_CONTEXT);
     expect(DEFAULT_CONTEXT).toMatchObject({
       envName: 'dev',
+      sink: 'kinesis',
       streamMode: 'on-demand',
       useFirehose: true,
       firehoseBufferSecs: 300,
@@ -46,6 +47,10 @@ describe('parseContext', () => {
     ).toMatchObject(expected);
   });
 
+  it('sink=firehose selects the DirectPut variant', () => {
+    expect(from({ sink: 'firehose' })).toEqual({ ...DEFAULT_CONTEXT, sink: 'firehose' });
+  });
+
   it.each([
     [{ streamMode: 'ondemand' }, /streamMode/],
     [{ shardCount: '0' }, /shardCount/],
@@ -56,6 +61,10 @@ describe('parseContext', () => {
     [{ env: 'Prod_1' }, /env/],
     [{ imageUri: 'no-tag' }, /imageUri/],
     [{ runMaxTasks: '5' }, /runMaxTasks/],
+    [{ runMaxTasks: '51', coordination: 'true' }, /runMaxTasks/],
+    [{ coordination: 'maybe' }, /coordination/],
+    [{ sink: 'kafka' }, /context sink: expected kinesis or firehose/],
+    [{ sink: 'firehose', useFirehose: 'false' }, /sink=firehose/],
   ])('rejects %j', (ctx, message) => {
     expect(() => from(ctx)).toThrow(ContextError);
     expect(() => from(ctx)).toThrow(message);

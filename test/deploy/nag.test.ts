@@ -39,6 +39,7 @@ function acknowledgements(
 describe.each([
   ['default context', {}],
   ['useFirehose=false, provisioned', { useFirehose: 'false', streamMode: 'provisioned' }],
+  ['sink=firehose (DirectPut)', { sink: 'firehose' }],
 ])('cdk-nag AwsSolutions (%s)', (_name, context) => {
   const s = synth(context);
 

@@ -6,6 +6,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIREHOSE_ERROR_PREFIX, FIREHOSE_METADATA_QUERY, FIREHOSE_PREFIX } from '../../deploy/cdk/stream.js';
+import {
+  BRONZE_FIREHOSE_ERROR_PREFIX,
+  BRONZE_FIREHOSE_PREFIX,
+  SOURCE_QUERY,
+} from '../../src/bootstrap/firehose.js';
 import { cleanupSynth, logicalId, resourcesOfType, roleActions, synth } from './synth.js';
 
 afterAll(cleanupSynth);
@@ -15,6 +20,7 @@ const RUN_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:UpdateItem',
   'kinesis:DescribeStreamSummary',
+  'kinesis:ListShards',
   'kinesis:PutRecords',
   'kms:GenerateDataKey',
   's3:PutObject',
@@ -323,7 +329,7 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary'],
+            Action: ['kinesis:PutRecords', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards'],
             Resource: { 'Fn::GetAtt': [logicalId(s, 'AWS::Kinesis::Stream', 'Stream'), 'Arn'] },
           }),
           Match.objectLike({
@@ -488,7 +494,23 @@ describe('IngestLakeStack (useFirehose=false, provisioned stream)', () => {
     });
   });
 
-  it('caps run autoscaling at runMaxTasks: 1 by default (pollers do not share sources yet), up to 4', () => {
+  it('lets run autoscale to 50 tasks with coordination (source leases), which the tasks see as INGEST_COORDINATION', () => {
+    const leased = synth({ coordination: 'true', runMaxTasks: '50', env: 'leased' });
+    leased.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1,
+      MaxCapacity: 50,
+    });
+    leased.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Family: 'ingest-leased-run',
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'INGEST_COORDINATION', Value: 'true' }]),
+        }),
+      ],
+    });
+  });
+
+  it('caps run autoscaling at runMaxTasks: 1 by default, up to 4 without coordination', () => {
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 1,
       MaxCapacity: 1,
@@ -502,5 +524,40 @@ describe('IngestLakeStack (useFirehose=false, provisioned stream)', () => {
 
   it('keeps the run task role unchanged', () => {
     expect(roleActions(s, logicalId(s, 'AWS::IAM::Role', 'ComputeRunTaskRole')).actions).toEqual(RUN_ACTIONS);
+  });
+});
+
+describe('IngestLakeStack (sink=firehose: DirectPut, no Kinesis stream)', () => {
+  const s = synth({ sink: 'firehose' });
+
+  it('creates a DirectPut delivery stream encrypted with the lake key, the same layout as ingest bootstrap, and no stream', () => {
+    expect(resourcesOfType(s, 'AWS::Kinesis::Stream')).toEqual([]);
+    const streams = resourcesOfType(s, 'AWS::KinesisFirehose::DeliveryStream');
+    expect(streams).toHaveLength(1);
+    // biome-ignore lint/suspicious/noExplicitAny: CloudFormation properties of the synthesized template
+    const ds = streams[0]![1] as unknown as { Properties: Record<string, any> };
+    expect(ds.Properties.DeliveryStreamType).toBe('DirectPut');
+    expect(ds.Properties.KinesisStreamSourceConfiguration).toBeUndefined();
+    expect(ds.Properties.DeliveryStreamEncryptionConfigurationInput.KeyType).toBe('CUSTOMER_MANAGED_CMK');
+    const dest = ds.Properties.ExtendedS3DestinationConfiguration;
+    expect([FIREHOSE_PREFIX, FIREHOSE_ERROR_PREFIX, FIREHOSE_METADATA_QUERY]).toEqual([
+      BRONZE_FIREHOSE_PREFIX,
+      BRONZE_FIREHOSE_ERROR_PREFIX,
+      SOURCE_QUERY,
+    ]);
+    expect(dest.Prefix).toBe(BRONZE_FIREHOSE_PREFIX);
+    // The sink sends each record with its newline: no AppendDelimiterToRecord processor.
+    expect(dest.ProcessingConfiguration.Processors.map((p: { Type: string }) => p.Type)).toEqual([
+      'MetadataExtraction',
+    ]);
+  });
+
+  it('lets the run role call only PutRecordBatch and DescribeDeliveryStream on it (no Kinesis)', () => {
+    const { actions } = roleActions(s, logicalId(s, 'AWS::IAM::Role', 'ComputeRunTaskRole'));
+    expect(actions).toEqual(
+      RUN_ACTIONS.filter((a) => !a.startsWith('kinesis:'))
+        .concat(['firehose:DescribeDeliveryStream', 'firehose:PutRecordBatch'])
+        .sort(),
+    );
   });
 });

@@ -93,6 +93,29 @@ export const FIXTURE_COUNTS: Record<string, number> = {
   'usgs.earthquakes': 233,
 };
 
+/** Silver rows per table after the fixtures landed once. */
+export const FIXTURE_SILVER_ROWS: Record<string, number> = {
+  silver_carts: 7,
+  silver_earthquakes: 233,
+  silver_github_issues: 13,
+  silver_products: 20,
+  silver_users: 10,
+};
+
+/** Gold revenue per `YYYY-MM` from a summary's `monthly_sales_trend` analytics. */
+export function goldMonthlyRevenue(summary: {
+  lake?: { analytics: { name: string; result: { columns: string[]; rows: (string | null)[][] } }[] };
+}): Record<string, number> {
+  const trend = summary.lake!.analytics.find((a) => a.name === 'monthly_sales_trend')!.result;
+  const col = (name: string) => trend.columns.indexOf(name);
+  return Object.fromEntries(
+    trend.rows.map((r) => [
+      `${r[col('year')]}-${String(r[col('month')]).padStart(2, '0')}`,
+      Number(r[col('revenue')]),
+    ]),
+  );
+}
+
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,

@@ -7,6 +7,25 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type FetchedPage, fetchJson, sharedAgent } from '../../src/pollers/http/fetch.js';
+import type { SourceLimiter } from '../../src/pollers/http/limiter.js';
+
+/** One GET through a source limiter, feeding the response's rate-limit headers back unless `readHeaders` is false. */
+export function limitedGet(limiter: SourceLimiter, url: string, readHeaders = true): Promise<FetchedPage> {
+  return limiter.schedule(url, () =>
+    fetchJson(
+      { url, method: 'GET', headers: {} },
+      {
+        dispatcher: sharedAgent(5_000),
+        headersTimeoutMs: 5_000,
+        bodyTimeoutMs: 5_000,
+        requestTimeoutMs: 5_000,
+        maxResponseBytes: 1_000_000,
+        ...(readHeaders ? { onRateLimit: (info) => limiter.observe(info) } : {}),
+      },
+    ),
+  );
+}
 
 export interface RateUpstream {
   server: Server;

@@ -71,3 +71,11 @@ def test_a_failed_run_is_its_reply_and_leaves_nothing(spark, tmp_path: Path) -> 
     assert "Traceback" in replies[0]["traceback"]
     assert replies[1] == {"id": "r2", "ok": True, "summary": {"views": [], "cached": 0}, "secs": replies[1]["secs"]}
     assert replies[2]["ok"] is False and "missing.py" in replies[2]["error"]
+
+
+def test_warm_up_runs_and_cleans_up(spark) -> None:
+    import tempfile
+
+    before = set(Path(tempfile.gettempdir()).glob("lake-job-server-warm-up-*"))
+    assert job_server.warm_up(spark) > 0
+    assert set(Path(tempfile.gettempdir()).glob("lake-job-server-warm-up-*")) == before

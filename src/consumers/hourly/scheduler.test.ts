@@ -833,6 +833,29 @@ describe('hourly scheduler: takeover and resume', () => {
     expect(await jobRuns('bronze_to_silver', 'kept')).toBe(1);
   });
 
+  it('a takeover whose bronze gained objects since the dead owner claimed it runs every job again', async () => {
+    const H = '2024-03-10T10';
+    const first = await land(CARTS, H);
+    const glue = new FakeGlue();
+    const stale = await previousRun(glue, 'bronze_to_silver', ['SUCCEEDED']);
+    const dead = spawnSync('true').pid;
+    await orphan(
+      H,
+      [first],
+      { ownerHost: hostname(), ownerPid: dead },
+      { bronzeToSilver: { [CARTS]: stale } },
+    );
+    // More of the same source landed after the dead owner's run had read the hour.
+    await land(CARTS, H, 'obj-2.json.gz');
+
+    const result = await scheduler(glue, new Clock(NOW)).runOnce();
+
+    expect(result).toMatchObject({ takenOver: [H], done: [H] });
+    expect(glue.starts('bronze_to_silver').map((a) => a.source)).toEqual([CARTS]);
+    expect(await jobRuns('bronze_to_silver', 'kept')).toBe(0);
+    expect((await record(H))?.runs.bronzeToSilver[CARTS]).not.toBe(stale);
+  });
+
   it('after the lease expires: waits for a recorded run still going, reruns a failed one', async () => {
     const H = '2024-03-10T10';
     const keys = [await land(CARTS, H), await land(PRODUCTS, H)];
@@ -881,12 +904,21 @@ describe('hourly scheduler: takeover and resume', () => {
     glue.gate = () => frozen;
     const s = scheduler(glue, clock, { leaseSecs: 0.3, heartbeatIntervalSecs: 0.05 });
     const cycle = s.runOnce();
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    const first = (await record(H))!.leaseUntil!;
-    clock.advance(60_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(Date.parse((await record(H))!.leaseUntil!)).toBe(NOW + 60_000 + 300);
+    // Polled, not slept: a loaded machine may take longer than a heartbeat to get there.
+    const first = await vi.waitFor(
+      async () => {
+        const until = (await record(H))?.leaseUntil;
+        if (until === undefined) throw new Error('not claimed yet');
+        return until;
+      },
+      { timeout: 10_000, interval: 10 },
+    );
     expect(Date.parse(first)).toBe(NOW + 300);
+    clock.advance(60_000);
+    await vi.waitFor(
+      async () => expect(Date.parse((await record(H))!.leaseUntil!)).toBe(NOW + 60_000 + 300),
+      { timeout: 10_000, interval: 20 },
+    );
     release();
     expect((await cycle).done).toEqual([H]);
   });

@@ -450,8 +450,12 @@ export class HourlyScheduler implements Consumer {
       bronzeFingerprint: bronze.fingerprint,
       bronzeObjects: bronze.objects,
       sources: [...bronze.sources.keys()],
-      // Same objects: keep the run ids, so the runs that succeeded are not started again.
-      runs: fresh || !prev ? { bronzeToSilver: {} } : structuredClone(prev.runs),
+      // Same objects: keep the run ids, so the runs that succeeded are not started again. A takeover
+      // or retry whose objects changed meanwhile starts afresh: those runs saw fewer objects.
+      runs:
+        fresh || !prev || prev.bronzeFingerprint !== bronze.fingerprint
+          ? { bronzeToSilver: {} }
+          : structuredClone(prev.runs),
       ...(!fresh && prev?.lastError !== undefined ? { lastError: prev.lastError } : {}),
       updatedAt: now.toISOString(),
     };

@@ -30,6 +30,7 @@ import { existsSync } from 'node:fs';
 import { access, constants } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from '../../log.js';
 import { ConcurrentRunsExceededError, CrawlerRunningError, GlueError } from '../errors.js';
 import type { CrawlerStatus, GlueExecutor, JobRunState } from '../types.js';
 import { JobServer } from './job-server.js';
@@ -86,7 +87,9 @@ export interface LocalGlueExecutorOptions {
   javaOptions?: string;
   /**
    * Start the job server (and its JVM) now rather than at the first run, so Spark's start-up overlaps
-   * whatever comes before the first job (`ingest local` lands bronze meanwhile). Default false.
+   * whatever comes before the first job (`ingest local` lands bronze meanwhile); it then also runs a
+   * small warm-up job (see `job_server.py`), so the first real job finds the JVM's classes loaded.
+   * Default false.
    */
   prestart?: boolean;
   /**
@@ -101,6 +104,8 @@ export interface LocalGlueExecutorOptions {
   crawlerDurationMs?: number;
   /** After SIGTERM, how long to wait before SIGKILL when stopping the server, in milliseconds. Default 5000. */
   killGraceMs?: number;
+  /** Logs the job server's start-up and exits. Default: none. */
+  logger?: Logger;
   /**
    * Folder of the run records (`<runId>.json`), so runs can be looked up from another process. Default:
    * none (runs are known only to this executor). See {@link runsDirForLake}.
@@ -222,7 +227,22 @@ export class LocalGlueExecutor implements GlueExecutor {
       errorTailChars: this.options.errorTailChars ?? 4000,
     });
     this.servers.add(server);
-    void server.exited.then(() => this.servers.delete(server));
+    const log = this.options.logger;
+    server.ready.then(
+      (startupSecs) =>
+        log?.info({ event: 'job_server_ready', pid: server.pid, startupSecs }, 'local job server ready'),
+      () => {},
+    );
+    void server.exited.then((why) => {
+      this.servers.delete(server);
+      const fields = { event: 'job_server_exited', pid: server.pid, runsInFlight: server.inFlight, why };
+      if (server.stopping) log?.info(fields, 'local job server stopped');
+      else
+        log?.warn(
+          fields,
+          'local job server exited by itself: its runs in flight failed; the next run starts a new one',
+        );
+    });
     this.server = server;
     return server;
   }
@@ -282,6 +302,7 @@ export class LocalGlueExecutor implements GlueExecutor {
       LAKE_SPARK_LOG_LEVEL: o.sparkLogLevel ?? 'WARN',
       ...(o.driverMemory === undefined ? {} : { LAKE_SPARK_DRIVER_MEMORY: o.driverMemory }),
       ...(o.javaOptions === undefined ? {} : { LAKE_SPARK_JAVA_OPTIONS: o.javaOptions }),
+      ...(o.prestart ? { LAKE_JOB_SERVER_WARM_UP: '1' } : {}),
       LAKE_PARENT_PID: String(process.pid),
     };
   }

@@ -66,14 +66,16 @@ export class JobServer {
   readonly pid: number | undefined;
   /** Resolves when the SparkSession is up, with its start-up time in seconds; rejects when it exits first. */
   readonly ready: Promise<number>;
-  /** Resolves when the process has exited. */
-  readonly exited: Promise<void>;
+  /** Resolves when the process has exited, with what ended it (`exited (code 3): <stderr tail>`). */
+  readonly exited: Promise<string>;
   private readonly child: ChildProcess;
   private readonly pending = new Map<string, Pending>();
   private stderrText = '';
   private fatal?: string;
   private exitError?: JobServerExitedError;
   private exiting = false;
+  /** Set by {@link JobServer.stop}: its exit is expected. */
+  stopping = false;
 
   constructor(private readonly options: JobServerOptions) {
     this.child = spawn(options.python, [options.script], {
@@ -103,7 +105,7 @@ export class JobServer {
     });
     // EPIPE when it died first: the exit handler reports that.
     this.child.stdin?.on('error', () => {});
-    this.exited = new Promise<void>((done) => {
+    this.exited = new Promise<string>((done) => {
       const end = (why: string): void => {
         if (this.exitError) return;
         const detail = this.fatal ?? tail(this.stderrText, options.errorTailChars);
@@ -113,7 +115,7 @@ export class JobServer {
         onFail(this.exitError);
         for (const p of this.pending.values()) p.reject(this.exitError);
         this.pending.clear();
-        done();
+        done(this.exitError.message);
       };
       this.child.on('error', (err) => end(`could not run: ${err.message}`));
       this.child.on('close', (code, signal) => end(`exited (${signal ?? `code ${code}`})`));
@@ -157,7 +159,11 @@ export class JobServer {
   /** SIGTERM to its process group, SIGKILL after `killGraceMs`; resolves once it exited. Idempotent. */
   async stop(): Promise<void> {
     const pid = this.pid;
-    if (pid === undefined || !this.alive) return this.exited;
+    this.stopping = true;
+    if (pid === undefined || !this.alive) {
+      await this.exited;
+      return;
+    }
     const signal = (sig: NodeJS.Signals): void => {
       try {
         process.kill(-pid, sig);

@@ -28,6 +28,9 @@ is found broken after a failed run (the JVM died or the SparkContext stopped), t
 the process exits with status 3, so the executor starts a fresh server. The process exits when stdin
 closes (its parent is gone) and, through :func:`lakelib.die_with_parent`, when its parent dies.
 
+With ``LAKE_JOB_SERVER_WARM_UP=1`` (the executor's ``prestart``) it runs :func:`warm_up` once the
+session is up, beside any run.
+
 Environment: what :func:`lakelib.local_spark_session` reads, plus ``LAKE_SPARK_DRIVER_MEMORY``
 (default ``512m``) and ``LAKE_SPARK_JAVA_OPTIONS`` (the driver JVM's options; default
 ``-XX:TieredStopAtLevel=1 -XX:+UseSerialGC``: the client compiler only and one GC thread start a JVM
@@ -97,6 +100,44 @@ def load_main(script: str, run_id: str) -> Callable[..., Any]:
     return main
 
 
+def warm_up(spark: Any) -> float:
+    """Runs what the lake's jobs run first, on a few rows in a temporary folder: gzipped JSON lines
+    read as text, ``from_json``, a window, a partitioned Parquet write and its read back. A JVM
+    loads and compiles those classes once; done while nothing else waits (``ingest local`` lands
+    bronze meanwhile), the first real job does not pay for it. Returns its seconds."""
+    import gzip
+    import shutil
+    import tempfile
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    started = time.monotonic()
+    root = Path(tempfile.mkdtemp(prefix="lake-job-server-warm-up-"))
+    try:
+        src = root / "in" / "dt=2000-01-01" / "hour=00"
+        src.mkdir(parents=True)
+        lines = [json.dumps({"id": str(i % 3), "n": i, "at": "2000-01-01T00:00:00Z"}) for i in range(6)]
+        (src / "part.json.gz").write_bytes(gzip.compress("\n".join(lines).encode()))
+        session = spark.newSession()
+        df = session.read.option("pathGlobFilter", "*.json.gz").text(str(src))
+        parsed = df.select(
+            F.from_json("value", "id string, n bigint, at string").alias("e"),
+            F.regexp_extract(F.input_file_name(), r"/dt=([^/]+)/", 1).alias("dt"),
+        ).select("e.*", F.expr("try_cast(at AS TIMESTAMP)").alias("ts"), "dt")
+        latest = (
+            parsed.withColumn("rn", F.row_number().over(Window.partitionBy("id").orderBy(F.col("n").desc())))
+            .filter("rn = 1")
+            .drop("rn")
+        )
+        out = str(root / "out")
+        latest.repartition("dt").write.mode("overwrite").partitionBy("dt").parquet(out)
+        session.read.parquet(out).groupBy("dt").count().collect()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return round(time.monotonic() - started, 3)
+
+
 def session_broken(spark: Any) -> bool:
     """Whether the shared session can no longer run jobs (JVM gone or SparkContext stopped)."""
     try:
@@ -159,6 +200,19 @@ class JobServer:
                     except Exception:  # noqa: BLE001 - serve_one checks the session next
                         pass
 
+    def warm_up(self) -> None:
+        """:func:`warm_up` as a run of its own (it counts as in flight, so the cache is not cleared
+        under it); its outcome only goes to stderr."""
+        with self.lock:
+            self.in_flight += 1
+        try:
+            sys.stderr.write(f"job server: warmed up in {warm_up(self.spark)} s\n")
+        except Exception:  # noqa: BLE001 - a failed warm-up costs nothing but its time
+            sys.stderr.write("job server: warm-up failed:\n" + traceback.format_exc())
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
     def serve_one(self, request: dict[str, Any]) -> None:
         """Runs a request and replies; exits the process (status 3) when the session broke, after
         saying so in the reply (``"exiting": true``), so no further run is sent here."""
@@ -205,6 +259,8 @@ def main() -> None:
     server.reply(
         {"ready": True, "pid": os.getpid(), "startup_secs": round(time.monotonic() - started, 3)}
     )
+    if os.environ.get("LAKE_JOB_SERVER_WARM_UP") == "1":
+        threading.Thread(target=server.warm_up, daemon=True).start()
     server.serve(sys.stdin)
     # stdin closed: the executor is gone or done. Threads still running die with the process.
     os._exit(0)

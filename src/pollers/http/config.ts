@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { registerSecret } from '../../secrets/index.js';
 import { AuthSchema } from './auth/config.js';
+import { CursorSchema } from './cursor.js';
 
 const AUTH_POINTER =
   'put the secret in an environment variable or Secrets Manager and name it in `auth` (`type: basic` with `username` and `password: { env: NAME }`, or `type: bearer` with `tokenEnv`)';
@@ -79,6 +80,34 @@ export const PaginationSchema = z
         maxPages: z.number().int().positive().default(1000).describe('Safety cap on pages per poll.'),
       })
       .describe('Follows the RFC 8288 `Link: <url>; rel="next"` header (GitHub style).'),
+    z
+      .strictObject({
+        type: z.literal('bodyCursor'),
+        cursorPath: z
+          .string()
+          .min(1)
+          .describe('Dot path of the next-page token in the body, e.g. `meta.next_cursor`.'),
+        param: z
+          .string()
+          .default('cursor')
+          .describe('Query parameter carrying the token on the next request.'),
+        maxPages: z.number().int().positive().default(1000).describe('Safety cap on pages per poll.'),
+      })
+      .describe(
+        'A token in the body (`{"data":[...],"meta":{"next_cursor":"abc"}}`) sent back as `?cursor=abc`, until the token is absent, null or empty (Stripe, Slack style).',
+      ),
+    z
+      .strictObject({
+        type: z.literal('nextUrlInBody'),
+        nextUrlPath: z
+          .string()
+          .min(1)
+          .describe('Dot path of the next page URL in the body, e.g. `next` or `links.next`.'),
+        maxPages: z.number().int().positive().default(1000).describe('Safety cap on pages per poll.'),
+      })
+      .describe(
+        'The next page URL in the body (`{"results":[...],"next":"https://..."}`), resolved against the page URL, until it is absent, null or empty (Django REST, HAL style). Other origins obey `allowedOrigins`.',
+      ),
   ])
   .default({ type: 'none' });
 
@@ -254,6 +283,7 @@ export const HttpSourceSchema = z
         'Pages fetched ahead while earlier pages wait for the sink: the next page is requested as soon as a page is handed to the sink, and acknowledgements (change-detection entries, ETags) are still stored in page order. Enough pages to fill full PutRecords batches (500 records) keep the sink busy; 1 is page-serial.',
       ),
     pagination: PaginationSchema,
+    cursor: CursorSchema.optional(),
     rateLimit: RateLimitSchema,
     breaker: z
       .strictObject({

@@ -14,10 +14,10 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Agent } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AckSink } from '../../../test/support/ack-sink.js';
 import { DeadLetterQueue } from '../../deadletter/index.js';
 import type { Lake } from '../../lake/index.js';
 import { createLogger } from '../../log.js';
-import type { Delivery, OutgoingRecord, Sink } from '../../producers/types.js';
 import { FileStateStore } from '../../state/index.js';
 import { registry } from '../../telemetry/index.js';
 import { HttpStatusError, RequestTimeoutError } from './errors.js';
@@ -43,24 +43,6 @@ async function upstream(): Promise<Upstream> {
   await new Promise<void>((r) => u.server.listen(0, '127.0.0.1', r));
   u.origin = `http://127.0.0.1:${(u.server.address() as AddressInfo).port}`;
   return u;
-}
-
-class AckSink implements Sink {
-  readonly name = 'ack';
-  readonly records: OutgoingRecord[] = [];
-  async start(): Promise<void> {}
-  async write(records: OutgoingRecord[]): Promise<Delivery[]> {
-    this.records.push(...records);
-    return records.map(() => ({ status: 'delivered' }));
-  }
-  async flush(): Promise<void> {}
-  async close(): Promise<void> {}
-  abandon(): number {
-    return 0;
-  }
-  async ready(): Promise<boolean> {
-    return true;
-  }
 }
 
 /** A lake in memory: what the dead-letter queue wrote, by key. */

@@ -1,10 +1,11 @@
 /**
  * The HTTP source: polls a JSON API on an interval and hands new or changed records to a sink.
  *
- * One poll = every page (see `pagination.ts`), each request through the source's token-bucket
- * limiter (bottleneck) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
+ * One poll = every page (see `pagination.ts`), each request with its credentials (`auth/`) through
+ * the source's limiter (`limiter.ts`: token bucket, host cap, the API's rate-limit headers, optionally
+ * shared through Redis) with retries (`fetch.ts`), the whole poll inside a circuit breaker (opossum).
  * Records found at `recordsPath` are wrapped as envelopes (`src/envelope.ts`), filtered by change
- * detection per entity key (`changes.ts`), written to the sink page by page, and only once the sink
+ * detection per entity key (`changes.ts`), written to the sink page by page (`stage.ts`), and only once the sink
  * acknowledged them (delivered or dead-lettered) is the state (seen entries, ETags) persisted:
  * at-least-once from API to sink. Pages are pipelined (ADR 7): the next page is fetched while up to
  * `maxPagesInFlight` pages wait for the sink, and their state is persisted in page order. When the sink's write rejects, nothing is persisted and the
@@ -14,24 +15,25 @@
  * - change detection: one entry per entity in the store's {@link SeenStore} (`seenStoreOf`), read and
  *   written per page; the legacy whole-map key `source/<name>/seen` is imported once and deleted;
  * - `source/<name>/etag` in the {@link StateStore}: `{ [pageUrl]: { etag, next } }`, the `ETag` of
- *   each page and the URL of the page after it (so a 304 page still leads to the next one).
+ *   each page and the URL of the page after it (so a 304 page still leads to the next one);
+ * - `source/<name>/cursor` for incremental sources (`cursor.ts`, ADR 12), stored only after the
+ *   records up to it were acknowledged.
  *
  * @module
  */
 import CircuitBreaker from 'opossum';
 import type { Dispatcher } from 'undici';
-import type { DeadLetter } from '../../deadletter/index.js';
-import { getPath, wrap } from '../../envelope.js';
-import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
+import { getPath } from '../../envelope.js';
+import { ConfigError, failureClassOf, isRetriable } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { Delivery, OutgoingRecord } from '../../producers/types.js';
 import { registerHeaderSecrets } from '../../secrets/index.js';
 import type { SecretResolver } from '../../secrets/resolve.js';
-import { type SeenEntry, seenStoreOf } from '../../state/index.js';
+import { seenStoreOf } from '../../state/index.js';
 import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
 import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
-import { ChangeDetector, type PagePlan, type TrackedRow } from './changes.js';
+import { ChangeDetector } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
+import { Cursor, noteNewestRecord } from './cursor.js';
 import {
   CircuitOpenError,
   HttpStatusError,
@@ -43,17 +45,15 @@ import { defaultSleep, type FetchedPage, fetchJson, type Sleep, sharedAgent, wit
 import { createSourceLimiter, type SourceLimiter } from './limiter.js';
 import { originPolicy, withoutCredentials } from './origin.js';
 import { findLink, firstPageUrl, maxPagesOf, nextPageUrl } from './pagination.js';
+import { PageStager } from './stage.js';
 import {
   BREAKER_STATE,
   sourceBreakerState,
-  sourceDuplicateKeysTotal,
   sourceErrorsTotal,
   sourceLastSuccessTimestampSeconds,
-  sourceMissingKeyFieldsTotal,
   sourceOffOriginLinksTotal,
   sourcePagesTruncatedTotal,
   sourcePollDurationSeconds,
-  sourceRecordsTotal,
   sourceRequestsTotal,
   sourceResponseBytes,
   sourceRetriesTotal,
@@ -110,16 +110,6 @@ export function breakerWindowMs(
   return Math.ceil(ms / 10) * 10;
 }
 
-/** A page handed to the sink, waiting for its acknowledgement. */
-interface StagedPage {
-  plan: PagePlan;
-  /** Records written to the sink. */
-  expected: number;
-  /** Records dead-lettered because they could not be wrapped. */
-  deadLettered: number;
-  deliveries: Promise<Delivery[]>;
-}
-
 const zeroStats = (): SourceStats => ({
   polls: 0,
   completedPolls: 0,
@@ -138,6 +128,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly dispatcher: Dispatcher;
   private readonly headers: Record<string, string>;
   private readonly auth: Auth;
+  private readonly cursor: Cursor | undefined;
   private readonly limiter: SourceLimiter;
   private readonly breaker: CircuitBreaker<[], PollResult>;
   private readonly abort = new AbortController();
@@ -146,6 +137,7 @@ class HttpSourceImpl implements HttpSource {
   private readonly random: () => number;
   private readonly totals = zeroStats();
   private readonly changes: ChangeDetector;
+  private readonly pages: PageStager;
   private etags: EtagState = {};
   private stateLoaded = false;
   private chain: Promise<unknown> = Promise.resolve();
@@ -171,7 +163,17 @@ class HttpSourceImpl implements HttpSource {
     this.now = deps.now ?? (() => new Date());
     this.sleep = deps.sleep ?? defaultSleep;
     this.random = deps.random ?? Math.random;
+    this.cursor = config.cursor && new Cursor(config.name, config.cursor, deps.state, this.log);
     this.changes = new ChangeDetector(config.name, seenStoreOf(deps.state), config.maxTrackedIds);
+    this.pages = new PageStager({
+      config,
+      sink: deps.sink,
+      deadLetters: deps.deadLetters,
+      changes: this.changes,
+      cursor: this.cursor,
+      log: this.log,
+      totals: this.totals,
+    });
 
     this.limiter = createSourceLimiter({
       source: config.name,
@@ -346,6 +348,8 @@ class HttpSourceImpl implements HttpSource {
    */
   private async runPoll(): Promise<PollResult> {
     await this.loadState();
+    await this.cursor?.load();
+    const sentCursor = this.cursor?.sent();
     const { pagination, conditionalRequests, maxPagesInFlight } = this.config;
     const result: PollResult = {
       source: this.name,
@@ -366,7 +370,10 @@ class HttpSourceImpl implements HttpSource {
     let acknowledged: Promise<void> = Promise.resolve();
     const inFlight: Promise<void>[] = [];
     let failed = false;
-    let url = firstPageUrl(this.config.url, pagination);
+    /** The highest cursor among acknowledged pages (checkpointed at the end with `checkpoint: poll`). */
+    let cursorMax: number | undefined;
+    const first = firstPageUrl(this.config.url, pagination);
+    let url = this.cursor ? this.cursor.firstPage(first) : first;
     try {
       for (let pageIndex = 0; ; pageIndex++) {
         // A page failed: fetch nothing more; the failure is thrown below.
@@ -386,16 +393,29 @@ class HttpSourceImpl implements HttpSource {
           next = linked ?? cached?.next ?? undefined;
         } else {
           const records = this.selectRecords(page);
-          next = nextPageUrl(pagination, { url, pageIndex, recordCount: records.length, link: page.link });
-          const staged = written.then(() => this.stage(records, result));
+          next = nextPageUrl(pagination, {
+            url,
+            pageIndex,
+            recordCount: records.length,
+            link: page.link,
+            body: page.body,
+          });
+          const staged = written.then(() => this.pages.stage(records, result, sentCursor, this.now()));
           written = staged.catch(() => undefined);
           const pageUrl = url;
           const pageNext = next;
           acknowledged = acknowledged.then(async () => {
-            const entries = await this.settle(await staged, result);
+            const stagedPage = await staged;
+            const entries = await this.pages.settle(stagedPage, result);
             if (this.config.emit === 'changed') await this.changes.commit(entries);
-            // Only now, with the page's records acknowledged, may the page's ETag be remembered.
+            // Only now, with the page's records acknowledged, may the page's ETag and cursor be remembered.
             if (conditionalRequests) await this.rememberEtag(pageUrl, page.etag, pageNext);
+            cursorMax = Math.max(
+              cursorMax ?? Number.NEGATIVE_INFINITY,
+              stagedPage.cursorMax ?? Number.NEGATIVE_INFINITY,
+            );
+            if (this.cursor?.config.checkpoint === 'page') await this.cursor.advance(stagedPage.cursorMax);
+            if (stagedPage.newestEventMs !== undefined) noteNewestRecord(this.name, stagedPage.newestEventMs);
           });
           const tail = acknowledged;
           tail.catch(() => {
@@ -430,6 +450,7 @@ class HttpSourceImpl implements HttpSource {
       await written;
       if (inFlight.length > 0) void this.deps.sink.flush().catch(() => undefined);
       await acknowledged;
+      if (cursorMax !== undefined && Number.isFinite(cursorMax)) await this.cursor?.advance(cursorMax);
     } finally {
       // Never leave a page's delivery running past the poll (stop() waits for the poll).
       await acknowledged.catch(() => undefined);
@@ -513,128 +534,6 @@ class HttpSourceImpl implements HttpSource {
     return value;
   }
 
-  /**
-   * Wraps and filters (change detection) one page's records and hands them to the sink; resolves
-   * once the sink admitted them (its write's promise is in the result, not awaited). Records that
-   * cannot be wrapped are dead-lettered first.
-   */
-  private async stage(records: unknown[], result: PollResult): Promise<StagedPage> {
-    const source = this.name;
-    const { emit, idField, versionField, eventTimeField, partitionKeyField, timezone } = this.config;
-    const spec = { source, idField, versionField, eventTimeField, partitionKeyField, timezone };
-    result.polled += records.length;
-    this.totals.polled += records.length;
-    sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);
-    const now = this.now();
-    const rows: (TrackedRow & { record: OutgoingRecord })[] = [];
-    const missing = new Map<string, number>();
-    const unwrappable: DeadLetter[] = [];
-    for (const payload of records) {
-      try {
-        const wrapped = wrap(spec, payload, now);
-        const data = Buffer.from(JSON.stringify(wrapped.envelope), 'utf8');
-        for (const field of wrapped.missing) missing.set(field, (missing.get(field) ?? 0) + 1);
-        rows.push({
-          entity: wrapped.entity,
-          id: wrapped.envelope.id,
-          record: { source, partitionKey: wrapped.partitionKey, data },
-        });
-      } catch (err) {
-        unwrappable.push({
-          component: source,
-          source,
-          failureClass: 'internal',
-          reason: `cannot wrap record: ${describeError(err)}`,
-          data: Buffer.from(safeStringify(payload), 'utf8'),
-        });
-      }
-    }
-    this.reportKeyProblems(missing, rows.length);
-    let plan: PagePlan;
-    if (emit === 'changed') {
-      plan = await this.changes.plan(rows);
-      this.reportDuplicates(plan, rows.length);
-    } else {
-      plan = {
-        emit: rows.map((r, index) => ({ index, entry: { entity: r.entity, id: r.id } })),
-        unchanged: 0,
-        duplicateKeys: 0,
-        duplicateRows: 0,
-      };
-    }
-    const out = plan.emit.map((e) => rows[e.index]!.record);
-    if (unwrappable.length > 0) await this.deps.deadLetters.put(unwrappable, now);
-    const deliveries: Promise<Delivery[]> = out.length > 0 ? this.deps.sink.write(out) : Promise.resolve([]);
-    // Awaited by settle(), in page order; never an unhandled rejection meanwhile.
-    deliveries.catch(() => undefined);
-    return { plan, expected: out.length, deadLettered: unwrappable.length, deliveries };
-  }
-
-  /**
-   * Waits for the sink's acknowledgement of a staged page, counts it, and returns the
-   * change-detection entries of the records the sink delivered or dead-lettered (to be stored).
-   * @throws whatever `sink.write` rejected with; then nothing of the page is stored.
-   */
-  private async settle(staged: StagedPage, result: PollResult): Promise<SeenEntry[]> {
-    const source = this.name;
-    const { plan } = staged;
-    const deliveries = await staged.deliveries;
-    if (deliveries.length !== staged.expected) {
-      throw new PollerError(
-        `sink ${this.deps.sink.name} answered ${deliveries.length} deliveries for ${staged.expected} records`,
-        'sink',
-        { source },
-      );
-    }
-    let emitted = 0;
-    let deadLettered = staged.deadLettered;
-    const acknowledged: SeenEntry[] = [];
-    deliveries.forEach((d, i) => {
-      // Only a record the sink delivered or dead-lettered (replayable, ADR 0003) is remembered.
-      if (d.status === 'delivered') emitted++;
-      else if (d.status === 'dead_lettered') deadLettered++;
-      else return;
-      acknowledged.push(plan.emit[i]!.entry);
-    });
-    const { unchanged } = plan;
-    result.emitted += emitted;
-    result.unchanged += unchanged;
-    result.deadLettered += deadLettered;
-    this.totals.emitted += emitted;
-    this.totals.unchanged += unchanged;
-    this.totals.deadLettered += deadLettered;
-    sourceRecordsTotal.inc({ source, outcome: 'emitted' }, emitted);
-    sourceRecordsTotal.inc({ source, outcome: 'unchanged' }, unchanged);
-    sourceRecordsTotal.inc({ source, outcome: 'dead_lettered' }, deadLettered);
-    return acknowledged;
-  }
-
-  /** One warning per page, and a count per field, for configured key fields that resolved to nothing. */
-  private reportKeyProblems(missing: Map<string, number>, rows: number): void {
-    if (missing.size === 0) return;
-    for (const [field, n] of missing) sourceMissingKeyFieldsTotal.inc({ source: this.name, field }, n);
-    this.log.warn(
-      { event: 'key_fields_missing', rows, missing: Object.fromEntries(missing) },
-      'Configured idField/versionField resolved to nothing in some rows: their ids fall back to a content hash (ADR 0003). Check the field paths.',
-    );
-  }
-
-  /** One warning per page, and a count, when rows of the page share a key but are different records. */
-  private reportDuplicates(plan: PagePlan, rows: number): void {
-    if (plan.duplicateRows === 0) return;
-    sourceDuplicateKeysTotal.inc({ source: this.name }, plan.duplicateRows);
-    this.log.warn(
-      {
-        event: 'duplicate_keys',
-        rows,
-        duplicateKeys: plan.duplicateKeys,
-        duplicateRows: plan.duplicateRows,
-        exampleKey: plan.exampleKey,
-      },
-      'Rows of one page share an idField value but differ: each is tracked by its record id (ADR 0003). If they are distinct entities, configure a composite idField.',
-    );
-  }
-
   private async rememberEtag(url: string, etag: string | undefined, next: string | undefined): Promise<void> {
     const prev = this.etags[url];
     const nextOrNull = next ?? null;
@@ -654,14 +553,6 @@ class HttpSourceImpl implements HttpSource {
     if (stale.length === 0) return;
     for (const u of stale) delete this.etags[u];
     await this.deps.state.put<EtagState>(etagKey(this.name), this.etags);
-  }
-}
-
-function safeStringify(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
   }
 }
 

@@ -4,12 +4,11 @@
  * Budgets are upper bounds counted per window of arrivals at the API (no timing assertions).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { maxPerWindow, startRateUpstream } from '../../../test/support/rate-upstream.js';
+import { limitedGet, maxPerWindow, startRateUpstream } from '../../../test/support/rate-upstream.js';
 import { type LocalRedis, startRedis } from '../../local/redis.js';
 import { silentLogger } from '../../log.js';
 import { mask } from '../../secrets/index.js';
 import { RateLimitSchema } from './config.js';
-import { fetchJson, sharedAgent } from './fetch.js';
 import { createSourceLimiter, type SourceLimiter } from './limiter.js';
 
 let redis: LocalRedis;
@@ -20,20 +19,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const get = (limiter: SourceLimiter, url: string) =>
-  limiter.schedule(url, () =>
-    fetchJson(
-      { url, method: 'GET', headers: {} },
-      {
-        dispatcher: sharedAgent(5_000),
-        headersTimeoutMs: 5_000,
-        bodyTimeoutMs: 5_000,
-        requestTimeoutMs: 5_000,
-        maxResponseBytes: 1_000_000,
-        onRateLimit: (info) => limiter.observe(info),
-      },
-    ),
-  );
+const get = (limiter: SourceLimiter, url: string) => limitedGet(limiter, url);
 
 describe('createSourceLimiter', () => {
   it('two tasks sharing one Redis budget stay within it together', async () => {
@@ -66,9 +52,10 @@ describe('createSourceLimiter', () => {
     'slows down from %s headers before the API answers 429',
     async (_name, headers) => {
       const api = await startRateUpstream({ limit: 3, headers });
+      // Burst 2: once the pace changed, the bucket must still refill (bottleneck's local heartbeat).
       const rateLimit = RateLimitSchema.parse({
         requestsPerSec: 50,
-        burst: 10,
+        burst: 2,
         maxConcurrent: 1,
         headerReserve: 0,
       });

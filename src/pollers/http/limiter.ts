@@ -277,7 +277,10 @@ export function createSourceLimiter(options: SourceLimiterOptions): SourceLimite
     // A slower pace applies from now on; a faster one frees the slot already reserved.
     nextSlotMs = ms > pace ? Math.max(nextSlotMs, now() + ms) : now();
     pace = ms;
-    updateSettings(limiter, { minTime: ms }).catch(onError('Source'));
+    // Only through Redis: bottleneck 2.19.5's local datastore stops its refill heartbeat on any
+    // updateSettings (`_startHeartbeat` clears a running one), which would empty the bucket for good.
+    // Locally the slot reserved in schedule() paces alone.
+    if (conn !== undefined) updateSettings(limiter, { minTime: ms }).catch(onError('Source'));
   };
   let stopped = false;
 

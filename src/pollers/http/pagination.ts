@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { getPath } from '../../envelope.js';
 import type { PaginationConfig } from './config.js';
 
 /** One parsed link-value of an RFC 8288 `Link` header. */
@@ -151,6 +152,8 @@ export function firstPageUrl(url: string, pagination: PaginationConfig): string 
   switch (pagination.type) {
     case 'none':
     case 'linkHeader':
+    case 'bodyCursor':
+    case 'nextUrlInBody':
       return url;
     case 'pageNumber':
       return withParams(url, {
@@ -174,6 +177,15 @@ export interface PageInfo {
   recordCount: number;
   /** The response's `Link` header, if any. */
   link?: string | readonly string[] | undefined;
+  /** The parsed body (for `bodyCursor` and `nextUrlInBody`). */
+  body?: unknown;
+}
+
+/** A non-empty string or number at `path` in a body, as a string. */
+function tokenAt(body: unknown, path: string): string | undefined {
+  const v = body === undefined ? undefined : getPath(body, path);
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /**
@@ -185,6 +197,8 @@ export interface PageInfo {
  * - `offsetLimit`: stops on a short page (`recordCount < limit`); otherwise
  *   `offset = (pageIndex + 1) * limit`.
  * - `linkHeader`: the `rel="next"` target (resolved against `page.url`), else `undefined`.
+ * - `bodyCursor`: `page.url` with `param` set to the token at `cursorPath`, else `undefined`.
+ * - `nextUrlInBody`: the URL at `nextUrlPath` (resolved against `page.url`), else `undefined`.
  *
  * Does not apply `maxPages`.
  */
@@ -206,6 +220,14 @@ export function nextPageUrl(pagination: PaginationConfig, page: PageInfo): strin
     }
     case 'linkHeader':
       return findLink(page.link, 'next', page.url);
+    case 'bodyCursor': {
+      const token = tokenAt(page.body, pagination.cursorPath);
+      return token === undefined ? undefined : withParams(page.url, { [pagination.param]: token });
+    }
+    case 'nextUrlInBody': {
+      const next = tokenAt(page.body, pagination.nextUrlPath);
+      return next === undefined ? undefined : resolveUrl(next, page.url);
+    }
   }
 }
 

@@ -26,6 +26,11 @@ export interface SelectOptions extends BatchLimits {
   maxPerKey?: number;
   /** Keys that must not be sent now (a record of theirs is in flight or waiting to be retried). */
   isBlocked?: (partitionKey: string) => boolean;
+  /**
+   * The bytes an item counts for in the call, when the service counts differently from
+   * {@link Sized.bytes} (Firehose: data plus newline, no partition key). @default item.bytes
+   */
+  sizeOf?: (item: Sized) => number;
 }
 
 export interface Selection {
@@ -45,7 +50,8 @@ export interface Selection {
  * or `maxBatchBytes`. Records over the per-record limit must have been rejected before (see
  * {@link validateRecord}); a record larger than `maxBatchBytes` is never selected.
  */
-export function selectBatch(pending: readonly Sized[], options: SelectOptions): Selection {
+export function selectBatch<T extends Sized>(pending: readonly T[], options: SelectOptions): Selection {
+  const sizeOf = options.sizeOf;
   const maxPerKey = options.maxPerKey ?? Number.POSITIVE_INFINITY;
   const indexes: number[] = [];
   const perKey = new Map<string, number>();
@@ -64,14 +70,15 @@ export function selectBatch(pending: readonly Sized[], options: SelectOptions): 
       passed.add(key);
       continue;
     }
-    if (bytes + item.bytes > options.maxBatchBytes) {
+    const size = sizeOf ? sizeOf(item) : item.bytes;
+    if (bytes + size > options.maxBatchBytes) {
       full = true;
       passed.add(key);
       continue;
     }
     indexes.push(i);
     perKey.set(key, (perKey.get(key) ?? 0) + 1);
-    bytes += item.bytes;
+    bytes += size;
   }
   if (indexes.length >= options.maxBatchRecords) full = true;
   return { indexes, bytes, full };

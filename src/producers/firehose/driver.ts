@@ -4,7 +4,7 @@
  * per-entry results from `FailedPutCount` and `RequestResponses`.
  */
 
-import { selectBatch } from '../engine/batching.js';
+import { type Sized, selectBatch } from '../engine/batching.js';
 import type { BatchUnit, EngineEntry, SinkDriver, UnitResult, UnitSelection } from '../engine/index.js';
 import type { OutgoingRecord } from '../types.js';
 import type { PutRecordBatchClient } from './client.js';
@@ -35,6 +35,7 @@ export class FirehoseDriver implements SinkDriver {
   /** Per-record limit: `maxRecordBytes`, or `maxBatchBytes` if smaller (a record must fit a call). */
   private readonly recordLimit: number;
   private readonly extra: number;
+  private readonly sizeOf = (e: Sized) => (e as EngineEntry).dataBytes + this.extra;
 
   constructor(
     private readonly cfg: FirehoseSinkConfig,
@@ -56,11 +57,11 @@ export class FirehoseDriver implements SinkDriver {
    * not order records anyway); a key with a call in flight or backing off waits (engine rule).
    */
   select(pending: readonly EngineEntry[], isBlocked: (key: string) => boolean): UnitSelection {
-    const sized = pending.map((e) => ({ partitionKey: e.partitionKey, bytes: e.dataBytes + this.extra }));
-    const s = selectBatch(sized, {
+    const s = selectBatch(pending, {
       maxBatchRecords: this.cfg.maxBatchRecords,
       maxBatchBytes: this.cfg.maxBatchBytes,
       isBlocked,
+      sizeOf: this.sizeOf,
     });
     return { ...s, units: s.indexes.map((i) => ({ indexes: [i] })) };
   }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../../log.js';
 import type { OutgoingRecord } from '../types.js';
 import { createKinesisSink } from './index.js';
@@ -102,10 +102,11 @@ describe('shard-aware sending (in memory)', () => {
     await resharded.start();
     await resharded.write(records(3, 'r'));
     await resharded.close();
-    await new Promise((r) => setTimeout(r, 0));
-    expect(await metricValue(producerShardMapRefreshesTotal, { sink: 'sa-reshard', reason: 'reshard' })).toBe(
-      1,
-    );
-    expect(moved.listings).toBe(2);
+    await vi.waitFor(async () => {
+      expect(
+        await metricValue(producerShardMapRefreshesTotal, { sink: 'sa-reshard', reason: 'reshard' }),
+      ).toBe(1);
+      expect(moved.listings).toBe(2);
+    });
   });
 });
