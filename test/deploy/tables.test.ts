@@ -1,0 +1,172 @@
+/**
+ * The silver Iceberg tables of the CDK app (deploy/cdk/tables.ts): one per `lake.entities` entry of
+ * deploy/config/aws.yaml, with the schema, partition spec and properties `bronze_to_silver` uses.
+ */
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as glue from 'aws-cdk-lib/aws-glue';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  DEPLOYED_CONFIG,
+  icebergType,
+  readLakeEntities,
+  SILVER_PROPERTIES,
+  SilverTables,
+  TableSchemaError,
+} from '../../deploy/cdk/tables.js';
+import { EntitySchema } from '../../src/glue/config.js';
+import { cleanupSynth, resourcesOfType, synth } from './synth.js';
+
+afterAll(cleanupSynth);
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+const entities = readLakeEntities(join(repoRoot, DEPLOYED_CONFIG));
+const counter = (start = 0) => {
+  let n = start;
+  return () => ++n;
+};
+
+describe('silver Iceberg tables in the stack (default context)', () => {
+  const s = synth();
+  const tables = resourcesOfType(s, 'AWS::Glue::Table').map(([, r]) => r.Properties);
+  const byName = new Map(tables.map((t) => [t.Name as string, t]));
+
+  it('declares one table per lake.entities entry of aws.yaml, nothing else', () => {
+    expect(entities.length).toBeGreaterThan(0);
+    expect([...byName.keys()].sort()).toEqual(entities.map((e) => e.entity).sort());
+  });
+
+  it('creates each as Iceberg v2 in the lake database, under the jobs warehouse, retained on delete', () => {
+    for (const [id, r] of resourcesOfType(s, 'AWS::Glue::Table')) {
+      const p = r.Properties;
+      expect(p.DatabaseName).toBe('lake');
+      expect(p.TableInput).toBeUndefined();
+      expect(p.OpenTableFormatInput.IcebergInput).toMatchObject({
+        MetadataOperation: 'CREATE',
+        Version: '2',
+      });
+      const input = p.OpenTableFormatInput.IcebergInput.IcebergTableInput;
+      expect(input.Properties).toEqual(SILVER_PROPERTIES);
+      expect(input.Location['Fn::Join'][1].at(-1)).toBe(`/iceberg/lake.db/${p.Name}`);
+      const json = s.json.Resources[id] as unknown as { DeletionPolicy: string; DependsOn: string[] };
+      expect(json.DeletionPolicy).toBe('Retain');
+      expect(json.DependsOn.some((d) => d.startsWith('CatalogDatabase'))).toBe(true);
+    }
+  });
+
+  it('has the columns bronze_to_silver writes, in its order, and bucket(16, key) as partition spec', () => {
+    for (const e of entities) {
+      const input = byName.get(e.entity).OpenTableFormatInput.IcebergInput.IcebergTableInput;
+      const fields = input.Schema.Fields as { Id: number; Name: string; Type: string; Required: boolean }[];
+      expect(fields.map((f) => f.Name)).toEqual([
+        'id',
+        'source',
+        'ingested_at',
+        'event_time',
+        ...e.columns.map((c) => c.name),
+        'dt',
+        'hour',
+      ]);
+      expect(fields.map((f) => f.Id)).toEqual(fields.map((_, i) => i + 1));
+      expect(fields.every((f) => f.Required === false)).toBe(true);
+      expect(fields.slice(0, 4).map((f) => f.Type)).toEqual([
+        'string',
+        'string',
+        'timestamptz',
+        'timestamptz',
+      ]);
+      const key = fields.find((f) => f.Name === e.key[0]);
+      expect(input.PartitionSpec).toEqual({
+        SpecId: 0,
+        Fields: [{ FieldId: 1000, Name: `${e.key[0]}_bucket`, SourceId: key?.Id, Transform: 'bucket[16]' }],
+      });
+    }
+    const users = byName.get('users').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
+    expect(users.find((f: { Name: string }) => f.Name === 'email').Type).toBe('string');
+    const products = byName.get('products').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
+    expect(products.find((f: { Name: string }) => f.Name === 'price').Type).toBe('double');
+    expect(products.find((f: { Name: string }) => f.Name === 'product_id').Type).toBe('long');
+  });
+});
+
+describe('SilverTables', () => {
+  it('adds <entity>_history bucketed on id, and partitions the entity on its first key column', () => {
+    const stack = new Stack(new App(), 'T');
+    const database = new glue.CfnDatabase(stack, 'Db', { catalogId: '1', databaseInput: { name: 'lake' } });
+    const entity = EntitySchema.parse({
+      source: 's',
+      entity: 'things',
+      columns: [
+        { name: 'thing_id', path: 'id', type: 'bigint' },
+        { name: 'updated_at', path: 'updated', type: 'timestamp' },
+      ],
+      key: ['thing_id'],
+      versionColumn: 'updated_at',
+      history: true,
+    });
+    new SilverTables(stack, 'T', {
+      databaseName: 'lake',
+      database,
+      warehouse: 's3://b/iceberg',
+      entities: [entity],
+    });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Glue::Table', 2);
+    const spec = (name: string, column: string, sourceId: number) =>
+      t.hasResourceProperties('AWS::Glue::Table', {
+        Name: name,
+        OpenTableFormatInput: {
+          IcebergInput: {
+            IcebergTableInput: {
+              Location: `s3://b/iceberg/lake.db/${name}`,
+              PartitionSpec: {
+                Fields: [{ Name: `${column}_bucket`, SourceId: sourceId, Transform: 'bucket[16]' }],
+              },
+            },
+          },
+        },
+      });
+    spec('things', 'thing_id', 5);
+    spec('things_history', 'id', 1);
+  });
+});
+
+describe('icebergType (Spark SQL type -> Iceberg type)', () => {
+  it('maps primitives as Spark does (timestamp is an instant: timestamptz)', () => {
+    const next = counter();
+    expect(
+      ['bigint', 'int', 'double', 'string', 'boolean', 'date', 'timestamp', 'timestamp_ntz'].map((t) =>
+        icebergType(t, next),
+      ),
+    ).toEqual(['long', 'int', 'double', 'string', 'boolean', 'date', 'timestamptz', 'timestamp']);
+    expect(icebergType('decimal(10,2)', next)).toBe('decimal(10, 2)');
+  });
+
+  it('numbers nested fields as Iceberg assigns fresh ids (element, then its struct members)', () => {
+    expect(icebergType('array<struct<productId:bigint,quantity:bigint>>', counter(10))).toEqual({
+      type: 'list',
+      'element-id': 11,
+      element: {
+        type: 'struct',
+        fields: [
+          { id: 12, name: 'productId', required: false, type: 'long' },
+          { id: 13, name: 'quantity', required: false, type: 'long' },
+        ],
+      },
+      'element-required': false,
+    });
+    expect(icebergType('map<string,array<double>>', counter())).toEqual({
+      type: 'map',
+      'key-id': 1,
+      key: 'string',
+      'value-id': 2,
+      value: { type: 'list', 'element-id': 3, element: 'double', 'element-required': false },
+      'value-required': false,
+    });
+  });
+
+  it('rejects a type Iceberg has no equivalent of', () => {
+    expect(() => icebergType('interval day', counter())).toThrow(TableSchemaError);
+  });
+});
