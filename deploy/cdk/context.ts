@@ -41,6 +41,16 @@ export interface IngestLakeContext {
   readonly imageUri?: string;
   /** An e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /**
+   * A Valkey replication group (TLS, AUTH) for rate budgets shared across `run` tasks
+   * (`rateLimit.shared`); the run tasks get its `rediss://` URL as the ECS secret `INGEST_REDIS_URL`.
+   */
+  readonly budgetsCache?: boolean;
+  /**
+   * Secrets Manager secrets the sources reference (`{ secretId, jsonKey }`) that the run task role
+   * may read (`secretsmanager:GetSecretValue`): full ARNs, names, or name prefixes ending in `*`.
+   */
+  readonly sourceSecrets?: readonly string[];
 }
 
 export const DEFAULT_CONTEXT: IngestLakeContext = {
@@ -70,6 +80,8 @@ export const CONTEXT_KEYS = [
   'databaseName',
   'imageUri',
   'alarmEmail',
+  'budgetsCache',
+  'sourceSecrets',
 ] as const;
 
 export class ContextError extends Error {
@@ -91,6 +103,24 @@ function bool(key: string, raw: unknown, fallback: boolean): boolean {
   if (typeof raw === 'string' && /^(true|false)$/i.test(raw.trim()))
     return raw.trim().toLowerCase() === 'true';
   throw new ContextError(`context ${key}: expected true or false, found ${JSON.stringify(raw)}`);
+}
+
+/** A secret ARN (`arn:<partition>:secretsmanager:...:secret:...`), a name, or a name prefix `name*`. */
+const SECRET_ENTRY =
+  /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+\*?)$/;
+
+/** A comma-separated list (`-c sourceSecrets=a,b`) or a JSON array (cdk.json) of secret ARNs, names or prefixes. */
+function secretList(key: string, raw: unknown): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const items =
+    typeof raw === 'string' ? raw.split(',').map((x) => x.trim()) : Array.isArray(raw) ? raw : undefined;
+  const bad = items?.find((x) => typeof x !== 'string' || !SECRET_ENTRY.test(x));
+  if (items === undefined || items.length === 0 || bad !== undefined) {
+    throw new ContextError(
+      `context ${key}: expected secret ARNs, names or name prefixes ending in *, separated by commas, found ${JSON.stringify(bad ?? raw)}`,
+    );
+  }
+  return [...new Set(items as string[])];
 }
 
 function str(key: string, raw: unknown, pattern: RegExp, what: string): string | undefined {
@@ -134,6 +164,7 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
   }
   const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
   const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
+  const sourceSecrets = secretList('sourceSecrets', get('sourceSecrets'));
   return {
     envName:
       str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
@@ -150,6 +181,9 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
       d.databaseName,
     ...(imageUri === undefined ? {} : { imageUri }),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
+    // Only when on, so the default context (and its snapshot) stays as it was.
+    ...(bool('budgetsCache', get('budgetsCache'), false) ? { budgetsCache: true } : {}),
+    ...(sourceSecrets === undefined ? {} : { sourceSecrets }),
   };
 }
 
