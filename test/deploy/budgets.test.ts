@@ -132,6 +132,17 @@ describe('budgetsCache=true, sourceSecrets', () => {
     expect(JSON.stringify(consume.Properties.ContainerDefinitions)).not.toContain('REDIS');
   });
 
+  it('outputs the endpoint and the URL secret (absent by default)', () => {
+    const outputs = s.json.Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.BudgetsCacheEndpoint!.Value).toEqual({ 'Fn::GetAtt': [rg(), 'PrimaryEndPoint.Address'] });
+    expect(outputs.BudgetsCacheUrlSecretArn!.Value).toEqual({
+      Ref: logicalId(s, 'AWS::SecretsManager::Secret', 'ComputeBudgetsCacheUrl'),
+    });
+    expect(Object.keys(synth().json.Outputs as object).filter((k) => k.startsWith('BudgetsCache'))).toEqual(
+      [],
+    );
+  });
+
   it('grants run secretsmanager:GetSecretValue on exactly the sourceSecrets (ARN as given, name-??????, prefix*)', () => {
     const st = runStatements(s).find((x) => x.Sid === 'SourceSecrets')!;
     expect(st.Action).toBe('secretsmanager:GetSecretValue');
