@@ -64,9 +64,10 @@ COPY config ./config
 # how the code finds the folder.
 COPY fixtures ./fixtures
 # Read at run time: the SQL the query engines run, and the PySpark job scripts (uploaded to Glue as
-# assets in AWS, run by the local executor).
+# assets in AWS, run by the local executor's job server).
 COPY src/glue/queries ./src/glue/queries
 COPY src/glue/jobs ./src/glue/jobs
+COPY src/glue/local/job_server.py ./src/glue/local/job_server.py
 # Service configs for AWS (used by the CDK app's task definitions: --config /app/config/aws.yaml).
 COPY deploy/config/aws.yaml deploy/config/aws-bronze-writer.yaml ./config/
 RUN mkdir -p /app/data && chown node:node /app/data

@@ -47,6 +47,8 @@ const consumers: {
   // Consumers are loaded on demand: the `run` role never pays for their S3 and Glue clients.
   bronze: async (config, deps) =>
     (await import('./consumers/bronze/index.js')).createBronzeWriter(config, deps),
+  bronze_kafka: async (config, deps) =>
+    (await import('./consumers/bronze/kafka-writer.js')).createKafkaBronzeWriter(config, deps),
   hourly: (config, deps) => createHourlyComponent(config, deps),
 };
 

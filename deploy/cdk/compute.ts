@@ -152,6 +152,8 @@ export class Compute extends Construct {
       INGEST_ATHENA_WORKGROUP: catalog.workgroupName,
       INGEST_ATHENA_OUTPUT: catalog.athenaOutputLocation,
       INGEST_GRACE_SECS: String(props.graceSecs),
+      // Source and shard leases (ADR 0013): run tasks share the sources, so the service may scale out.
+      INGEST_COORDINATION: String(context.coordination),
     };
 
     // --- Task roles: exactly the calls each role's code makes. ---

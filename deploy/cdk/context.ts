@@ -29,8 +29,13 @@ export interface IngestLakeContext {
   /** Firehose lands bronze (true), or the `consume` service's bronze writer does (false). */
   readonly useFirehose: boolean;
   /**
-   * Most `run` tasks CPU autoscaling may start (1-4). Pollers do not split sources between tasks:
-   * every task polls every source, so above 1 the APIs are polled N times (ids deduplicate it).
+   * Source and shard leases (`coordination.enabled` in the tasks' config, ADR 0013): `run` tasks
+   * share the sources, each polled by one task at a time.
+   */
+  readonly coordination: boolean;
+  /**
+   * Most `run` tasks CPU autoscaling may start: 1-50 with {@link coordination}, else 1-4 (without
+   * leases every task polls every source, so above 1 the APIs are polled N times; ids deduplicate it).
    */
   readonly runMaxTasks: number;
   /** NAT gateways of the VPC (1 is cheaper, 2 survives the loss of an AZ). */
@@ -61,6 +66,7 @@ export const DEFAULT_CONTEXT: IngestLakeContext = {
   firehoseBufferSecs: 300,
   firehoseBufferMiB: 64,
   useFirehose: true,
+  coordination: false,
   runMaxTasks: 1,
   natGateways: 1,
   databaseName: 'lake',
@@ -75,6 +81,7 @@ export const CONTEXT_KEYS = [
   'firehoseBufferSecs',
   'firehoseBufferMiB',
   'useFirehose',
+  'coordination',
   'runMaxTasks',
   'natGateways',
   'databaseName',
@@ -165,6 +172,9 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
   const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
   const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
   const sourceSecrets = secretList('sourceSecrets', get('sourceSecrets'));
+  const coordination = bool('coordination', get('coordination'), d.coordination);
+  // Without leases every run task polls every source: keep the old cap of 4.
+  const runMaxTasks = intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, coordination ? 50 : 4);
   return {
     envName:
       str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
@@ -174,7 +184,8 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
     firehoseBufferSecs: intIn('firehoseBufferSecs', get('firehoseBufferSecs'), d.firehoseBufferSecs, 0, 900),
     firehoseBufferMiB: intIn('firehoseBufferMiB', get('firehoseBufferMiB'), d.firehoseBufferMiB, 64, 128),
     useFirehose,
-    runMaxTasks: intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, 4),
+    coordination,
+    runMaxTasks,
     natGateways: intIn('natGateways', get('natGateways'), d.natGateways, 1, 2),
     databaseName:
       str('databaseName', get('databaseName'), /^[a-z][a-z0-9_]{0,63}$/, 'a lower-case Glue database name') ??

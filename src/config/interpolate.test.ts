@@ -54,6 +54,11 @@ describe('${VAR} interpolation on parsed values', () => {
     });
     expect(plain.telemetry.runPort).toBe(9464);
     expect(plain.telemetry.consumePort).toBe(0);
+    const bool = parseConfig(base('coordination:\n  enabled: ${C:-false}'), 'c.yaml', { C: 'true' });
+    expect(bool.coordination.enabled).toBe(true);
+    expect(
+      parseConfig(base('coordination:\n  enabled: ${C:-false}'), 'c.yaml', {}).coordination.enabled,
+    ).toBe(false);
     const quoted = configError(() => parseConfig(base('telemetry:\n  runPort: "${P:-9464}"'), 'c.yaml', {}));
     expect(quoted.message).toMatch(/telemetry\.runPort: .*number.*\(found "9464"\)/);
     // An empty plain value is null, as it was when the text was substituted.

@@ -57,11 +57,13 @@ function fieldPath(ancestors: readonly unknown[], node: unknown): string {
 function resolvePlain(doc: Document, text: string): unknown {
   const tag = doc.schema.tags.find((t) => t.default === true && t.test?.test(text));
   if (!tag || !('resolve' in tag) || tag.tag === 'tag:yaml.org,2002:str') return text;
-  return (tag.resolve as (v: string, onError: (m: string) => void, o: object) => unknown)(
+  const value = (tag.resolve as (v: string, onError: (m: string) => void, o: object) => unknown)(
     text,
     () => {},
     doc.options,
   );
+  // The boolean tags resolve to a Scalar node (keeping the source text), not to the boolean.
+  return isScalar(value) ? value.value : value;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BronzeWriterSchema } from '../consumers/bronze/config.js';
+import { KafkaBronzeWriterSchema } from '../consumers/bronze/kafka-config.js';
 import { HourlySchedulerSchema } from '../consumers/hourly/config.js';
 import { CoordinationSchema } from '../coordination/config.js';
 import { LakeSchema } from '../glue/config.js';
@@ -13,7 +14,11 @@ import { SinkSchema } from '../producers/registry.js';
  */
 export const SourceSchema = z.discriminatedUnion('type', [HttpSourceSchema]);
 export { SinkSchema };
-export const ConsumerSchema = z.discriminatedUnion('type', [BronzeWriterSchema, HourlySchedulerSchema]);
+export const ConsumerSchema = z.discriminatedUnion('type', [
+  BronzeWriterSchema,
+  KafkaBronzeWriterSchema,
+  HourlySchedulerSchema,
+]);
 
 export const StateSchema = z
   .discriminatedUnion('type', [

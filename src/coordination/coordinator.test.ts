@@ -29,7 +29,7 @@ function store(): FileStateStore {
 }
 
 /** A coordinator recording which resources it works on; `host` differs so pid checks do not apply. */
-function member(state: FileStateStore, id: string, working: Map<string, string>, leaseMs = 600) {
+function member(state: FileStateStore, id: string, working: Map<string, string>, leaseMs = 2_000) {
   return new LeaseCoordinator({
     state,
     group: 'sources',

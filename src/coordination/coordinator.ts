@@ -59,7 +59,7 @@ export class LeaseCoordinator {
     this.now = options.now ?? Date.now;
     this.table = new LeaseTable(options.state, options.group, options.me, options.leaseMs, this.now);
     this.membership = new Membership(options.state, options.group, options.me, options.leaseMs, this.now);
-    this.heartbeat = new LeaseHeartbeat(options.heartbeatMs, () => this.tick());
+    this.heartbeat = new LeaseHeartbeat(options.heartbeatMs, () => this.round());
     this.log = options.logger.child({
       component: 'leases',
       group: options.group,
@@ -88,8 +88,15 @@ export class LeaseCoordinator {
     return [...this.members];
   }
 
-  /** One round: membership, renewals, hand-offs, acquisitions. Never rejects. */
-  async tick(): Promise<void> {
+  /**
+   * Runs one round now (membership, renewals, hand-offs, acquisitions), or waits for the one in
+   * flight: rounds never overlap (two renewals of one lease would make the second fail). Never rejects.
+   */
+  tick(): Promise<void> {
+    return this.heartbeat.beat();
+  }
+
+  private async round(): Promise<void> {
     // Renewals first and side by side: a slow store must not let a held lease run out.
     const members = this.membership.heartbeat(this.stopping).then(
       (m) => {

@@ -75,8 +75,11 @@ export function kafkaConfig(
         // failed call (docs/adr/0009-kafka-sink.md): this warning would repeat on every session.
         if (message.startsWith('Limiting retries for the idempotent producer')) return;
         const line = { event: 'kafkajs', namespace, ...fields };
-        if (level <= logLevel.ERROR) logger.error(line, `kafkajs: ${message}`);
-        else logger.warn(line, `kafkajs: ${message}`);
+        // Connection lines repeat every protocol error of a request kafkajs retries itself (a
+        // coordinator loading, a leader moving): debug. What fails for good reaches the caller as
+        // an error and is logged there once; kafkajs's own lines are warnings at most.
+        if (namespace === 'Connection') logger.debug(line, `kafkajs: ${message}`);
+        else if (level <= logLevel.WARN) logger.warn(line, `kafkajs: ${message}`);
       },
   };
 }

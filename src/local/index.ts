@@ -1,7 +1,8 @@
 /**
  * `ingest local`: the embedded, Docker-free default. Starts the Kinesis emulator (kinesis-local) when a
  * Kinesis stream is used, moto's Firehose mirrored into the file lake (`firehose-local.ts`) when a
- * firehose sink is configured, the fixture API server (only when a source uses it) and both roles in one process, runs until every
+ * firehose sink is configured, a local Kafka broker with the sinks' topics (`kafka-stack.ts`) when a
+ * kafka sink is, the fixture API server (only when a source uses it) and both roles in one process, runs until every
  * source has completed a full poll and every record the sinks accepted has landed in bronze (or
  * until `durationSecs`), stops everything cleanly and returns a per-source summary.
  */
@@ -17,6 +18,8 @@ import { openLake } from '../lake/index.js';
 import type { Logger } from '../log.js';
 import { sinkResources } from '../producers/registry.js';
 import { type FirehoseLocal, startFirehoseLocal } from './firehose-local.js';
+import type { KafkaLocal } from './kafka-local.js';
+import { startLocalKafka } from './kafka-stack.js';
 import { type KinesisLocal, startKinesisLocal } from './kinesis-local.js';
 import { loadWithFixtures, startRoles } from './startup.js';
 
@@ -144,7 +147,11 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   const { config, fixtures } = await loadWithFixtures(options.configFile, options.fixturePort ?? 8787);
   const stateDir = config.state.type === 'file' ? config.state.path : './data/state';
   const kinesisDir = resolve(stateDir, '..', 'kinesis');
-  if (options.fresh) await removeLocalData(config, kinesisDir);
+  const kafkaDir = resolve(stateDir, '..', 'kafka');
+  if (options.fresh) {
+    await removeLocalData(config, kinesisDir);
+    await rm(kafkaDir, { recursive: true, force: true });
+  }
 
   const resources = config.sinks.flatMap(sinkResources);
   const streams = [
@@ -170,9 +177,11 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
   // Each emulator only when something uses it.
   let kinesis: KinesisLocal | undefined;
   let firehose: FirehoseLocal | undefined;
+  let kafka: KafkaLocal | undefined;
   const stopEmulators = async () => {
     await kinesis?.stop();
     await firehose?.stop();
+    await kafka?.stop();
   };
   try {
     if (streams.length > 0) {
@@ -186,6 +195,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       firehose = await startFirehoseLocal({ deliveryStreams, lakeUri: config.lake.uri, logger });
       process.env.AWS_ENDPOINT_URL_FIREHOSE = firehose.endpoint;
     }
+    kafka = await startLocalKafka(resources, kafkaDir, logger);
   } catch (err) {
     await stopEmulators();
     throw err;
@@ -195,6 +205,7 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
       event: 'local_stack_started',
       kinesis: kinesis?.endpoint ?? 'not started',
       firehose: firehose?.endpoint ?? 'not started',
+      kafka: kafka?.bootstrap ?? 'not started',
       deliveryStreams,
       fixtures: fixtures?.origin ?? 'not started',
       streams,
@@ -232,8 +243,9 @@ export async function runLocal(options: LocalOptions): Promise<LocalSummary> {
     while (read() < delivered() && Date.now() < settleUntil) await sleep(200);
     // Flush bronze first, then let every hourly scheduler carry what landed to silver and gold,
     // open hours included: the run is over, so its hours are as complete as they will get.
-    const byType = (type: string) => consume.consumers.filter((_, i) => config.consumers[i]?.type === type);
-    await Promise.all(byType('bronze').map((c) => c.stop()));
+    const byType = (...types: string[]) =>
+      consume.consumers.filter((_, i) => types.includes(config.consumers[i]?.type ?? ''));
+    await Promise.all(byType('bronze', 'bronze_kafka').map((c) => c.stop()));
     // The mirror sweeps once more and stops moto: bronze is complete before the lake runs.
     await firehose?.stop();
     if (!options.signal?.aborted) {

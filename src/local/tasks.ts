@@ -1,9 +1,10 @@
 /**
  * `ingest local --run-tasks N --consume-tasks M`: several `run` and `consume` processes on one
  * machine, sharing sources and shards through leases (ADR 0013), with their state in DynamoDB on
- * moto's server (its DynamoDB item writes under one lock, so conditional writes are atomic). Starts
- * kinesis-local, moto and the fixture server, writes a derived config (DynamoDB state, coordination
- * on, the bronze writer only, telemetry on free ports), spawns the tasks (`node dist/cli.js run|consume`),
+ * moto's server (its DynamoDB item writes under one lock, so conditional writes are atomic) and
+ * their rate budgets in Redis. Starts kinesis-local, moto, redis-server and the fixture server,
+ * writes a derived config (DynamoDB state, coordination on, budgets shared through Redis, the bronze
+ * writer only, telemetry on free ports), spawns the tasks (`node dist/cli.js run|consume`),
  * waits until every source completed a poll and every record it served is in bronze, stops the tasks
  * (SIGTERM: run tasks first, then consume tasks) and the emulators, and summarises from the tasks'
  * log lines. Multi-task mode stops at bronze: the hourly lake does not run.
@@ -20,6 +21,7 @@ import { createStateTable } from '../state/dynamodb.js';
 import { countBronze, type LocalOptions, removeLocalData } from './index.js';
 import { startKinesisLocal } from './kinesis-local.js';
 import { startMoto } from './moto.js';
+import { startRedis } from './redis.js';
 import { loadWithFixtures } from './startup.js';
 import {
   formatTasksSummary,
@@ -69,10 +71,14 @@ export interface LocalTasksSummary {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TABLE = 'ingest-local-state';
 
-/** The config every task loads: DynamoDB state, coordination on, bronze only, free telemetry ports. */
+/**
+ * The config every task loads: DynamoDB state, coordination on, every source's rate budget shared
+ * through Redis (`rateLimit.shared`), bronze only, free telemetry ports.
+ */
 export function tasksConfig(config: Config, leaseSecs: number): Config {
   return {
     ...config,
+    sources: config.sources.map((s) => ({ ...s, rateLimit: { ...s.rateLimit, shared: true } })),
     state: { type: 'dynamodb', tableName: TABLE, region: 'us-east-1' },
     coordination: {
       ...config.coordination,
@@ -139,12 +145,13 @@ export async function runLocalTasks(options: LocalTasksOptions): Promise<LocalTa
       ...derived.consumers.flatMap((c) => (c.type === 'bronze' ? [c.streamName] : [])),
     ]),
   ];
-  const [kinesis, moto] = await Promise.all([
+  const [kinesis, moto, redis] = await Promise.all([
     startKinesisLocal({
       streams: streams.map((name) => ({ name, shards: options.shards ?? 2 })),
       persistDir: kinesisDir,
     }),
     startMoto({ atomicWrites: true }),
+    startRedis(),
   ]);
   const tasks: LocalTask[] = [];
   try {
@@ -152,6 +159,8 @@ export async function runLocalTasks(options: LocalTasksOptions): Promise<LocalTa
       ...process.env,
       AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: moto.endpoint,
+      // Every source's budget, shared by the tasks (each source names its own variable).
+      ...Object.fromEntries(derived.sources.map((s) => [s.rateLimit.redisUrlEnv, redis.url])),
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
@@ -175,6 +184,7 @@ export async function runLocalTasks(options: LocalTasksOptions): Promise<LocalTa
         event: 'local_tasks_started',
         kinesis: kinesis.endpoint,
         dynamodb: moto.endpoint,
+        redis: redis.url,
         tasks: tasks.map((t) => `${t.name}:${t.pid}`),
       },
       'local tasks started',
@@ -194,7 +204,7 @@ export async function runLocalTasks(options: LocalTasksOptions): Promise<LocalTa
     await stopTasks(tasks.filter((t) => t.role === 'consume'));
   } finally {
     await stopTasks(tasks);
-    await Promise.all([kinesis.stop(), moto.stop(), fixtures?.close()]);
+    await Promise.all([kinesis.stop(), moto.stop(), redis.stop(), fixtures?.close()]);
   }
   const polls = pollsOf(tasks);
   const sources = summariseSources(config, polls, await countBronze(lakeUri));

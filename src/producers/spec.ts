@@ -14,12 +14,12 @@ import type { Sink } from './types.js';
  *   Kinesis emulator).
  * - `firehose-delivery-stream`: a DirectPut Firehose delivery stream writing the bronze layout
  *   (bootstrap creates it; `ingest local` serves it from moto and mirrors it into the file lake).
- * - `kafka-topic`: a Kafka topic (bootstrap creates it on the sink's brokers; `ingest local` starts
- *   a local broker and creates it there).
+ * - `kafka-topic`: a Kafka topic (`ingest local` starts a local broker and creates it there;
+ *   bootstrap does not create topics on a real cluster yet: the sink names a missing one at start).
  */
 export type SinkResource =
   | {
-      kind: 'kinesis-stream';
+      kind: 'kinesis-stream' | 'firehose-delivery-stream';
       /** Stream name. */
       name: string;
       /** The sink this resource belongs to (for messages). */

@@ -168,3 +168,26 @@ describe('budgetsCache=true, sourceSecrets', () => {
     expect(roleActions(s, consume).actions).not.toContain('secretsmanager:GetSecretValue');
   });
 });
+
+describe('with coordination (source leases) and runMaxTasks', () => {
+  it('combines: run scales to runMaxTasks, has INGEST_COORDINATION, INGEST_REDIS_URL and the clients group', () => {
+    const s = synth({ coordination: 'true', runMaxTasks: '10', budgetsCache: 'true' });
+    s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1,
+      MaxCapacity: 10,
+    });
+    const c = runContainer(s);
+    expect(c.Environment).toContainEqual({ Name: 'INGEST_COORDINATION', Value: 'true' });
+    expect(c.Secrets.map((x: { Name: string }) => x.Name).sort()).toEqual([
+      'GITHUB_TOKEN',
+      'INGEST_REDIS_URL',
+    ]);
+    const [, run] = resourcesOfType(s, 'AWS::ECS::Service').find(
+      ([, r]) => r.Properties.ServiceName === 'ingest-dev-run',
+    )!;
+    expect(run.Properties.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups).toHaveLength(2);
+    expect(JSON.stringify(run.Properties.NetworkConfiguration)).toContain(
+      logicalId(s, 'AWS::EC2::SecurityGroup', 'ComputeBudgetsCacheClientsSecurityGroup'),
+    );
+  });
+});

@@ -82,6 +82,8 @@ describe('parseContext', () => {
     [{ env: 'Prod_1' }, /env/],
     [{ imageUri: 'no-tag' }, /imageUri/],
     [{ runMaxTasks: '5' }, /runMaxTasks/],
+    [{ runMaxTasks: '51', coordination: 'true' }, /runMaxTasks/],
+    [{ coordination: 'maybe' }, /coordination/],
     [{ sink: 'kafka' }, /context sink: expected kinesis or firehose/],
     [{ sink: 'firehose', useFirehose: 'false' }, /sink=firehose/],
   ])('rejects %j', (ctx, message) => {

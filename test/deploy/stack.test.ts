@@ -476,7 +476,23 @@ describe('IngestLakeStack (useFirehose=false, provisioned stream)', () => {
     });
   });
 
-  it('caps run autoscaling at runMaxTasks: 1 by default (pollers do not share sources yet), up to 4', () => {
+  it('lets run autoscale to 50 tasks with coordination (source leases), which the tasks see as INGEST_COORDINATION', () => {
+    const leased = synth({ coordination: 'true', runMaxTasks: '50', env: 'leased' });
+    leased.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1,
+      MaxCapacity: 50,
+    });
+    leased.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Family: 'ingest-leased-run',
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([{ Name: 'INGEST_COORDINATION', Value: 'true' }]),
+        }),
+      ],
+    });
+  });
+
+  it('caps run autoscaling at runMaxTasks: 1 by default, up to 4 without coordination', () => {
     s.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
       MinCapacity: 1,
       MaxCapacity: 1,

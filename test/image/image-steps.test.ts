@@ -334,6 +334,7 @@ describe('the image runtime steps, outside Docker', () => {
       'config/local.yaml',
       'fixtures/README.md',
       'src/glue/jobs',
+      'src/glue/local/job_server.py',
       'src/glue/queries',
     ])
       expect(existsSync(join(app, f)), f).toBe(true);

@@ -1,6 +1,11 @@
 /** Helpers for tests against the real Kafka broker (src/local/kafka-local.ts). */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+import { type KafkaLocal, startKafkaLocal } from '../../src/local/kafka-local.js';
 
 /** A kafkajs client for the test broker, quiet. */
 export function testKafka(bootstrap: string): Kafka {
@@ -55,4 +60,20 @@ export async function readTopic(
     await consumer.disconnect();
   }
   return out;
+}
+
+/**
+ * A broker for one test file: started before its tests (in a temp folder), stopped and removed
+ * after. `broker` may be replaced by a test (`k.broker = await k.broker.restart()`).
+ */
+export function useKafkaBroker(prefix: string): { root: string; broker: KafkaLocal } {
+  const k = { root: mkdtempSync(join(tmpdir(), `${prefix}-`)), broker: undefined as unknown as KafkaLocal };
+  beforeAll(async () => {
+    k.broker = await startKafkaLocal({ dataDir: join(k.root, 'broker') });
+  }, 180_000);
+  afterAll(async () => {
+    await k.broker?.stop();
+    rmSync(k.root, { recursive: true, force: true });
+  });
+  return k;
 }

@@ -18,7 +18,7 @@ export interface Signals {
 
 /** What {@link persistStep} needs from the shard worker. */
 export interface PersistContext {
-  config: BronzeWriterConfig;
+  config: Pick<BronzeWriterConfig, 'retryBaseDelayMs' | 'retryMaxDelayMs' | 'failedShardProbeIntervalSecs'>;
   log: Logger;
   shardId: string;
   health: ShardHealth;

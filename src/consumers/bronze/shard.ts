@@ -3,7 +3,7 @@
  * letters) to the lake, and only then checkpoints.
  */
 import { GetRecordsCommand, type GetRecordsCommandOutput, type KinesisClient } from '@aws-sdk/client-kinesis';
-import type { DeadLetter, DeadLetterQueue } from '../../deadletter/index.js';
+import type { DeadLetterQueue } from '../../deadletter/index.js';
 import { describeError } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
@@ -13,23 +13,16 @@ import type { ConsumerStats, ShardStats } from '../types.js';
 import { ShardBuffer } from './buffer.js';
 import { CheckpointStore, checkpointKey, type ShardCheckpoint } from './checkpoint.js';
 import type { BronzeWriterConfig } from './config.js';
-import {
-  bronzeWriteError,
-  IteratorExpiredError,
-  kinesisError,
-  ShardOwnershipError,
-  ShutdownTimeoutError,
-} from './errors.js';
+import { IteratorExpiredError, kinesisError, ShardOwnershipError, ShutdownTimeoutError } from './errors.js';
 import { ShardHealth } from './health.js';
 import { GET_RECORDS_MIN_INTERVAL_MS, getShardIterator, kinesisCall } from './kinesis.js';
-import { gzipNdjson, planObjects } from './objects.js';
+import { landBuffer } from './land.js';
 import { persistStep, type Signals } from './persist.js';
 import {
   bronzeBehindLatestSeconds,
   bronzeCheckpointLagSeconds,
   bronzeRecordsTotal,
   bronzeShardRestartsTotal,
-  bronzeWriteDurationSeconds,
 } from './telemetry.js';
 
 export type { Signals } from './persist.js';
@@ -367,52 +360,20 @@ export class ShardWorker {
     if (b.lastSequenceNumber === undefined && !shardEnd) return;
     const started = Date.now();
     const cfg = this.cfg;
-    const plans = planObjects(b.envelopes, cfg.streamName, this.shardId);
-    let bytes = 0;
-    for (const plan of plans) {
-      const body = await gzipNdjson(plan.lines);
-      const stopTimer = bronzeWriteDurationSeconds.startTimer({ consumer: cfg.name });
-      await this.persist(
-        `writing ${plan.key}`,
-        async () => {
-          try {
-            await this.writer.lake.put(plan.key, body, 'application/gzip');
-          } catch (err) {
-            throw bronzeWriteError(`cannot write ${plan.key}`, err);
-          }
-        },
-        signals,
-      );
-      stopTimer();
-      bytes += body.length;
-      this.writer.countObject(plan.lines.length, body.length, plan.uncompressedBytes);
-      this.log.debug(
-        { shard: this.shardId, key: plan.key, records: plan.lines.length, bytes: body.length },
-        'bronze object written',
-      );
-    }
-    if (b.rejected.length > 0) {
-      const letters: DeadLetter[] = b.rejected.map((r) => ({
-        component: cfg.name,
-        source: r.source,
-        failureClass: 'malformed_response',
-        reason: `${r.reason} (stream ${cfg.streamName}, shard ${this.shardId}, sequence ${r.sequenceNumber})`,
-        data: r.data,
-        ...(r.partitionKey === undefined ? {} : { partitionKey: r.partitionKey }),
-      }));
-      await this.persist(
-        `writing ${letters.length} dead letters`,
-        async () => {
-          try {
-            await this.writer.deadLetters.put(letters);
-          } catch (err) {
-            throw bronzeWriteError('cannot write dead letters', err);
-          }
-        },
-        signals,
-      );
-      this.writer.countDeadLetters(letters.length);
-    }
+    const { objects, bytes } = await landBuffer(
+      {
+        consumer: cfg.name,
+        lake: this.writer.lake,
+        deadLetters: this.writer.deadLetters,
+        counters: this.writer,
+        log: this.log,
+        streamName: cfg.streamName,
+        shardId: this.shardId,
+        locate: (seq) => `stream ${cfg.streamName}, shard ${this.shardId}, sequence ${seq}`,
+        persist: (what, fn) => this.persist(what, fn, signals),
+      },
+      b,
+    );
     const sequenceNumber = b.lastSequenceNumber ?? this.checkpoint?.sequenceNumber;
     const arrivalMs =
       b.lastSequenceNumber !== undefined ? b.lastArrivalMs : this.checkpoint?.approximateArrivalMs;
@@ -437,7 +398,7 @@ export class ShardWorker {
       {
         shard: this.shardId,
         reason,
-        objects: plans.length,
+        objects,
         records: b.envelopes.length,
         deadLettered: b.rejected.length,
         bytes,

@@ -17,15 +17,9 @@ import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
 import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
 import { ConsumerError, ShutdownTimeoutError } from './errors.js';
 import { kinesisClientFromEnv, listAllShards } from './kinesis.js';
+import { BronzeCounters, type BronzeCounts } from './land.js';
 import { type LeasedShardHost, ShardLeases } from './leases.js';
 import { ShardWorker, type Signals } from './shard.js';
-import {
-  bronzeBytesWrittenTotal,
-  bronzeErrorsTotal,
-  bronzeObjectsWrittenTotal,
-  bronzeRecordsTotal,
-  bronzeUncompressedBytesTotal,
-} from './telemetry.js';
 
 /** How long `ready()` waits for Kinesis before answering false. */
 const READY_TIMEOUT_MS = 3_000;
@@ -54,20 +48,6 @@ export interface BronzeWriterDeps {
   coordination?: { config: CoordinationConfig; me: OwnerIdentity };
 }
 
-function emptyStats(): Omit<ConsumerStats, 'shards' | 'recordsBuffered'> {
-  return {
-    kinesisRecordsRead: 0,
-    recordsRead: 0,
-    recordsLanded: 0,
-    recordsDeadLettered: 0,
-    objectsWritten: 0,
-    bytesWritten: 0,
-    uncompressedBytesWritten: 0,
-    checkpointsWritten: 0,
-    errors: 0,
-  };
-}
-
 /**
  * The bronze writer. Create it with {@link createBronzeWriter}; it implements {@link Consumer}.
  */
@@ -79,8 +59,9 @@ export class BronzeWriter implements Consumer, LeasedShardHost, DiscoveryHost {
   readonly state: StateStore;
   readonly deadLetters: DeadLetterQueue;
   readonly log: Logger;
+  private readonly counters: BronzeCounters;
   /** Counters behind {@link stats}. */
-  readonly counts = emptyStats();
+  readonly counts: BronzeCounts;
   /** True once `stop()` ran out of time: no more checkpoints are written. */
   abandoned = false;
   private readonly ownsKinesis: boolean;
@@ -103,6 +84,8 @@ export class BronzeWriter implements Consumer, LeasedShardHost, DiscoveryHost {
     }
     this.config = parsed.data;
     this.name = this.config.name;
+    this.counters = new BronzeCounters(this.name);
+    this.counts = this.counters.counts;
     this.ownsKinesis = deps.kinesis === undefined;
     this.kinesis = deps.kinesis ?? kinesisClientFromEnv(this.config.region);
     this.lake = deps.lake ?? openLake(this.config.lakeUri);
@@ -312,24 +295,15 @@ export class BronzeWriter implements Consumer, LeasedShardHost, DiscoveryHost {
 
   /** Counts one failed attempt in `ingest_bronze_errors_total` and the stats. */
   countError(err: unknown): void {
-    this.counts.errors += 1;
-    bronzeErrorsTotal.inc({ consumer: this.name, class: failureClassOf(err) });
+    this.counters.countError(err);
   }
 
   countObject(records: number, bytes: number, uncompressedBytes: number): void {
-    this.counts.objectsWritten += 1;
-    this.counts.recordsLanded += records;
-    this.counts.bytesWritten += bytes;
-    this.counts.uncompressedBytesWritten += uncompressedBytes;
-    bronzeObjectsWrittenTotal.inc({ consumer: this.name });
-    bronzeRecordsTotal.inc({ consumer: this.name, outcome: 'landed' }, records);
-    bronzeBytesWrittenTotal.inc({ consumer: this.name }, bytes);
-    bronzeUncompressedBytesTotal.inc({ consumer: this.name }, uncompressedBytes);
+    this.counters.countObject(records, bytes, uncompressedBytes);
   }
 
   countDeadLetters(n: number): void {
-    this.counts.recordsDeadLettered += n;
-    bronzeRecordsTotal.inc({ consumer: this.name, outcome: 'dead_lettered' }, n);
+    this.counters.countDeadLetters(n);
   }
 
   /**

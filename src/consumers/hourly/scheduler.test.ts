@@ -904,12 +904,21 @@ describe('hourly scheduler: takeover and resume', () => {
     glue.gate = () => frozen;
     const s = scheduler(glue, clock, { leaseSecs: 0.3, heartbeatIntervalSecs: 0.05 });
     const cycle = s.runOnce();
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    const first = (await record(H))!.leaseUntil!;
-    clock.advance(60_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(Date.parse((await record(H))!.leaseUntil!)).toBe(NOW + 60_000 + 300);
+    // Polled, not slept: a loaded machine may take longer than a heartbeat to get there.
+    const first = await vi.waitFor(
+      async () => {
+        const until = (await record(H))?.leaseUntil;
+        if (until === undefined) throw new Error('not claimed yet');
+        return until;
+      },
+      { timeout: 10_000, interval: 10 },
+    );
     expect(Date.parse(first)).toBe(NOW + 300);
+    clock.advance(60_000);
+    await vi.waitFor(
+      async () => expect(Date.parse((await record(H))!.leaseUntil!)).toBe(NOW + 60_000 + 300),
+      { timeout: 10_000, interval: 20 },
+    );
     release();
     expect((await cycle).done).toEqual([H]);
   });

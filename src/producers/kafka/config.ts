@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { checkKafkaConnection, kafkaConnectionFields } from '../../kafka/config.js';
+import { engineFields } from '../engine/schema.js';
 
 /**
  * Defaults that keep a produce request within the broker's limits: `message.max.bytes` (broker,
@@ -29,7 +30,7 @@ export const KafkaSinkSchema = z
       .positive()
       .default(4)
       .describe(
-        'Partitions of the topic when bootstrap or `ingest local` creates it (an existing topic is left as is). Records are partitioned by their partition key (murmur2, as the Java client).',
+        'Partitions of the topic when `ingest local` creates it (an existing topic is left as is). Records are partitioned by their partition key (murmur2, as the Java client).',
       ),
     topicReplicationFactor: z
       .number()
@@ -41,7 +42,7 @@ export const KafkaSinkSchema = z
       .enum(['gzip', 'none'])
       .default('gzip')
       .describe(
-        'Record batch compression. gzip cuts network and broker storage about fivefold on JSON envelopes for more client CPU (see README, "Choosing a sink").',
+        'Record batch compression (kafkajs ships gzip only). gzip shrinks JSON envelopes several-fold on the network and in the broker for some client CPU (figures: README, "Choosing a sink").',
       ),
     maxBatchRecords: z
       .number()
@@ -65,24 +66,6 @@ export const KafkaSinkSchema = z
       .describe(
         "Bytes per record, key plus value; larger records are dead-lettered before sending (the broker's message.max.bytes would refuse them).",
       ),
-    lingerMs: z
-      .number()
-      .int()
-      .nonnegative()
-      .default(20)
-      .describe('How long a partial batch waits for more records before it is sent.'),
-    bufferMaxRecords: z
-      .number()
-      .int()
-      .positive()
-      .default(10_000)
-      .describe('Records held in memory before writers wait (backpressure).'),
-    bufferMaxBytes: z
-      .number()
-      .int()
-      .positive()
-      .default(32 * 1024 * 1024)
-      .describe('Bytes held in memory before writers wait (backpressure).'),
     clientRetries: z
       .number()
       .int()
@@ -92,25 +75,17 @@ export const KafkaSinkSchema = z
       .describe(
         'Retries kafkajs makes within one produce call (same producer id and sequence numbers: the broker drops duplicates). When they are spent the call fails, the sink backs off (`retry`), starts a new idempotent producer session and resends: records are never dropped, but a call that had partly succeeded may repeat those records (at-least-once; silver deduplicates by id). Counted in ingest_producer_kafka_resets_total.',
       ),
-    retry: z
-      .strictObject({
-        baseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(200)
-          .describe('Base of the full-jitter exponential backoff after a failed produce call.'),
-        maxDelayMs: z.number().int().positive().default(10_000).describe('Cap of one backoff delay.'),
-        throttledBaseDelayMs: z
-          .number()
-          .int()
-          .nonnegative()
-          .default(500)
-          .describe('Backoff base after a throttled call (broker quotas).'),
-      })
-      .default({ baseDelayMs: 200, maxDelayMs: 10_000, throttledBaseDelayMs: 500 })
+    ...engineFields({
+      call: 'Produce',
+      throttledCodes: 'THROTTLING_QUOTA_EXCEEDED',
+      throttledWhy: 'broker quotas are per time window',
+      retriableFailures: 'brokers down, leader elections, timeouts, refused authorization or a missing topic',
+    }),
+    maxInFlightBatches: z
+      .literal(1)
+      .default(1)
       .describe(
-        'Backoff of failed produce calls. Retriable failures (brokers down, leader elections, timeouts, authorization or a missing topic) are retried without limit: records stay buffered and the full buffer pauses the pollers. Only records the broker rejects as invalid (too large, corrupt) are dead-lettered.',
+        'Produce calls in flight at once: always 1. With idempotence, one request in flight keeps every partition in send order across retries (docs/adr/0009-kafka-sink.md).',
       ),
   })
   .superRefine((cfg, ctx) => {

@@ -4,29 +4,15 @@
  * partition and per-key order; then an outage (the broker SIGKILLed mid-stream and restarted):
  * nothing lost.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTopic, testKafka, testTopic } from '../../../test/support/kafka.js';
+import { describe, expect, it } from 'vitest';
+import { readTopic, testKafka, testTopic, useKafkaBroker } from '../../../test/support/kafka.js';
 import { ensureTopics } from '../../kafka/topics.js';
-import { type KafkaLocal, startKafkaLocal } from '../../local/kafka-local.js';
 import { silentLogger } from '../../log.js';
 import type { OutgoingRecord } from '../types.js';
 import { createKafkaSink, KafkaTopicNotFoundError } from './index.js';
 import { producerKafkaResetsTotal } from './telemetry.js';
 
-const root = mkdtempSync(join(tmpdir(), 'kafka-sink-'));
-let broker: KafkaLocal;
-
-beforeAll(async () => {
-  broker = await startKafkaLocal({ dataDir: join(root, 'broker') });
-}, 180_000);
-
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(root, { recursive: true, force: true });
-});
+const k = useKafkaBroker('kafka-sink');
 
 function records(n: number, keys: number, from = 0): OutgoingRecord[] {
   return Array.from({ length: n }, (_, i) => ({
@@ -44,7 +30,7 @@ const deadLetters = () => {
 describe('kafka sink against a real broker', () => {
   it('refuses a missing topic at start, with one clear error', async () => {
     const sink = createKafkaSink(
-      { type: 'kafka', topic: testTopic('missing'), brokers: [broker.bootstrap] },
+      { type: 'kafka', topic: testTopic('missing'), brokers: [k.broker.bootstrap] },
       { deadLetters: deadLetters(), logger: silentLogger },
     );
     await expect(sink.start()).rejects.toBeInstanceOf(KafkaTopicNotFoundError);
@@ -54,7 +40,7 @@ describe('kafka sink against a real broker', () => {
   it.each(['gzip', 'none'] as const)(
     'delivers every record once, partitioned and ordered by key (%s)',
     async (compression) => {
-      const kafka = testKafka(broker.bootstrap);
+      const kafka = testKafka(k.broker.bootstrap);
       const topic = testTopic('sink');
       await ensureTopics(kafka, [{ topic, partitions: 3 }]);
       const dl = deadLetters();
@@ -62,7 +48,7 @@ describe('kafka sink against a real broker', () => {
         {
           type: 'kafka',
           topic,
-          brokers: [broker.bootstrap],
+          brokers: [k.broker.bootstrap],
           compression,
           maxBatchRecords: 50,
           maxRecordBytes: 2_000,
@@ -101,7 +87,7 @@ describe('kafka sink against a real broker', () => {
   );
 
   it('loses nothing when the broker is SIGKILLed mid-stream and restarted', async () => {
-    const kafka = testKafka(broker.bootstrap);
+    const kafka = testKafka(k.broker.bootstrap);
     const topic = testTopic('outage');
     await ensureTopics(kafka, [{ topic, partitions: 2 }]);
     const sink = createKafkaSink(
@@ -109,7 +95,7 @@ describe('kafka sink against a real broker', () => {
         type: 'kafka',
         name: 'outage',
         topic,
-        brokers: [broker.bootstrap],
+        brokers: [k.broker.bootstrap],
         maxBatchRecords: 20,
         clientRetries: 1,
         connectionTimeoutMs: 500,
@@ -120,10 +106,10 @@ describe('kafka sink against a real broker', () => {
     );
     await sink.start();
     const first = await sink.write(records(200, 11));
-    await broker.kill();
+    await k.broker.kill();
     const during = sink.write(records(300, 11, 200));
     await new Promise((r) => setTimeout(r, 2_000));
-    broker = await broker.restart();
+    k.broker = await k.broker.restart();
     const rest = await during;
     await sink.close();
     expect([...first, ...rest].every((d) => d.status === 'delivered')).toBe(true);
