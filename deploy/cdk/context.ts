@@ -116,8 +116,11 @@ function bool(key: string, raw: unknown, fallback: boolean): boolean {
 const SECRET_ENTRY =
   /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+\*?)$/;
 
-/** A comma-separated list (`-c sourceSecrets=a,b`) or a JSON array (cdk.json) of secret ARNs, names or prefixes. */
-function secretList(key: string, raw: unknown): string[] | undefined {
+/**
+ * A comma-separated list (`-c sourceSecrets=a,b`) or a JSON array (cdk.json) of secret ARNs, names or
+ * prefixes, none of which may cover `forbidden` (the stack's PII key: only the Glue job reads it).
+ */
+function secretList(key: string, raw: unknown, forbidden: string): string[] | undefined {
   if (raw === undefined || raw === '') return undefined;
   const items =
     typeof raw === 'string' ? raw.split(',').map((x) => x.trim()) : Array.isArray(raw) ? raw : undefined;
@@ -125,6 +128,18 @@ function secretList(key: string, raw: unknown): string[] | undefined {
   if (items === undefined || items.length === 0 || bad !== undefined) {
     throw new ContextError(
       `context ${key}: expected secret ARNs, names or name prefixes ending in *, separated by commas, found ${JSON.stringify(bad ?? raw)}`,
+    );
+  }
+  const covers = (e: string) =>
+    e.startsWith('arn:')
+      ? e.includes(`:secret:${forbidden}`)
+      : e.endsWith('*')
+        ? forbidden.startsWith(e.slice(0, -1))
+        : e === forbidden;
+  const leak = (items as string[]).find(covers);
+  if (leak !== undefined) {
+    throw new ContextError(
+      `context ${key}: ${leak} covers the stack's PII key ${forbidden}, which only the Glue job may read; name the sources' secrets or a narrower prefix`,
     );
   }
   return [...new Set(items as string[])];
@@ -171,13 +186,14 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
   }
   const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
   const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
-  const sourceSecrets = secretList('sourceSecrets', get('sourceSecrets'));
+  const envName =
+    str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName;
+  const sourceSecrets = secretList('sourceSecrets', get('sourceSecrets'), `ingest-${envName}/INGEST_PII_KEY`);
   const coordination = bool('coordination', get('coordination'), d.coordination);
   // Without leases every run task polls every source: keep the old cap of 4.
   const runMaxTasks = intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, coordination ? 50 : 4);
   return {
-    envName:
-      str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
+    envName,
     sink,
     streamMode,
     shardCount: intIn('shardCount', get('shardCount'), d.shardCount, 1, 500),

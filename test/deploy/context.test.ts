@@ -64,6 +64,8 @@ describe('parseContext', () => {
       'github/token',
     ]);
     expect(from({ sourceSecrets: ['ingest/*'] }).sourceSecrets).toEqual(['ingest/*']);
+    // Another environment's prefix, or the stack's own GitHub token by name, is fine.
+    expect(from({ sourceSecrets: 'ingest-prod/*,ingest-dev/GITHUB_TOKEN' }).sourceSecrets).toHaveLength(2);
   });
 
   it.each([
@@ -73,6 +75,16 @@ describe('parseContext', () => {
     [{ sourceSecrets: 'ingest/*/x' }, /sourceSecrets/],
     [{ sourceSecrets: 'arn:aws:s3:::bucket' }, /sourceSecrets/],
     [{ sourceSecrets: [] }, /sourceSecrets/],
+    [{ sourceSecrets: 'ingest-dev/*' }, /covers the stack's PII key ingest-dev\/INGEST_PII_KEY/],
+    [{ sourceSecrets: 'ingest*', env: 'prod' }, /PII key ingest-prod\/INGEST_PII_KEY/],
+    [{ sourceSecrets: 'ingest-dev/INGEST_PII_KEY' }, /PII key/],
+    [
+      {
+        sourceSecrets:
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest-dev/INGEST_PII_KEY-AbCdEf',
+      },
+      /PII key/,
+    ],
     [{ streamMode: 'ondemand' }, /streamMode/],
     [{ shardCount: '0' }, /shardCount/],
     [{ shardCount: '1.5' }, /shardCount/],
