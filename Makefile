@@ -11,7 +11,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: all install tools node deps venv kafka pytest cdk-synth build lint format typecheck test unit run run-kafka clean docs bench bench-e2e bench-kafka chaos soak
+.PHONY: all install tools node deps venv kafka jars pytest cdk-synth build lint format typecheck test unit run run-kafka clean docs bench bench-e2e bench-kafka chaos soak
 
 all: build
 
@@ -47,7 +47,15 @@ $(TOOLS)/kafka/libs/.installed: tools/kafka/pom.xml
 	mvn -q -f tools/kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=$(TOOLS)/kafka/libs
 	@touch $@
 
-install: deps venv kafka
+install: deps venv kafka jars
+
+## make jars: the Iceberg Spark runtime (Glue 5.0 line, ADR 0015) for the local Spark jobs, from Maven Central.
+ICEBERG_VERSION := 1.7.1
+ICEBERG_JAR     := $(TOOLS)/jars/iceberg-spark-runtime-3.5_2.12-$(ICEBERG_VERSION).jar
+jars: $(ICEBERG_JAR)
+$(ICEBERG_JAR):
+	@command -v mvn >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends maven; }
+	mvn -q dependency:copy -Dartifact=org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:$(ICEBERG_VERSION) -DoutputDirectory=$(TOOLS)/jars
 
 build: deps
 	tsc -p tsconfig.build.json
@@ -87,7 +95,7 @@ run-kafka: install build
 	node dist/cli.js local --config config/local-kafka.yaml --fresh
 
 ## make pytest: the PySpark job tests (local Spark on the real FakeStore fixtures).
-pytest: venv
+pytest: venv jars
 	$(VENV)/bin/python -m pytest tests/python -q -p no:cacheprovider
 
 clean:

@@ -15,6 +15,7 @@ import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { registerDeadLetterCommands } from './deadletter/command.js';
 import { IngestError } from './errors.js';
+import { registerQueryCommand } from './glue/query-command.js';
 import { createLogger, type Logger } from './log.js';
 import type { Role } from './runtime/roles.js';
 import { Shutdown } from './runtime/shutdown.js';
@@ -295,5 +296,6 @@ program
   });
 
 registerDeadLetterCommands(program, fail);
+registerQueryCommand(program, fail);
 
 program.parseAsync(process.argv).catch(fail);

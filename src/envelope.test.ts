@@ -6,6 +6,7 @@ import {
   mayHoldUnsafeInteger,
   parseJsonLossless,
   recordId,
+  toIsoTime,
   wrap,
 } from './envelope.js';
 
@@ -98,5 +99,31 @@ describe('envelope', () => {
     expect(partial.id).toMatch(/^sha256:/);
     expect(partial.entity).toBe(partial.id);
     expect(identify(spec, { a: 1, b: 2, v: null }).missing).toEqual(['v']);
+  });
+});
+
+describe('toIsoTime: zoneless times (issue 11)', () => {
+  it('reads a zoneless time as UTC by default, whatever the host zone, like Spark with session zone UTC', () => {
+    expect(toIsoTime('2024-03-01T10:15:00')).toBe('2024-03-01T10:15:00.000Z');
+    expect(toIsoTime('2024-03-01 10:15')).toBe('2024-03-01T10:15:00.000Z');
+    expect(toIsoTime('2024-03-01T10:15:00.123456')).toBe('2024-03-01T10:15:00.123Z');
+    expect(toIsoTime('2024-03-01')).toBe('2024-03-01T00:00:00.000Z');
+    // With a zone or an offset the value says its own instant.
+    expect(toIsoTime('2024-03-01T10:15:00+02:00')).toBe('2024-03-01T08:15:00.000Z');
+    expect(toIsoTime('2024-03-01T10:15:00Z', 'Europe/Paris')).toBe('2024-03-01T10:15:00.000Z');
+    expect(toIsoTime(1_709_288_100_000)).toBe('2024-03-01T10:15:00.000Z');
+    expect(toIsoTime('not a time')).toBeUndefined();
+  });
+
+  it('reads a zoneless time in the source timezone, across daylight-saving changes', () => {
+    expect(toIsoTime('2024-03-01T10:15:00', 'Europe/Paris')).toBe('2024-03-01T09:15:00.000Z'); // CET
+    expect(toIsoTime('2024-07-01T10:15:00', 'Europe/Paris')).toBe('2024-07-01T08:15:00.000Z'); // CEST
+    expect(toIsoTime('2024-07-01T10:15:00', 'America/New_York')).toBe('2024-07-01T14:15:00.000Z');
+    const w = wrap(
+      { source: 's', eventTimeField: 't', timezone: 'Asia/Tokyo' },
+      { t: '2024-03-01T09:00:00' },
+      new Date('2026-11-25T00:00:00Z'),
+    );
+    expect(w.envelope.event_time).toBe('2024-03-01T00:00:00.000Z');
   });
 });

@@ -34,6 +34,8 @@ export interface EnvelopeSpec {
   eventTimeField?: string;
   /** Dot path of the partition key; defaults to `idField`, else the record id. */
   partitionKeyField?: string;
+  /** IANA time zone of zoneless event times. @default 'UTC' */
+  timezone?: string;
 }
 
 /** `JSON.rawJSON` / `JSON.isRawJSON` (Node 22, TC39 "JSON.parse source text access"). */
@@ -182,10 +184,48 @@ export function entityKey(spec: EnvelopeSpec, payload: unknown, id: string): str
   return entityKeyOf(spec, payload) ?? id;
 }
 
-/** Normalises an ISO string or epoch-milliseconds number to ISO-8601 UTC, or undefined. */
-export function toIsoTime(value: unknown): string | undefined {
+/** An ISO-8601 date or date-time without `Z` or an offset (`2024-03-01`, `2024-03-01T10:15:00.5`). */
+const ZONELESS = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?$/;
+
+/** Offset of `timeZone` from UTC at the instant `utcMs`, in milliseconds (IANA zone, via Intl). */
+function zoneOffsetMs(timeZone: string, utcMs: number): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(utcMs));
+  const f = (t: string) => Number(parts.find((p) => p.type === t)?.value);
+  const asUtc = Date.UTC(f('year'), f('month') - 1, f('day'), f('hour'), f('minute'), f('second'));
+  return asUtc - Math.floor(utcMs / 1000) * 1000;
+}
+
+/**
+ * Normalises an ISO string or epoch-milliseconds number to ISO-8601 UTC, or undefined.
+ * A zoneless string (no `Z`, no offset) is wall-clock time in `timeZone` (an IANA name), UTC by
+ * default: the same rule as the `bronze_to_silver` job's timestamp columns (issue 11), so the
+ * envelope and Spark never disagree on an instant (`Date.parse` alone would read it as the host's
+ * local time).
+ * @param timeZone - IANA zone of zoneless values. @default 'UTC'
+ */
+export function toIsoTime(value: unknown, timeZone = 'UTC'): string | undefined {
   if (typeof value === 'number' && Number.isFinite(value)) return new Date(value).toISOString();
   if (typeof value === 'string' && value !== '') {
+    const m = ZONELESS.exec(value);
+    if (m) {
+      const [y, mo, d, h, mi, sec] = m.slice(1, 7).map((x) => Number(x ?? 0)) as number[];
+      const ms = Number(((m[7] ?? '') + '000').slice(0, 3));
+      const wall = Date.UTC(y!, mo! - 1, d!, h!, mi!, sec!, ms);
+      if (Number.isNaN(wall)) return undefined;
+      if (timeZone === 'UTC') return new Date(wall).toISOString();
+      // The offset at the wall time, corrected once for a DST change between the two instants.
+      const first = wall - zoneOffsetMs(timeZone, wall);
+      return new Date(wall - zoneOffsetMs(timeZone, first)).toISOString();
+    }
     const ms = Date.parse(value);
     return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
   }
@@ -208,7 +248,9 @@ export function wrap(
   cursor?: string,
 ): { envelope: Envelope; partitionKey: string; entity: string; keyed: boolean; missing: string[] } {
   const { id, entity, keyed, missing } = identify(spec, payload);
-  const eventTime = spec.eventTimeField ? toIsoTime(getPath(payload, spec.eventTimeField)) : undefined;
+  const eventTime = spec.eventTimeField
+    ? toIsoTime(getPath(payload, spec.eventTimeField), spec.timezone)
+    : undefined;
   const envelope: Envelope = {
     source: spec.source,
     id,

@@ -5,10 +5,12 @@
  * `src/glue/queries/*.sql`.
  *
  * Table names: the SQL in `src/glue/queries` reads the gold table `fact_order_lines` and the silver
- * tables `silver_<entity>`. A crawler has one table prefix for all its targets, so there are three:
- * `gold` (no prefix: `fact_order_lines`; the hourly scheduler starts it after each gold run),
- * `silver` (prefix `silver_`, hourly schedule) and `bronze` (prefix `bronze_`, daily schedule, one
- * table per source for ad-hoc queries on the raw envelopes).
+ * tables. Silver entities are Apache Iceberg tables (ADR 0015) that the jobs create and MERGE into
+ * through the Glue Data Catalog (`--datalake-formats iceberg`, catalog `iceberg`, warehouse
+ * `s3://<lake>/iceberg/`): no crawler touches them. A crawler has one table prefix for all its
+ * targets, so there are two: `gold` (no prefix: `fact_order_lines`; the hourly scheduler starts it
+ * after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table per source for
+ * ad-hoc queries on the raw envelopes).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +34,15 @@ export const GLUE_JOB_DEFAULTS = {
   maxConcurrentRuns: 1,
   timeoutMinutes: 120,
 } as const;
+
+/** Catalog calls that read a database and create or update its tables (Iceberg commits, crawls). */
+const TABLE_ACTIONS = [
+  'glue:GetDatabase',
+  'glue:GetTable',
+  'glue:GetTables',
+  'glue:CreateTable',
+  'glue:UpdateTable',
+];
 
 export interface CatalogProps {
   readonly prefix: string;
@@ -72,7 +83,6 @@ export class Catalog extends Construct {
   readonly bronzeToSilverJobName: string;
   readonly silverToGoldJobName: string;
   readonly goldCrawlerName: string;
-  readonly silverCrawlerName: string;
   readonly bronzeCrawlerName: string;
   readonly workgroupName: string;
   readonly athenaOutputLocation: string;
@@ -151,7 +161,17 @@ export class Catalog extends Construct {
         new iam.PolicyStatement({
           sid: 'ReadWriteSilverGoldTemp',
           actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-          resources: [LAKE_PREFIXES.silver, LAKE_PREFIXES.gold, LAKE_PREFIXES.glueTemp].map(lakeObjects),
+          resources: [
+            LAKE_PREFIXES.iceberg,
+            LAKE_PREFIXES.silver,
+            LAKE_PREFIXES.gold,
+            LAKE_PREFIXES.glueTemp,
+          ].map(lakeObjects),
+        }),
+        new iam.PolicyStatement({
+          sid: 'IcebergCatalog',
+          actions: TABLE_ACTIONS,
+          resources: catalogArns,
         }),
         new iam.PolicyStatement({
           sid: 'Key',
@@ -176,7 +196,20 @@ export class Catalog extends Construct {
 
     this.bronzeToSilverJobName = `${props.prefix}-bronze_to_silver`;
     this.silverToGoldJobName = `${props.prefix}-silver_to_gold`;
+    const warehouse = lake.s3UrlForObject(LAKE_PREFIXES.iceberg.replace(/\/$/, ''));
+    const icebergConf = [
+      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+      'spark.sql.catalog.iceberg=org.apache.iceberg.spark.SparkCatalog',
+      'spark.sql.catalog.iceberg.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
+      'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+      `spark.sql.catalog.iceberg.warehouse=${warehouse}`,
+    ];
     const commonArgs = {
+      // Glue 5.0 ships the Iceberg runtime; the catalog settings go through one `--conf` value
+      // (Glue passes it to spark-submit, each further setting after ` --conf `).
+      '--datalake-formats': 'iceberg',
+      '--conf': icebergConf.join(' --conf '),
+      '--database': props.databaseName,
       '--job-language': 'python',
       '--job-bookmark-option': 'job-bookmark-enable',
       '--extra-py-files': lakelib.s3ObjectUrl,
@@ -212,7 +245,7 @@ export class Catalog extends Construct {
       'BronzeToSilverJob',
       this.bronzeToSilverJobName,
       bronzeToSilverScript,
-      'bronze gzip NDJSON of one source -> typed, PII-hashed, deduplicated silver Parquet (run per source and hour by the hourly scheduler)',
+      'bronze gzip NDJSON of one source -> MERGE INTO its silver Iceberg table, latest version per key (run per source and hours by the hourly scheduler)',
       { '--pii_key_secret_id': props.piiKey.secretArn },
     );
     job(
@@ -226,7 +259,7 @@ export class Catalog extends Construct {
     // Crawlers.
     this.crawlerRole = new iam.Role(this, 'CrawlerRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: 'Glue crawlers of the lake (bronze, silver, gold) into the lake database',
+      description: 'Glue crawlers of the lake (bronze, gold) into the lake database',
     });
     const crawlerPolicy = new iam.Policy(this, 'CrawlerPolicy', {
       statements: [
@@ -238,17 +271,13 @@ export class Catalog extends Construct {
         new iam.PolicyStatement({
           sid: 'ReadZones',
           actions: ['s3:GetObject'],
-          resources: [LAKE_PREFIXES.bronze, LAKE_PREFIXES.silver, LAKE_PREFIXES.gold].map(lakeObjects),
+          resources: [LAKE_PREFIXES.bronze, LAKE_PREFIXES.gold].map(lakeObjects),
         }),
         new iam.PolicyStatement({ sid: 'Key', actions: ['kms:Decrypt'], resources: [key.keyArn] }),
         new iam.PolicyStatement({
           sid: 'Catalog',
           actions: [
-            'glue:GetDatabase',
-            'glue:GetTable',
-            'glue:GetTables',
-            'glue:CreateTable',
-            'glue:UpdateTable',
+            ...TABLE_ACTIONS,
             'glue:GetPartition',
             'glue:GetPartitions',
             'glue:BatchGetPartition',
@@ -285,7 +314,6 @@ export class Catalog extends Construct {
       return cfn;
     };
     this.goldCrawlerName = `${props.prefix}-gold`;
-    this.silverCrawlerName = `${props.prefix}-silver`;
     this.bronzeCrawlerName = `${props.prefix}-bronze`;
     // Gold months are overwritten in place: crawl everything, update tables and partitions.
     crawler(
@@ -299,20 +327,7 @@ export class Catalog extends Construct {
       },
       { CrawlerOutput: { Partitions: { AddOrUpdateBehavior: 'InheritFromTable' } } },
     );
-    // Silver and bronze only gain partitions (dt/hour): crawl new folders only.
-    crawler(
-      'SilverCrawler',
-      this.silverCrawlerName,
-      LAKE_PREFIXES.silver,
-      {
-        description: 'silver/<entity> -> silver_<entity>, hourly',
-        tablePrefix: 'silver_',
-        schedule: { scheduleExpression: 'cron(50 * * * ? *)' },
-        schemaChangePolicy: { updateBehavior: 'LOG', deleteBehavior: 'LOG' },
-        recrawlPolicy: { recrawlBehavior: 'CRAWL_NEW_FOLDERS_ONLY' },
-      },
-      {},
-    );
+    // Bronze only gains partitions (dt/hour): crawl new folders only.
     crawler(
       'BronzeCrawler',
       this.bronzeCrawlerName,
@@ -364,9 +379,11 @@ export class Catalog extends Construct {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'Spark reads and rewrites partitions with generated object names under the zones it owns; wildcards are key suffixes under bronze/ (read), silver/, gold/, glue-tmp/ (read-write). Glue creates its log groups under /aws-glue/. PutMetricData has no resource type; it is limited to the Glue namespace by condition.',
+          'Spark reads and rewrites partitions with generated object names under the zones it owns; wildcards are key suffixes under bronze/ (read), iceberg/, silver/, gold/, glue-tmp/ (read-write). The jobs create and commit the silver Iceberg tables they name from lake.entities in the lake database (table/<database>/*). Glue creates its log groups under /aws-glue/. PutMetricData has no resource type; it is limited to the Glue namespace by condition.',
         appliesTo: [
           bucketObjects(lakeRef, `${LAKE_PREFIXES.bronze}*`),
+          bucketObjects(lakeRef, `${LAKE_PREFIXES.iceberg}*`),
+          `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${props.databaseName}/*`,
           bucketObjects(lakeRef, `${LAKE_PREFIXES.silver}*`),
           bucketObjects(lakeRef, `${LAKE_PREFIXES.gold}*`),
           bucketObjects(lakeRef, `${LAKE_PREFIXES.glueTemp}*`),
@@ -379,10 +396,9 @@ export class Catalog extends Construct {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'Crawlers read every object of the zones they catalogue (bronze/, silver/, gold/) and create tables they name from folders, so table ARNs are only known as <database>/*. Glue creates its log groups under /aws-glue/.',
+          'Crawlers read every object of the zones they catalogue (bronze/, gold/) and create tables they name from folders, so table ARNs are only known as <database>/*. Glue creates its log groups under /aws-glue/.',
         appliesTo: [
           bucketObjects(lakeRef, `${LAKE_PREFIXES.bronze}*`),
-          bucketObjects(lakeRef, `${LAKE_PREFIXES.silver}*`),
           bucketObjects(lakeRef, `${LAKE_PREFIXES.gold}*`),
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${props.databaseName}/*`,
           'Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*',

@@ -105,11 +105,7 @@ export class IngestLakeStack extends Stack {
         : {}),
       firehoseBufferSecs: context.firehoseBufferSecs,
       glueJobNames: [this.catalog.bronzeToSilverJobName, this.catalog.silverToGoldJobName],
-      crawlerNames: [
-        this.catalog.goldCrawlerName,
-        this.catalog.silverCrawlerName,
-        this.catalog.bronzeCrawlerName,
-      ],
+      crawlerNames: [this.catalog.goldCrawlerName, this.catalog.bronzeCrawlerName],
       ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
     });
 
@@ -139,7 +135,6 @@ export class IngestLakeStack extends Stack {
     out('BronzeToSilverJobName', this.catalog.bronzeToSilverJobName, 'Glue job bronze_to_silver');
     out('SilverToGoldJobName', this.catalog.silverToGoldJobName, 'Glue job silver_to_gold');
     out('GoldCrawlerName', this.catalog.goldCrawlerName, 'Crawler started by the hourly scheduler');
-    out('SilverCrawlerName', this.catalog.silverCrawlerName, 'Hourly crawler of silver/ (silver_<entity>)');
     out(
       'BronzeCrawlerName',
       this.catalog.bronzeCrawlerName,

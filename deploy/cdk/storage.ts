@@ -21,6 +21,8 @@ export const LAKE_PREFIXES = {
   bronze: 'bronze/',
   bronzeErrors: 'bronze-errors/',
   silver: 'silver/',
+  /** Iceberg warehouse of the silver tables (ADR 0015): `iceberg/<database>/<table>/`. */
+  iceberg: 'iceberg/',
   gold: 'gold/',
   glueTemp: 'glue-tmp/',
 } as const;

@@ -59,6 +59,7 @@ import {
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { sinkResources } from '../producers/registry.js';
 import { createStateTable } from '../state/dynamodb.js';
 import {
   type BootstrapService,
@@ -90,6 +91,7 @@ export type ResourceStatus = 'created' | 'exists' | 'updated' | 'skipped';
 export type ResourceKind =
   | 'kinesis stream'
   | 'firehose delivery stream'
+  | 'kafka topic'
   | 's3 bucket'
   | 'dynamodb table'
   | 'glue database'
@@ -257,6 +259,12 @@ export async function bootstrap(config: Config, options: BootstrapOptions = {}):
       report(await ensureStream(kinesisFor(url), s, url, waitMs));
     }
 
+    // Kafka topics, on each Kafka sink's own brokers (with its TLS/SASL settings).
+    for (const sink of config.sinks) {
+      if (sink.type !== 'kafka') continue;
+      for (const r of await ensureKafkaTopics(sink)) report(r);
+    }
+
     // S3 buckets.
     const s3 = services.includes('s3')
       ? track(new S3Client({ ...common, endpoint: endpointOf('s3'), forcePathStyle: true }))
@@ -317,6 +325,40 @@ export async function bootstrap(config: Config, options: BootstrapOptions = {}):
     for (const c of clients) c.destroy();
   }
   return { endpoints, resources };
+}
+
+/**
+ * Creates a Kafka sink's topic when it is missing (partitions and replication factor from the sink's
+ * `topicPartitions`/`topicReplicationFactor`), connecting with the sink's own brokers, TLS and SASL.
+ * An existing topic is left as it is. kafkajs is loaded only when a Kafka sink is configured.
+ * @throws what kafkajs throws when the brokers cannot be reached or refuse (e.g. no CreateTopics ACL).
+ */
+async function ensureKafkaTopics(
+  sink: Extract<Config['sinks'][number], { type: 'kafka' }>,
+): Promise<ResourceResult[]> {
+  const [{ createKafkaClient }, { ensureTopics }, { silentLogger }] = await Promise.all([
+    import('../kafka/client.js'),
+    import('../kafka/topics.js'),
+    import('../log.js'),
+  ]);
+  const topics = sinkResources(sink).flatMap((r) =>
+    r.kind === 'kafka-topic'
+      ? [
+          {
+            topic: r.name,
+            partitions: r.partitions,
+            ...(r.replicationFactor === undefined ? {} : { replicationFactor: r.replicationFactor }),
+          },
+        ]
+      : [],
+  );
+  const created = new Set(await ensureTopics(createKafkaClient(sink, silentLogger), topics));
+  return topics.map((t) => ({
+    kind: 'kafka topic' as const,
+    name: t.topic,
+    status: created.has(t.topic) ? ('created' as const) : ('exists' as const),
+    detail: `${t.partitions ?? 'default'} partitions on ${sink.brokers.join(',')}`,
+  }));
 }
 
 /** `skipped` with the endpoint's own words. */

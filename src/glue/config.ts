@@ -34,9 +34,51 @@ export const EntitySchema = z
       .regex(/^[a-z_][a-z0-9_]*$/)
       .describe('Silver table name, e.g. `carts`.'),
     columns: z.array(ColumnSchema).min(1).describe('Columns flattened from the payload.'),
+    key: z
+      .array(z.string().regex(/^[a-z_][a-z0-9_]*$/))
+      .min(1)
+      .default(['id'])
+      .describe(
+        'Silver columns identifying one upstream entity: `bronze_to_silver` `MERGE INTO`s the Iceberg table on them, so silver holds one current row per key (ADR 0016). Default `[id]`, the envelope id: one row per record version.',
+      ),
+    versionColumn: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .optional()
+      .describe(
+        'Silver column ordering the versions of one key (e.g. `updated_at`): the greatest wins, then the latest `ingested_at`; a late older version never overwrites a newer one. Absent: the latest `ingested_at` wins.',
+      ),
+    timezone: z
+      .string()
+      .default('UTC')
+      .describe(
+        "IANA time zone of zoneless timestamp texts in `timestamp` columns (no `Z`, no offset); the same rule as the source's `timezone` for `event_time` (issue 11).",
+      ),
+    history: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Also keep every version in the Iceberg table `<entity>_history` (one row per envelope `id`).',
+      ),
+  })
+  .superRefine((e, ctx) => {
+    const names = new Set(['id', 'source', 'ingested_at', 'event_time', ...e.columns.map((c) => c.name)]);
+    for (const [i, k] of e.key.entries()) {
+      if (!names.has(k))
+        ctx.addIssue({ code: 'custom', path: ['key', i], message: `unknown silver column ${k}` });
+      if (e.columns.some((c) => c.name === k && c.pii))
+        ctx.addIssue({ code: 'custom', path: ['key', i], message: `key column ${k} is PII (hashed)` });
+    }
+    if (e.versionColumn !== undefined && !names.has(e.versionColumn)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['versionColumn'],
+        message: `unknown silver column ${e.versionColumn}`,
+      });
+    }
   })
   .describe(
-    'Mapping of one source to one silver table. Every silver table also has `id`, `source`, `ingested_at`, `event_time`, `dt`, `hour`.',
+    'Mapping of one source to one silver Iceberg table (current state, one row per `key`). Every silver table also has `id`, `source`, `ingested_at`, `event_time`, `dt`, `hour` (the bronze hour of the current version).',
   );
 
 export const LakeSchema = z

@@ -14,8 +14,8 @@ import type { Sink } from './types.js';
  *   Kinesis emulator).
  * - `firehose-delivery-stream`: a DirectPut Firehose delivery stream writing the bronze layout
  *   (bootstrap creates it; `ingest local` serves it from moto and mirrors it into the file lake).
- * - `kafka-topic`: a Kafka topic (`ingest local` starts a local broker and creates it there;
- *   bootstrap does not create topics on a real cluster yet: the sink names a missing one at start).
+ * - `kafka-topic`: a Kafka topic (bootstrap creates it on the sink's brokers with the sink's
+ *   TLS/SASL settings; `ingest local` starts a local broker and creates it there).
  */
 export type SinkResource =
   | {

@@ -250,9 +250,9 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
     expect(readdirSync(join(s.outdir, lakelibDirs[0]!))).toEqual(['lakelib.py']);
   });
 
-  it('has the database lake and crawlers for gold (no prefix), silver (silver_) and bronze (bronze_)', () => {
+  it('has the database lake and crawlers for gold (no prefix) and bronze (bronze_); silver is Iceberg, not crawled', () => {
     s.template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'lake' } });
-    s.template.resourceCountIs('AWS::Glue::Crawler', 3);
+    s.template.resourceCountIs('AWS::Glue::Crawler', 2);
     s.template.hasResourceProperties('AWS::Glue::Crawler', {
       Name: 'ingest-dev-gold',
       DatabaseName: 'lake',
@@ -262,13 +262,31 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
       },
     });
     s.template.hasResourceProperties('AWS::Glue::Crawler', {
-      Name: 'ingest-dev-silver',
-      TablePrefix: 'silver_',
-    });
-    s.template.hasResourceProperties('AWS::Glue::Crawler', {
       Name: 'ingest-dev-bronze',
       TablePrefix: 'bronze_',
     });
+  });
+
+  it('runs both Glue jobs with Iceberg and the Glue Data Catalog as the catalog iceberg (ADR 0015)', () => {
+    for (const name of ['ingest-dev-bronze_to_silver', 'ingest-dev-silver_to_gold']) {
+      s.template.hasResourceProperties('AWS::Glue::Job', {
+        Name: name,
+        GlueVersion: '5.0',
+        DefaultArguments: Match.objectLike({
+          '--datalake-formats': 'iceberg',
+          '--database': 'lake',
+          '--conf': Match.objectLike({
+            'Fn::Join': Match.arrayWith([
+              Match.arrayWith([
+                Match.stringLikeRegexp(
+                  'spark.sql.catalog.iceberg.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
+                ),
+              ]),
+            ]),
+          }),
+        }),
+      });
+    }
   });
 
   it('enforces the Athena workgroup result location and its KMS encryption', () => {

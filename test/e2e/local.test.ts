@@ -107,5 +107,25 @@ describe('ingest local on the fixtures', () => {
     expect(again.stdout()).toMatch(/TOTAL\s+5\s+0\s+283\s+283\s+0\s+0\s+283/);
     const after = (await readBronze(join(dir, 'lake'))).flatMap((o) => o.lines);
     expect(after).toHaveLength(283);
-  }, 300_000);
+
+    // `ingest query` on the same lake (issue 11): silver is the current state, one row per key, and a
+    // named query gives the same gold figures.
+    const query = spawnCli(
+      [
+        'query',
+        '--config',
+        'config/local.yaml',
+        '--format',
+        'json',
+        'SELECT count(*) AS n, count(DISTINCT event_id) AS keys FROM silver_earthquakes',
+      ],
+      env,
+    );
+    expect((await query.exited).code, query.stderr()).toBe(0);
+    expect(JSON.parse(query.stdout())).toEqual([{ n: '233', keys: '233' }]);
+    const named = spawnCli(['query', '--config', 'config/local.yaml', '--named', 'monthly_sales_trend'], env);
+    expect((await named.exited).code, named.stderr()).toBe(0);
+    expect(named.stdout()).toMatch(/2020\s+1\s+2\s+4\s+20\s+3018\.50/);
+    expect(named.stdout()).toMatch(/2020\s+3\s+5\s+10\s+22\s+1672\.77/);
+  }, 600_000);
 });

@@ -28,6 +28,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
     "products": {
         "source": "fakestore.products",
         "entity": "products",
+        "key": ["product_id"],
         "columns": [
             {"name": "product_id", "path": "id", "type": "bigint"},
             {"name": "title", "path": "title"},
@@ -41,6 +42,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
     "carts": {
         "source": "fakestore.carts",
         "entity": "carts",
+        "key": ["cart_id"],
         "columns": [
             {"name": "cart_id", "path": "id", "type": "bigint"},
             {"name": "user_id", "path": "userId", "type": "bigint"},
@@ -55,6 +57,7 @@ ENTITIES: dict[str, dict[str, Any]] = {
     "users": {
         "source": "fakestore.users",
         "entity": "users",
+        "key": ["user_id"],
         "columns": [
             {"name": "user_id", "path": "id", "type": "bigint"},
             {"name": "username", "path": "username"},

@@ -28,19 +28,15 @@ def run(spark, lake: Path, entity: str, hours, key: bytes | None = PII_KEY) -> d
     return b2s.run_bronze_to_silver(spark, f"file://{lake}", ent.source, list(hours), ent, key)
 
 
+def silver_root(lake: Path, entity: str) -> Path:
+    return lake / "iceberg" / "lake" / entity
+
+
 def silver_rows(spark, lake: Path, entity: str) -> list[dict[str, Any]]:
-    path = lake / "silver" / entity
+    path = silver_root(lake, entity)
     if not path.exists():
         return []
-    return [r.asDict(recursive=True) for r in spark.read.parquet(f"file://{path}").collect()]
-
-
-def silver_files(lake: Path, entity: str) -> dict[str, int]:
-    root = lake / "silver" / entity
-    return {
-        str(p.relative_to(root)): p.stat().st_mtime_ns
-        for p in root.rglob("*.parquet")
-    }
+    return [r.asDict(recursive=True) for r in spark.read.format("iceberg").load(str(path)).collect()]
 
 
 def assert_exactly_once(rows: list[dict[str, Any]], expected_ids: set[str]) -> None:
@@ -66,8 +62,13 @@ def test_carts_typed_and_exactly_once_across_reruns_and_overlaps(spark, tmp_path
     # At-least-once: the same envelopes again in a second object of the same hour, ingested later.
     write_bronze(tmp_path, src, *A, "200", [envelope(src, c, ts("06", 9), "date") for c in carts[:3]])
     # The next hour: every record again (same ids), plus a changed version of cart 2 (new id).
+    # The new version of cart 2 is polled after the repeat of its old one (same hour, later).
     write_bronze(
-        tmp_path, src, *B, "300", [envelope(src, c, ts("07", 1), "date") for c in carts + [changed]]
+        tmp_path,
+        src,
+        *B,
+        "300",
+        [envelope(src, c, ts("07", 1), "date") for c in carts] + [envelope(src, changed, ts("07", 5), "date")],
     )
     first_ids = {record_id(c) for c in carts}
     all_ids = first_ids | {record_id(changed)}
@@ -75,7 +76,7 @@ def test_carts_typed_and_exactly_once_across_reruns_and_overlaps(spark, tmp_path
 
     s1 = run(spark, tmp_path, "carts", [A])
     assert (s1["rows_read"], s1["duplicates_in_input"], s1["rows_inserted"]) == (10, 3, 7)
-    assert s1["rows_written"] == 7 and s1["partitions_written"] == [list(A)]
+    assert s1["rows_merged"] == 7 and s1["rows_updated"] == 0
     rows = silver_rows(spark, tmp_path, "carts")
     assert_exactly_once(rows, first_ids)
     # Latest ingested_at wins within the input; typed columns come from the mapping.
@@ -86,32 +87,29 @@ def test_carts_typed_and_exactly_once_across_reruns_and_overlaps(spark, tmp_path
     assert [(p["productId"], p["quantity"]) for p in c1["products"]] == [(1, 4), (2, 1), (3, 6)]
     assert (c1["dt"], c1["hour"]) == A
 
-    # Re-running the same hour: nothing inserted, nothing rewritten.
-    before = silver_files(tmp_path, "carts")
+    # Re-running the same hour: nothing inserted or updated.
     s2 = run(spark, tmp_path, "carts", [A])
-    assert (s2["rows_inserted"], s2["rows_written"], s2["duplicates_in_silver"]) == (0, 0, 7)
-    assert silver_files(tmp_path, "carts") == before
+    assert (s2["rows_inserted"], s2["rows_updated"]) == (0, 0)
     assert_exactly_once(silver_rows(spark, tmp_path, "carts"), first_ids)
 
-    # Overlapping hours: the later copies win and move to hour 07; hour 06 is left empty and removed.
+    # Overlapping hours: the later copies win (later ingested_at) and carry hour 07; cart 2's new
+    # version replaces the old one: silver is the current state, one row per cart.
     s3 = run(spark, tmp_path, "carts", [A, B])
-    assert s3["duplicates_in_input"] == 3 + 7
-    assert s3["rows_inserted"] == 8
-    assert s3["partitions_written"] == [list(B)] and s3["partitions_deleted"] == [list(A)]
+    # 18 valid rows (10 of hour 06, 8 of hour 07) for 7 carts.
+    assert s3["duplicates_in_input"] == 18 - 7
+    assert (s3["rows_inserted"], s3["rows_updated"]) == (0, 7)
     rows = silver_rows(spark, tmp_path, "carts")
-    assert_exactly_once(rows, all_ids)
+    assert_exactly_once(rows, (first_ids - {record_id(carts[1])}) | {record_id(changed)})
     assert {(r["dt"], r["hour"]) for r in rows} == {B}
-    assert not (tmp_path / "silver" / "carts" / "dt=2026-11-25" / "hour=06").exists()
-    # Both versions of cart 2 are kept: they are different record versions (different ids).
-    assert sorted(r["cart_date"].month for r in rows if r["cart_id"] == 2) == [1, 3]
+    assert [r["cart_date"].month for r in rows if r["cart_id"] == 2] == [3]
 
     # Any later run of either hour, alone or together, changes nothing.
-    before = silver_files(tmp_path, "carts")
     for hours in ([B], [A], [A, B]):
         s = run(spark, tmp_path, "carts", hours)
-        assert (s["rows_inserted"], s["rows_written"], s["partitions_deleted"]) == (0, 0, [])
-    assert silver_files(tmp_path, "carts") == before
-    assert_exactly_once(silver_rows(spark, tmp_path, "carts"), all_ids)
+        assert (s["rows_inserted"], s["rows_updated"]) == (0, 0)
+    assert sorted(silver_rows(spark, tmp_path, "carts"), key=lambda r: r["cart_id"]) == sorted(
+        rows, key=lambda r: r["cart_id"]
+    )
 
 
 def test_products_result_does_not_depend_on_run_order_and_bad_input_never_fails(
@@ -183,7 +181,7 @@ def test_users_pii_is_hashed_and_never_in_clear(spark, tmp_path: Path) -> None:
         )
 
     clear = [u[f] for u in users for f in ("email", "phone", "password")]
-    root = tmp_path / "silver" / "users"
+    root = silver_root(tmp_path, "users")
     values = _all_parquet_values(spark, root)
     assert len(values) >= len(users) * 12
     leaked = [c for c in clear if any(c in v for v in values)]
@@ -229,8 +227,8 @@ def test_missing_pii_key_fails_before_spark(monkeypatch: pytest.MonkeyPatch, tmp
 def test_missing_hours_are_reported_not_fatal(spark, tmp_path: Path) -> None:
     s = run(spark, tmp_path, "carts", [("2026-11-25", "05")])
     assert s["hours_missing"] == ["2026-11-25T05"]
-    assert (s["rows_read"], s["rows_written"]) == (0, 0)
-    assert not (tmp_path / "silver").exists()
+    assert (s["rows_read"], s["rows_merged"], s["rows_inserted"]) == (0, 0, 0)
+    assert silver_rows(spark, tmp_path, "carts") == []
 
 
 @pytest.mark.parametrize(
@@ -256,3 +254,14 @@ def test_json_path_and_defaults() -> None:
     assert b2s.json_path("items.0.id") == "$['items'][0]['id']"
     ent = b2s.parse_entity(json.dumps({"source": "s", "entity": "e", "columns": [{"name": "a", "path": "x"}]}))
     assert ent.columns[0].type == "string" and ent.columns[0].pii is False
+    assert (ent.key, ent.version_column, ent.history) == (("id",), None, False)
+
+
+def test_key_and_version_are_validated() -> None:
+    base = {"source": "s", "entity": "e", "columns": [{"name": "a", "path": "x"}, {"name": "p", "path": "p", "pii": True}]}
+    with pytest.raises(lakelib.JobArgumentError, match="'key'"):
+        b2s.parse_entity(json.dumps({**base, "key": ["nope"]}))
+    with pytest.raises(lakelib.JobArgumentError, match="versionColumn"):
+        b2s.parse_entity(json.dumps({**base, "versionColumn": "nope"}))
+    with pytest.raises(lakelib.JobArgumentError, match="PII"):
+        b2s.parse_entity(json.dumps({**base, "key": ["p"]}))

@@ -3,7 +3,10 @@
  * memory): the local stand-in for Athena. The Glue Data Catalog's tables become DuckDB views over the
  * Parquet files the local Glue jobs write:
  * - `<lake>/gold/<table>/` → view `<table>` (e.g. `fact_order_lines`, partitioned `year=`/`month=`);
- * - `<lake>/silver/<entity>/` → view `silver_<entity>` (partitioned `dt=`/`hour=`).
+ * - the Iceberg table `<lake>/iceberg/<database>/<entity>` (silver, ADR 0015) → view `silver_<entity>`:
+ *   DuckDB cannot load its Iceberg extension here, so `src/glue/iceberg/table_files.py` (pyiceberg, in
+ *   the project venv) names the Parquet files of the table's current snapshot (materialising it once
+ *   per snapshot when merge-on-read delete files exist), and the view reads those files.
  *
  * Each view is `read_parquet('<folder>/**\/*.parquet', hive_partitioning = true, union_by_name = true)`:
  * Hive partition folders become columns, typed by DuckDB's inference (`year=2024`/`month=3` → BIGINT,
@@ -11,12 +14,14 @@
  * change still read. The glob is evaluated on every
  * query, so new files are seen at once; a new folder needs {@link DuckDbQueryEngine.refreshViews}.
  */
+import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { ConfigError, describeError } from '../../errors.js';
 import { QueryFailedError } from '../errors.js';
+import { findProjectRoot } from '../local/executor.js';
 import type { QueryEngine, QueryResult } from '../types.js';
 
 export interface DuckDbQueryEngineOptions {
@@ -24,6 +29,34 @@ export interface DuckDbQueryEngineOptions {
   lakeUri: string;
   /** DuckDB worker threads. @default DuckDB's default (the number of cores) */
   threads?: number;
+  /** Python with pyiceberg (`make venv`). @default `<project>/.venv/bin/python` */
+  python?: string;
+}
+
+/** The current Parquet files of every Iceberg table of the lake, by `<database>.<table>`. */
+export async function icebergTableFiles(lakeDir: string, python?: string): Promise<Map<string, string[]>> {
+  const root = findProjectRoot();
+  const script = join(root, 'src', 'glue', 'iceberg', 'table_files.py');
+  const py = python ?? join(root, '.venv', 'bin', 'python');
+  const out = await new Promise<string>((res, rej) => {
+    execFile(
+      py,
+      [script, lakeDir],
+      { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err)
+          rej(
+            new QueryFailedError(
+              `cannot list the lake's Iceberg tables: ${String(stderr).trim() || describeError(err)}`,
+              { cause: err },
+            ),
+          );
+        else res(stdout);
+      },
+    );
+  });
+  const parsed = JSON.parse(out) as { tables: Record<string, { files: string[] }> };
+  return new Map(Object.entries(parsed.tables).map(([name, t]) => [name, t.files]));
 }
 
 /** Folder names that may become view names (the lake config's `entity` pattern). */
@@ -53,6 +86,7 @@ export class DuckDbQueryEngine implements QueryEngine {
     readonly lakeDir: string,
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
+    private readonly python?: string,
   ) {}
 
   /**
@@ -66,7 +100,7 @@ export class DuckDbQueryEngine implements QueryEngine {
       ...(options.threads ? { threads: String(options.threads) } : {}),
     });
     const connection = await instance.connect();
-    const engine = new DuckDbQueryEngine(lakeDir, instance, connection);
+    const engine = new DuckDbQueryEngine(lakeDir, instance, connection, options.python);
     try {
       await engine.refreshViews();
     } catch (err) {
@@ -88,34 +122,47 @@ export class DuckDbQueryEngine implements QueryEngine {
    * @returns the view names, sorted.
    */
   async refreshViews(): Promise<string[]> {
+    /** View name → the `read_parquet` source. */
     const wanted = new Map<string, string>();
     for (const table of await subfolders(join(this.lakeDir, 'gold'))) {
-      wanted.set(table, join(this.lakeDir, 'gold', table));
+      const glob = `${join(this.lakeDir, 'gold', table)}/**/*.parquet`;
+      wanted.set(table, `read_parquet(${literal(glob)}, hive_partitioning = true, union_by_name = true)`);
     }
+    // Silver Parquet folders of a lake written before silver became Iceberg (issue 11); an Iceberg
+    // table of the same name replaces its view.
     for (const entity of await subfolders(join(this.lakeDir, 'silver'))) {
-      wanted.set(`silver_${entity}`, join(this.lakeDir, 'silver', entity));
+      const glob = `${join(this.lakeDir, 'silver', entity)}/**/*.parquet`;
+      wanted.set(
+        `silver_${entity}`,
+        `read_parquet(${literal(glob)}, hive_partitioning = true, union_by_name = true)`,
+      );
+    }
+    if ((await subfolders(join(this.lakeDir, 'iceberg'))).length > 0) {
+      for (const [name, files] of await icebergTableFiles(this.lakeDir, this.python)) {
+        const table = name.slice(name.indexOf('.') + 1);
+        if (!NAME.test(table) || files.length === 0) continue;
+        // Iceberg data paths hold `col_bucket=N` folders that are not columns: no Hive partitioning.
+        wanted.set(
+          `silver_${table}`,
+          `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
+        );
+      }
     }
     return this.serial(async () => {
       const created: string[] = [];
       for (const name of this.viewNames) {
         if (!wanted.has(name)) await this.connection.run(`DROP VIEW IF EXISTS ${ident(name)}`);
       }
-      for (const [name, dir] of wanted) {
-        const glob = `${dir}/**/*.parquet`;
+      for (const [name, source] of wanted) {
         try {
-          await this.connection.run(
-            `CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM read_parquet(${literal(glob)}, hive_partitioning = true, union_by_name = true)`,
-          );
+          await this.connection.run(`CREATE OR REPLACE VIEW ${ident(name)} AS SELECT * FROM ${source}`);
           created.push(name);
         } catch (err) {
           // A folder without Parquet files yet (DuckDB: "No files found that match the pattern").
           if (!/no files found/i.test(describeError(err))) {
-            throw new QueryFailedError(
-              `DuckDB: cannot create view ${name} over ${glob}: ${describeError(err)}`,
-              {
-                cause: err,
-              },
-            );
+            throw new QueryFailedError(`DuckDB: cannot create view ${name}: ${describeError(err)}`, {
+              cause: err,
+            });
           }
           await this.connection.run(`DROP VIEW IF EXISTS ${ident(name)}`);
         }

@@ -124,6 +124,15 @@ class Entity:
     source: str
     entity: str
     columns: tuple[Column, ...]
+    #: Silver columns that identify one upstream entity (``id``, the envelope id, when not configured).
+    key: tuple[str, ...] = ("id",)
+    #: Silver column ordering versions of one key (greater wins; then ``ingested_at``); none: only
+    #: ``ingested_at``.
+    version_column: str | None = None
+    #: Whether ``<entity>_history`` keeps every version (one row per envelope ``id``).
+    history: bool = False
+    #: IANA zone of zoneless timestamp texts (``2024-03-01T10:15:00``); the envelope's rule.
+    timezone: str = "UTC"
 
     @property
     def pii_columns(self) -> list[str]:
@@ -171,7 +180,25 @@ def parse_entity(entity_json: str) -> Entity:
     names = [c.name for c in out]
     if len(set(names)) != len(names):
         raise JobArgumentError("--entity_json: column names must be unique")
-    return Entity(source=source, entity=entity, columns=tuple(out))
+    key = raw.get("key") or ["id"]
+    version = raw.get("versionColumn")
+    known = set(names) | set(META_COLUMNS)
+    if not isinstance(key, list) or not all(isinstance(k, str) and k in known for k in key):
+        raise JobArgumentError(f"--entity_json: 'key' must list silver columns ({sorted(known)})")
+    if version is not None and (not isinstance(version, str) or version not in known):
+        raise JobArgumentError(f"--entity_json: 'versionColumn' must be a silver column, got {version!r}")
+    pii_key = [k for k in key if k in {c.name for c in out if c.pii}]
+    if pii_key:
+        raise JobArgumentError(f"--entity_json: key column(s) {pii_key} are PII")
+    return Entity(
+        source=source,
+        entity=entity,
+        columns=tuple(out),
+        key=tuple(key),
+        version_column=version,
+        history=bool(raw.get("history", False)),
+        timezone=str(raw.get("timezone") or "UTC"),
+    )
 
 
 def resolve_pii_key(
@@ -244,13 +271,17 @@ def hmac_sha256_hex(col: Any, key: bytes) -> Any:
     )
 
 
-def typed_expr(raw_name: str, spark_type: str) -> Any:
+#: A zoneless ISO date or date-time (no ``Z``, no offset): read in the entity's ``timezone``.
+ZONELESS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?)?$"
+
+
+def typed_expr(raw_name: str, spark_type: str, timezone: str = "UTC") -> Any:
     """Casts the raw JSON text column ``raw_name`` (from ``get_json_object``) to a Spark SQL type.
 
     - ``string``: the text as is;
     - ``array<...>``, ``struct<...>``, ``map<...>``: ``from_json`` (malformed parts become null);
     - ``timestamp``: an integer is epoch milliseconds (as the envelope's ``toIsoTime``), anything else
-      ``try_cast`` (ISO-8601 with ``Z`` or an offset; UTC when none);
+      ``try_cast`` (ISO-8601 with ``Z`` or an offset; zoneless: UTC, or the entity's ``timezone``, like ``toIsoTime`` in ``src/envelope.ts``);
     - any other type: ``try_cast`` (Spark SQL since 3.2: null instead of an error, even with
       ``spark.sql.ansi.enabled=true``).
     """
@@ -263,9 +294,13 @@ def typed_expr(raw_name: str, spark_type: str) -> Any:
     if t.lower() == "string":
         return F.col(raw_name)
     if t.lower() == "timestamp":
+        zoned = ""
+        if timezone != "UTC":
+            tz = timezone.replace("'", "")
+            zoned = f"WHEN {ref} RLIKE '{ZONELESS_RE}' THEN to_utc_timestamp(try_cast({ref} AS TIMESTAMP), '{tz}') "
         return F.expr(
             f"CASE WHEN {ref} RLIKE '^-?[0-9]{{1,16}}$' THEN timestamp_millis(CAST({ref} AS BIGINT)) "
-            f"ELSE try_cast({ref} AS TIMESTAMP) END"
+            f"{zoned}ELSE try_cast({ref} AS TIMESTAMP) END"
         )
     return F.expr(f"try_cast({ref} AS {t})")
 
@@ -367,79 +402,102 @@ def flatten(envelopes: Any, entity: Entity, pii_key: bytes | None) -> Any:
             assert pii_key is not None
             cols.append(hmac_sha256_hex(F.col(rawname), pii_key).alias(c.name))
         else:
-            cols.append(typed_expr(rawname, c.type).alias(c.name))
+            cols.append(typed_expr(rawname, c.type, entity.timezone).alias(c.name))
     return raw.select(*META_COLUMNS, *cols, *PARTITION_COLUMNS, "object")
 
 
-def dedup_input(rows: Any) -> Any:
-    """Keeps the latest copy per ``id`` (``ingested_at``, then ``dt``, ``hour``, ``object``, all
-    descending, so the choice is deterministic) and drops the ``object`` column."""
+def _version_order(entity: Entity) -> list[Any]:
+    """Newest first: the version column (nulls last), then ``ingested_at``, then the bronze partition,
+    object name and envelope id (so the choice among equal copies is deterministic)."""
     from pyspark.sql import functions as F
 
-    return lakelib.latest_per_key(
-        rows,
-        ["id"],
-        [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object")],
-    ).drop("object")
+    order = [F.col(entity.version_column).desc_nulls_last()] if entity.version_column else []
+    return order + [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object", "id")]
 
 
-def _partition_filter(parts: Sequence[Sequence[str]]) -> Any:
-    """``(dt = a AND hour = b) OR ...`` with literals, so Spark prunes silver partitions."""
-    from functools import reduce
-
+def dedup_input(rows: Any, entity: Entity | None = None, by: Sequence[str] | None = None) -> Any:
+    """Keeps the latest copy per key (``by``, default the entity key) and drops ``object``."""
     from pyspark.sql import functions as F
 
-    conds = [(F.col("dt") == F.lit(dt)) & (F.col("hour") == F.lit(hr)) for dt, hr in parts]
-    return reduce(lambda a, b: a | b, conds) if conds else F.lit(False)
+    keys = list(by or (entity.key if entity else ("id",)))
+    order = _version_order(entity) if entity else [F.col(c).desc() for c in ("ingested_at", "dt", "hour", "object")]
+    return lakelib.latest_per_key(rows, keys, order).drop("object")
 
 
-def merge_with_silver(spark: Any, new: Any, silver_path: str) -> tuple[Any, list[tuple[str, str]], Any]:
-    """Decides what changes in silver (see the module docstring, "Deduplication").
+def newer_condition(entity: Entity, s: str = "s", t: str = "t") -> str:
+    """SQL: the source row ``s`` is a later version than the target row ``t`` (ADR 0016).
 
-    Args:
-        new: deduplicated input rows (one per ``id``), silver columns only.
-        silver_path: ``<lake>/silver/<entity>``; may not exist yet.
-
-    Returns:
-        ``(content, affected, inserted)``: the complete new content of the affected partitions,
-        the affected ``(dt, hour)`` partitions (sorted), and the winning input rows.
+    Greater version wins; a version beats no version; equal (or no) versions: later ``ingested_at``.
+    Strict comparisons, so re-merging the same row changes nothing.
     """
-    from pyspark.sql import functions as F
+    later = f"{s}.ingested_at > {t}.ingested_at"
+    v = entity.version_column
+    if not v:
+        return later
+    sv, tv = f"{s}.`{v}`", f"{t}.`{v}`"
+    return (
+        f"({sv} > {tv}) OR ({tv} IS NULL AND {sv} IS NOT NULL) "
+        f"OR (({sv} <=> {tv}) AND {later})"
+    )
 
-    if not lakelib.path_exists(spark, silver_path):
-        inserted = new
-        affected = sorted(
-            (r["dt"], r["hour"]) for r in inserted.select("dt", "hour").distinct().collect()
-        )
-        return inserted, affected, inserted
 
-    existing = spark.read.schema(new.schema).parquet(silver_path)
-    ex_best = lakelib.latest_per_key(
-        existing.select(
-            "id",
-            F.col("ingested_at").alias("ex_ingested_at"),
-            F.col("dt").alias("ex_dt"),
-            F.col("hour").alias("ex_hour"),
-        ),
-        ["id"],
-        [F.col(c).desc() for c in ("ex_ingested_at", "ex_dt", "ex_hour")],
+#: Buckets of the silver key: a MERGE rewrites (or, merge-on-read, adds delete files to) only the
+#: buckets of the keys it touches, and a key's lookup reads one bucket's files.
+KEY_BUCKETS = 16
+
+#: Iceberg table properties of silver (ADR 0015): format v2 with merge-on-read, so a MERGE writes the
+#: new rows plus position deletes instead of rewriting every data file that holds a changed key.
+SILVER_PROPERTIES = {
+    "format-version": "2",
+    "write.merge.mode": "merge-on-read",
+    "write.update.mode": "merge-on-read",
+    "write.delete.mode": "merge-on-read",
+}
+
+
+def ensure_table(spark: Any, ident: str, schema_df: Any, partition_sql: str) -> bool:
+    """Creates the Iceberg table ``ident`` with ``schema_df``'s columns when absent; returns whether
+    it was created. Existing tables keep their schema (new columns are not added here)."""
+    catalog, database, table = ident.split(".")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
+    if spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count():
+        return False
+    cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema_df.schema.fields)
+    props = ", ".join(f"'{k}'='{v}'" for k, v in SILVER_PROPERTIES.items())
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {ident} ({cols}) USING iceberg "
+        f"PARTITIONED BY ({partition_sql}) TBLPROPERTIES ({props})"
     )
-    joined = new.join(ex_best, "id", "left")
-    wins = F.col("ex_ingested_at").isNull() | (F.col("ingested_at") > F.col("ex_ingested_at"))
-    inserted = joined.filter(wins).select(*new.columns)
-    # Every existing row of a replaced id loses (normally one; several only if silver was corrupted).
-    losers = existing.join(inserted.select("id"), "id", "left_semi").select("dt", "hour")
-    affected = sorted(
-        (r["dt"], r["hour"])
-        for r in inserted.select("dt", "hour").union(losers).distinct().collect()
-    )
-    if not affected:
-        return inserted.limit(0), [], inserted
-    survivors = existing.filter(_partition_filter(affected)).join(
-        inserted.select("id"), "id", "left_anti"
-    )
-    content = survivors.select(*new.columns).unionByName(inserted)
-    return content, affected, inserted
+    return True
+
+
+def _snapshot_id(spark: Any, ident: str) -> int | None:
+    rows = spark.sql(f"SELECT snapshot_id FROM {ident}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
+    return int(rows[0]["snapshot_id"]) if rows else None
+
+
+def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched: str | None) -> dict[str, int]:
+    """``MERGE INTO ident t USING new s ON <key equal>``: insert unknown keys and, when
+    ``when_matched`` (SQL over ``s``/``t``) holds, replace the row. One atomic Iceberg commit.
+
+    Returns the new snapshot's ``added-records`` and ``deleted-records`` / ``added-position-deletes``
+    (zeros when nothing changed).
+    """
+    view = f"__merge_{abs(hash(ident))}"
+    new.createOrReplaceTempView(view)
+    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+    matched = f"WHEN MATCHED AND ({when_matched}) THEN UPDATE SET * " if when_matched else ""
+    before = _snapshot_id(spark, ident)
+    spark.sql(f"MERGE INTO {ident} t USING {view} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *")
+    spark.catalog.dropTempView(view)
+    after = _snapshot_id(spark, ident)
+    if after is None or after == before:
+        return {"added": 0, "replaced": 0}
+    summary = spark.sql(
+        f"SELECT summary FROM {ident}.snapshots WHERE snapshot_id = {after}"
+    ).collect()[0]["summary"]
+    replaced = int(summary.get("added-position-deletes", 0)) + int(summary.get("deleted-records", 0))
+    return {"added": int(summary.get("added-records", 0)), "replaced": replaced}
 
 
 def run_bronze_to_silver(
@@ -449,12 +507,12 @@ def run_bronze_to_silver(
     hours: Sequence[tuple[str, str]],
     entity: Entity,
     pii_key: bytes | None,
+    database: str = "lake",
 ) -> dict[str, Any]:
     """Runs the whole job on a session and returns its summary (see the module docstring).
 
-    Summary keys: ``job, source, entity, hours, hours_missing, rows_read, rows_invalid,
-    duplicates_in_input, duplicates_in_silver, duplicates_dropped, rows_inserted, rows_written,
-    partitions_written, partitions_deleted`` (partitions as ``[dt, hour]``).
+    Summary keys: ``job, source, entity, table, hours, hours_missing, rows_read, rows_invalid,
+    duplicates_in_input, rows_merged, rows_inserted, rows_updated, history_rows_inserted``.
 
     Raises:
         JobArgumentError: ``hours`` empty or ``source`` differs from ``entity.source``.
@@ -468,46 +526,51 @@ def run_bronze_to_silver(
     if source != entity.source:
         raise JobArgumentError(f"--source {source!r} differs from entity source {entity.source!r}")
     lake_uri = lakelib.normalize_lake_uri(lake_uri)
+    catalog = lakelib.use_iceberg(spark, lake_uri)
     paths = bronze_hour_paths(lake_uri, source, hours)
     present = [p for p in paths if lakelib.path_exists(spark, p)]
     missing = [f"{dt}T{hr}" for (dt, hr), p in zip(hours, paths) if p not in present]
+    ident = lakelib.iceberg_table(catalog, database, entity.entity)
 
     parsed = parse_envelopes(read_bronze_lines(spark, present), source)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
+    history = {"added": 0, "replaced": 0}
     try:
         counts = parsed.groupBy("valid").count().collect()
         by_valid = {bool(r["valid"]): int(r["count"]) for r in counts}
         rows_read = sum(by_valid.values())
         rows_valid = by_valid.get(True, 0)
 
-        flat = flatten(parsed.filter("valid"), entity, pii_key)
-        new = dedup_input(flat).persist(StorageLevel.MEMORY_AND_DISK)
+        flat = flatten(parsed.filter("valid"), entity, pii_key).persist(StorageLevel.MEMORY_AND_DISK)
         try:
+            new = dedup_input(flat, entity)
             unique_in = new.count()
-            root = silver_root(lake_uri, entity.entity)
-            content, affected, inserted = merge_with_silver(spark, new, root)
-            rows_inserted = inserted.count() if affected else 0
-            written = lakelib.overwrite_partitions(spark, content, root, PARTITION_COLUMNS, affected)
+            ensure_table(spark, ident, new, f"bucket({KEY_BUCKETS}, `{entity.key[0]}`)")
+            merged = merge_into(spark, ident, new, entity.key, newer_condition(entity))
+            if entity.history:
+                hist = lakelib.iceberg_table(catalog, database, f"{entity.entity}_history")
+                versions = dedup_input(flat, entity, by=["id"])
+                ensure_table(spark, hist, versions, f"bucket({KEY_BUCKETS}, `id`)")
+                history = merge_into(spark, hist, versions, ["id"], None)
         finally:
-            new.unpersist()
+            flat.unpersist()
     finally:
         parsed.unpersist()
 
-    dup_input = rows_valid - unique_in
-    dup_silver = unique_in - rows_inserted
     return {
         "job": "bronze_to_silver",
         "source": source,
         "entity": entity.entity,
+        "table": ident,
         "hours": [f"{dt}T{hr}" for dt, hr in hours],
         "hours_missing": missing,
         "rows_read": rows_read,
         "rows_invalid": rows_read - rows_valid,
-        "duplicates_in_input": dup_input,
-        "duplicates_in_silver": dup_silver,
-        "duplicates_dropped": dup_input + dup_silver,
-        "rows_inserted": rows_inserted,
-        **written,
+        "duplicates_in_input": rows_valid - unique_in,
+        "rows_merged": unique_in,
+        "rows_inserted": merged["added"] - merged["replaced"],
+        "rows_updated": merged["replaced"],
+        "history_rows_inserted": history["added"],
     }
 
 
@@ -516,7 +579,7 @@ def run_bronze_to_silver(
 # ---------------------------------------------------------------------------------------------------
 
 REQUIRED_ARGS = ("JOB_NAME", "source", "hours", "lake_uri", "entity_json")
-OPTIONAL_ARGS = {"pii_key_env": "INGEST_PII_KEY", "pii_key_secret_id": None}
+OPTIONAL_ARGS = {"pii_key_env": "INGEST_PII_KEY", "pii_key_secret_id": None, "database": "lake"}
 
 
 def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]:
@@ -538,7 +601,7 @@ def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]
 
     return lakelib.run_job(
         args, started, lambda spark: run_bronze_to_silver(
-            spark, lake_uri, str(args["source"]), hours, entity, pii_key
+            spark, lake_uri, str(args["source"]), hours, entity, pii_key, str(args["database"])
         ),
         spark=spark,
     )

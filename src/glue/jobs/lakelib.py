@@ -44,6 +44,12 @@ SESSION_CONF: Mapping[str, str] = {
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
 }
 
+#: Spark catalog name of the lake's Iceberg tables (ADR 0015): ``iceberg.<database>.<table>``.
+ICEBERG_CATALOG = "iceberg"
+#: Iceberg's SQL extensions (``MERGE INTO``, ``ALTER TABLE ... WRITE ORDERED BY``); a static conf, set
+#: when the session is built (locally below; in Glue by the job's ``--conf`` argument, see the CDK app).
+ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+
 _HOUR_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2})$")
 
 
@@ -222,6 +228,103 @@ def configure_session(spark: Any) -> Any:
     return spark
 
 
+def iceberg_catalog_conf(lake_uri: str, glue: bool) -> dict[str, str]:
+    """Settings of the Spark catalog :data:`ICEBERG_CATALOG` (ADR 0015).
+
+    - locally (``file://``): an Iceberg Hadoop catalog whose warehouse is ``<lake>/iceberg``, so a
+      table lives in ``<lake>/iceberg/<database>/<table>/{data,metadata}`` and ``ingest query``
+      (pyiceberg) reads it from its ``metadata/v<N>.metadata.json``;
+    - in Glue (or any ``s3://`` lake): the Glue Data Catalog (``GlueCatalog``, ``S3FileIO``), warehouse
+      ``<lake>/iceberg``, so Athena sees the same tables.
+    """
+    prefix = f"spark.sql.catalog.{ICEBERG_CATALOG}"
+    conf = {prefix: "org.apache.iceberg.spark.SparkCatalog", f"{prefix}.warehouse": lake_path(lake_uri, "iceberg")}
+    if glue or lake_uri.startswith("s3://"):
+        conf[f"{prefix}.catalog-impl"] = "org.apache.iceberg.aws.glue.GlueCatalog"
+        conf[f"{prefix}.io-impl"] = "org.apache.iceberg.aws.s3.S3FileIO"
+    else:
+        conf[f"{prefix}.type"] = "hadoop"
+    return conf
+
+
+_CATALOGS: dict[str, str] = {}
+
+
+def use_iceberg(spark: Any, lake_uri: str) -> str:
+    """Registers a Spark catalog for the lake's Iceberg warehouse and returns its name:
+    :data:`ICEBERG_CATALOG` for the first lake of the session, ``iceberg_<n>`` for further lakes (a
+    catalog's warehouse is fixed once it is loaded; tests and a shared session use several lakes).
+    A catalog already configured on the session (Glue ``--conf``) is kept as it is."""
+    warehouse = lake_path(lake_uri, "iceberg")
+    name = _CATALOGS.get(warehouse)
+    if name is None:
+        name = ICEBERG_CATALOG if not _CATALOGS else f"{ICEBERG_CATALOG}_{len(_CATALOGS)}"
+        _CATALOGS[warehouse] = name
+    prefix = f"spark.sql.catalog.{name}"
+    if name == ICEBERG_CATALOG and spark.conf.get(f"{prefix}.catalog-impl", None):
+        return name
+    # Every session needs the settings (the local job server gives each run a new session, whose
+    # catalogs load on first use); setting them again on a session that has them changes nothing.
+    for k, v in iceberg_catalog_conf(lake_uri, glue=False).items():
+        key = prefix + k[len(f"spark.sql.catalog.{ICEBERG_CATALOG}") :]
+        if spark.conf.get(key, None) != v:
+            spark.conf.set(key, v)
+    return name
+
+
+def iceberg_table(catalog: str, database: str, table: str) -> str:
+    """``<catalog>.<database>.<table>``, the identifier the jobs read and write."""
+    return f"{catalog}.{database}.{table}"
+
+
+def table_exists(spark: Any, ident: str) -> bool:
+    """Whether the Iceberg table ``<catalog>.<database>.<table>`` exists."""
+    catalog, database, table = ident.split(".")
+    if not spark.sql(f"SHOW NAMESPACES IN {catalog}").filter(f"namespace = '{database}'").count():
+        return False
+    return bool(spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count())
+
+
+def read_table(spark: Any, lake_uri: str, database: str, table: str, ddl: str) -> Any:
+    """Reads the current snapshot of an Iceberg table of the lake with the columns of ``ddl`` (cast to
+    its types; columns the table lacks are null); an empty DataFrame when the table does not exist."""
+    from pyspark.sql import functions as F
+
+    schema = spark.createDataFrame([], ddl).schema
+    ident = iceberg_table(use_iceberg(spark, lake_uri), database, table)
+    if not table_exists(spark, ident):
+        return spark.createDataFrame([], schema)
+    df = spark.table(ident)
+    have = set(df.columns)
+    return df.select(
+        *(
+            (F.col(f.name) if f.name in have else F.lit(None)).cast(f.dataType).alias(f.name)
+            for f in schema.fields
+        )
+    )
+
+
+def iceberg_jars() -> list[str]:
+    """The Iceberg Spark runtime jar(s) of a local session: ``LAKE_ICEBERG_JARS`` (comma list) or
+    ``<project>/.tools/jars/iceberg-spark-runtime-3.5_2.12-*.jar`` (``make jars``).
+
+    Raises:
+        FileNotFoundError: none found (run ``make jars``).
+    """
+    import glob
+
+    env = os.environ.get("LAKE_ICEBERG_JARS")
+    if env:
+        return [j for j in env.split(",") if j]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    found = sorted(glob.glob(os.path.join(root, ".tools", "jars", "iceberg-spark-runtime-3.5_2.12-*.jar")))
+    if not found:
+        raise FileNotFoundError(
+            f"no Iceberg Spark runtime jar in {root}/.tools/jars: run make jars (or set LAKE_ICEBERG_JARS)"
+        )
+    return found[-1:]
+
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -273,6 +376,8 @@ def local_spark_session(app_name: str) -> Any:
         .config(
             "spark.sql.shuffle.partitions", os.environ.get("LAKE_SPARK_SHUFFLE_PARTITIONS", "2")
         )
+        .config("spark.jars", ",".join(iceberg_jars()))
+        .config("spark.sql.extensions", ICEBERG_EXTENSIONS)
     )
     for k, v in SESSION_CONF.items():
         builder = builder.config(k, v)

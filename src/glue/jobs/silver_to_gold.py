@@ -9,10 +9,11 @@ Arguments (Glue job parameters, ``--name value``)
 
 Input: silver (written by ``bronze_to_silver``)
 -----------------------------------------------
-``<lake>/silver/carts`` (``cart_id bigint, user_id bigint, cart_date timestamp,
-products array<struct<productId:bigint,quantity:bigint>>``), ``<lake>/silver/products``
-(``product_id, title, price, category``) and ``<lake>/silver/users`` (``user_id, username``), each
-with ``id, ingested_at, dt, hour``. ``products`` and ``users`` are optional (missing → null columns).
+The current-state Iceberg tables (ADR 0015/0016) ``<database>.carts`` (``cart_id bigint, user_id
+bigint, cart_date timestamp, products array<struct<productId:bigint,quantity:bigint>>``),
+``<database>.products`` (``product_id, title, price, category``) and ``<database>.users``
+(``user_id, username``), each with ``id, ingested_at, dt, hour``; ``--database`` defaults to
+``lake``. ``products`` and ``users`` are optional (missing → null columns).
 
 Output: gold
 ------------
@@ -100,13 +101,10 @@ def gold_root(lake_uri: str) -> str:
     return lakelib.lake_path(lake_uri, "gold", GOLD_TABLE)
 
 
-def read_silver(spark: Any, lake_uri: str, entity: str, ddl: str) -> Any:
-    """Reads ``<lake>/silver/<entity>`` with the given columns (an empty DataFrame when absent).
-    Reading with an explicit schema keeps ``dt``/``hour`` strings and ignores extra columns."""
-    path = lakelib.lake_path(lake_uri, "silver", entity)
-    if not lakelib.path_exists(spark, path):
-        return spark.createDataFrame([], ddl)
-    return spark.read.schema(ddl).parquet(path)
+def read_silver(spark: Any, lake_uri: str, entity: str, ddl: str, database: str = "lake") -> Any:
+    """Reads the current silver Iceberg table ``<database>.<entity>`` with the given columns (an
+    empty DataFrame when absent)."""
+    return lakelib.read_table(spark, lake_uri, database, entity, ddl)
 
 
 def _latest(df: Any, key: str) -> Any:
@@ -154,8 +152,12 @@ def build_order_lines(carts: Any, products: Any, users: Any) -> Any:
     return out.select(*(F.col(n).cast(t).alias(n) for n, t in GOLD_COLUMNS))
 
 
-def affected_months(carts: Any, hours: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
-    """Months of every silver version of the carts present in the silver partitions ``hours``."""
+def affected_months(
+    carts: Any, hours: Sequence[tuple[str, str]], gold: Any = None
+) -> list[tuple[int, int]]:
+    """Months touched by the carts merged in the bronze hours ``hours``: their current month in
+    silver and, from gold, the months they were in before (a cart whose date moved leaves its old
+    month)."""
     from functools import reduce
 
     from pyspark.sql import functions as F
@@ -167,20 +169,19 @@ def affected_months(carts: Any, hours: Sequence[tuple[str, str]]) -> list[tuple[
         [(F.col("dt") == F.lit(dt)) & (F.col("hour") == F.lit(hr)) for dt, hr in hours],
     )
     changed = carts.filter(in_hours).select("cart_id").distinct()
-    versions = carts.join(changed, "cart_id", "left_semi")
-    rows = (
-        versions.select(
-            F.year(F.to_date("cart_date")).alias("y"), F.month(F.to_date("cart_date")).alias("m")
-        )
-        .filter("y IS NOT NULL")
-        .distinct()
-        .collect()
+    months = carts.join(changed, "cart_id", "left_semi").select(
+        F.year(F.to_date("cart_date")).alias("y"), F.month(F.to_date("cart_date")).alias("m")
     )
+    if gold is not None:
+        months = months.union(
+            gold.join(changed, "cart_id", "left_semi").select(F.col("year").alias("y"), F.col("month").alias("m"))
+        )
+    rows = months.filter("y IS NOT NULL").distinct().collect()
     return sorted((int(r["y"]), int(r["m"])) for r in rows)
 
 
 def run_silver_to_gold(
-    spark: Any, lake_uri: str, hours: Sequence[tuple[str, str]] | None
+    spark: Any, lake_uri: str, hours: Sequence[tuple[str, str]] | None, database: str = "lake"
 ) -> dict[str, Any]:
     """Runs the job on a session and returns its summary.
 
@@ -193,9 +194,9 @@ def run_silver_to_gold(
 
     lakelib.configure_session(spark)
     lake_uri = lakelib.normalize_lake_uri(lake_uri)
-    carts = read_silver(spark, lake_uri, "carts", CARTS_DDL)
-    products = read_silver(spark, lake_uri, "products", PRODUCTS_DDL)
-    users = read_silver(spark, lake_uri, "users", USERS_DDL)
+    carts = read_silver(spark, lake_uri, "carts", CARTS_DDL, database)
+    products = read_silver(spark, lake_uri, "products", PRODUCTS_DDL, database)
+    users = read_silver(spark, lake_uri, "users", USERS_DDL, database)
     lines = build_order_lines(carts, products, users)
     root = gold_root(lake_uri)
     full = not hours
@@ -213,7 +214,12 @@ def run_silver_to_gold(
         months = sorted(set(produced) | set(existing))
         content = dated
     else:
-        months = affected_months(carts, hours)
+        gold = (
+            spark.read.schema("cart_id bigint, year int, month int").parquet(root)
+            if lakelib.path_exists(spark, root)
+            else None
+        )
+        months = affected_months(carts, hours, gold)
         if months:
             cond = reduce(
                 lambda a, b: a | b,
@@ -246,7 +252,7 @@ def run_silver_to_gold(
 
 
 REQUIRED_ARGS = ("JOB_NAME", "lake_uri")
-OPTIONAL_ARGS = {"hours": None}
+OPTIONAL_ARGS = {"hours": None, "database": "lake"}
 
 
 def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]:
@@ -259,7 +265,10 @@ def main(argv: Sequence[str] | None = None, spark: Any = None) -> dict[str, Any]
     hours = lakelib.parse_hours(args["hours"])
     lake_uri = lakelib.normalize_lake_uri(str(args["lake_uri"]))
     return lakelib.run_job(
-        args, started, lambda spark: run_silver_to_gold(spark, lake_uri, hours or None), spark=spark
+        args,
+        started,
+        lambda spark: run_silver_to_gold(spark, lake_uri, hours or None, str(args["database"])),
+        spark=spark,
     )
 
 

@@ -118,15 +118,16 @@ describe('LocalGlueExecutor', () => {
       expect(run.summary).toMatchObject({
         job: 'bronze_to_silver',
         rows_read: 4,
-        rows_written: 3,
-        duplicates_dropped: 1,
-        partitions_written: [[HOUR.dt, HOUR.hour]],
+        rows_merged: 3,
+        rows_inserted: 3,
+        duplicates_in_input: 1,
       });
 
-      const files = await listFiles(join(lake, 'silver/users'));
+      // The silver Iceberg table of the local catalog (ADR 0015).
+      const files = await listFiles(join(lake, 'iceberg/lake/users'));
       const parquet = files.filter((f) => f.endsWith('.parquet'));
       expect(parquet.length).toBeGreaterThan(0);
-      for (const f of parquet) expect(f).toContain(`/silver/users/dt=${HOUR.dt}/hour=${HOUR.hour}/`);
+      for (const f of parquet) expect(f).toContain('/iceberg/lake/users/data/');
       const bytes = Buffer.concat(await Promise.all(parquet.map((f) => readFile(f))));
       expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
       for (const u of users) expect(bytes.includes(Buffer.from(u.email))).toBe(false);

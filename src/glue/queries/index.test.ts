@@ -53,6 +53,7 @@ describe('glue queries loader', () => {
       { op: 'eq', value: 0 },
       { op: 'eq', value: 0 },
       { op: 'eq', value: 0 },
+      { op: 'eq', value: 0 },
     ]);
   });
 
@@ -70,12 +71,14 @@ describe('glue queries loader', () => {
         new QueryFailedError('Table silver_users does not exist'),
         { columns: ['n'], rows: [['0']] },
         { columns: ['value'], rows: [[null]] },
+        { columns: ['value'], rows: [['0']] },
       ),
     );
     expect(results.map((r) => [r.name, r.value, r.passed, r.error])).toEqual([
       ['dq_null_keys', null, false, 'QueryFailedError: Table silver_users does not exist'],
       ['dq_duplicate_ids', null, false, 'Error: no column "value" (columns: n)'],
       ['dq_silver_vs_gold_lines', null, false, 'Error: value "null" is not a number'],
+      ['dq_duplicate_keys', 0, true, undefined],
     ]);
   });
 });

@@ -130,6 +130,14 @@ export const QUALITY_CHECKS: readonly QualityCheck[] = [
     'Product lines of the latest version of each silver cart minus gold fact_order_lines rows.',
     { op: 'eq', value: 0 },
   ),
+  check(
+    'dq_duplicate_keys',
+    'Surplus rows per entity key (cart_id, product_id, user_id) in current silver.',
+    {
+      op: 'eq',
+      value: 0,
+    },
+  ),
 ];
 
 /** Whether `value` meets `expectation`. */

@@ -239,6 +239,20 @@ export const HttpSourceSchema = z
       .string()
       .optional()
       .describe('Dot path of the event time (ISO-8601 string or epoch milliseconds) for `event_time`.'),
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'unknown IANA time zone')
+      .describe(
+        'IANA time zone (e.g. `Europe/Paris`) of zoneless upstream times (`2024-03-01T10:15:00`, no `Z` or offset) in `eventTimeField`; set the same `timezone` on the lake entity so Spark reads its timestamp columns alike (issue 11).',
+      ),
     partitionKeyField: z
       .string()
       .optional()

@@ -65,8 +65,8 @@ export class PageStager {
     now: Date,
   ): Promise<StagedPage> {
     const source = this.deps.config.name;
-    const { emit, idField, versionField, eventTimeField, partitionKeyField } = this.deps.config;
-    const spec = { source, idField, versionField, eventTimeField, partitionKeyField };
+    const { emit, idField, versionField, eventTimeField, partitionKeyField, timezone } = this.deps.config;
+    const spec = { source, idField, versionField, eventTimeField, partitionKeyField, timezone };
     result.polled += records.length;
     this.deps.totals.polled += records.length;
     sourceRecordsTotal.inc({ source, outcome: 'polled' }, records.length);

@@ -9,7 +9,7 @@ export class KafkaProduceError extends ProducerError {}
 export class KafkaTopicNotFoundError extends ProducerError {
   constructor(topic: string, brokers: string[], cause?: unknown) {
     super(
-      `Kafka topic "${topic}" does not exist on ${brokers.join(',')}: create it (kafka-topics.sh --create, the MSK console or your IaC; "ingest local" creates its own) or fix "topic"`,
+      `Kafka topic "${topic}" does not exist on ${brokers.join(',')}: run "ingest bootstrap --config FILE" (it creates the topic with topicPartitions), create it yourself (kafka-topics.sh --create, the MSK console, your IaC) or fix "topic"`,
       'not_found',
       { retriable: false, cause, code: 'UNKNOWN_TOPIC_OR_PARTITION' },
     );
