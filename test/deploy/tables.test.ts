@@ -2,6 +2,8 @@
  * The silver Iceberg tables of the CDK app (deploy/cdk/tables.ts): one per `lake.entities` entry of
  * deploy/config/aws.yaml, with the schema, partition spec and properties `bronze_to_silver` uses.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -129,6 +131,29 @@ describe('SilverTables', () => {
       });
     spec('things', 'thing_id', 5);
     spec('things_history', 'id', 1);
+  });
+});
+
+describe('readLakeEntities', () => {
+  it('reads lake.entities with the config schema (defaults applied) and names the file of a bad entry', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ingest-tables-'));
+    try {
+      const good = join(dir, 'good.yaml');
+      writeFileSync(
+        good,
+        'lake:\n  entities:\n    - { source: s, entity: e, columns: [{ name: c, path: c }] }\n',
+      );
+      expect(readLakeEntities(good)).toMatchObject([{ entity: 'e', key: ['id'], history: false }]);
+      const none = join(dir, 'none.yaml');
+      writeFileSync(none, 'state: { type: memory }\n');
+      expect(readLakeEntities(none)).toEqual([]);
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, 'lake:\n  entities:\n    - { source: s, entity: e, columns: [] }\n');
+      expect(() => readLakeEntities(bad)).toThrow(TableSchemaError);
+      expect(() => readLakeEntities(bad)).toThrow(/bad\.yaml: lake\.entities/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
