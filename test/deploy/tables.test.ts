@@ -39,6 +39,14 @@ describe('silver Iceberg tables in the stack (default context)', () => {
     expect([...byName.keys()].sort()).toEqual(entities.map((e) => e.entity).sort());
   });
 
+  it('merges on the same key and version column in AWS as locally (config/local.yaml)', () => {
+    const local = readLakeEntities(join(repoRoot, 'config', 'local.yaml'));
+    const pick = (es: typeof entities) =>
+      Object.fromEntries(es.map((e) => [e.entity, { key: e.key, versionColumn: e.versionColumn }]));
+    expect(pick(entities)).toEqual(pick(local));
+    expect(entities.every((e) => e.key[0] !== 'id')).toBe(true);
+  });
+
   it('creates each as Iceberg v2 in the lake database, under the jobs warehouse, retained on delete', () => {
     for (const [id, r] of resourcesOfType(s, 'AWS::Glue::Table')) {
       const p = r.Properties;
