@@ -86,7 +86,7 @@ export const LakeSchema = z
     uri: z
       .string()
       .default('file://./data/lake')
-      .describe('Lake root holding `bronze/`, `silver/`, `gold/`.'),
+      .describe('Lake root holding `bronze/` and `iceberg/` (the silver and gold Iceberg tables, locally).'),
     database: z
       .string()
       .default('lake')
