@@ -20,9 +20,11 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { BudgetsCache } from './cache.js';
 import type { Catalog } from './catalog.js';
 import type { IngestLakeContext } from './context.js';
 import { bucketObjects, suppress } from './nag.js';
+import { sourceSecretsFindings, sourceSecretsStatements } from './source-secrets.js';
 import { LAKE_PREFIXES } from './storage.js';
 
 /** The VPC's address range (a literal, so rules on the security group can be checked at synth). */
@@ -71,6 +73,8 @@ export class Compute extends Construct {
   readonly consumeService: ecs.FargateService;
   readonly runTaskRole: iam.Role;
   readonly consumeTaskRole: iam.Role;
+  /** The rate-budget Valkey (context `budgetsCache=true`). */
+  readonly budgetsCache?: BudgetsCache;
 
   constructor(scope: Construct, id: string, props: ComputeProps) {
     super(scope, id);
@@ -125,6 +129,15 @@ export class Compute extends Construct {
     for (const port of [RUN_PORT, CONSUME_PORT]) {
       tasksSg.addIngressRule(ec2.Peer.ipv4(VPC_CIDR), ec2.Port.tcp(port), `Prometheus /metrics ${port}`);
     }
+
+    if (context.budgetsCache) {
+      this.budgetsCache = new BudgetsCache(this, 'BudgetsCache', {
+        prefix: props.prefix,
+        vpc: this.vpc,
+        key: props.key,
+      });
+    }
+    const sourceSecrets = context.sourceSecrets ?? [];
 
     const environment: Record<string, string> = {
       ...(props.stream ? { INGEST_STREAM: props.stream.streamName } : {}),
@@ -184,6 +197,7 @@ export class Compute extends Construct {
           actions: ['kms:GenerateDataKey'],
           resources: [props.key.keyArn],
         }),
+        ...sourceSecretsStatements(this, sourceSecrets),
       ],
     });
     this.runTaskRole.attachInlinePolicy(runPolicy);
@@ -343,7 +357,8 @@ export class Compute extends Construct {
         cluster: this.cluster,
         taskDefinition,
         desiredCount: 1,
-        securityGroups: [tasksSg],
+        securityGroups:
+          role === 'run' && this.budgetsCache ? [tasksSg, this.budgetsCache.clients] : [tasksSg],
         vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
         assignPublicIp: false,
         circuitBreaker: { rollback: true },
@@ -371,7 +386,12 @@ export class Compute extends Construct {
       RUN_PORT,
       512,
       1024,
-      { GITHUB_TOKEN: ecs.Secret.fromSecretsManager(props.githubToken) },
+      {
+        GITHUB_TOKEN: ecs.Secret.fromSecretsManager(props.githubToken),
+        ...(this.budgetsCache
+          ? { INGEST_REDIS_URL: ecs.Secret.fromSecretsManager(this.budgetsCache.url) }
+          : {}),
+      },
       firehoseConfig ?? 'aws.yaml',
     );
     this.runService = run.service;
@@ -401,6 +421,16 @@ export class Compute extends Construct {
           'Dead-letter object keys are generated (component, date, hour, time, uuid) under dead-letter/.',
         appliesTo: [bucketObjects(props.deadLetters, 'dead-letter/*')],
       },
+      ...(sourceSecretsFindings(sourceSecrets).length > 0
+        ? [
+            {
+              id: 'AwsSolutions-IAM5',
+              reason:
+                'Context sourceSecrets names these secret name prefixes: the operator chose to let the run tasks read every secret under them (sources reference them as { secretId, jsonKey }).',
+              appliesTo: sourceSecretsFindings(sourceSecrets),
+            },
+          ]
+        : []),
     ]);
     suppress(consumePolicy, [
       {

@@ -46,6 +46,16 @@ export interface IngestLakeContext {
   readonly imageUri?: string;
   /** An e-mail address subscribed to the alarm topic. */
   readonly alarmEmail?: string;
+  /**
+   * A Valkey replication group (TLS, AUTH) for rate budgets shared across `run` tasks
+   * (`rateLimit.shared`); the run tasks get its `rediss://` URL as the ECS secret `INGEST_REDIS_URL`.
+   */
+  readonly budgetsCache?: boolean;
+  /**
+   * Secrets Manager secrets the sources reference (`{ secretId, jsonKey }`) that the run task role
+   * may read (`secretsmanager:GetSecretValue`): full ARNs, names, or name prefixes ending in `*`.
+   */
+  readonly sourceSecrets?: readonly string[];
 }
 
 export const DEFAULT_CONTEXT: IngestLakeContext = {
@@ -77,6 +87,8 @@ export const CONTEXT_KEYS = [
   'databaseName',
   'imageUri',
   'alarmEmail',
+  'budgetsCache',
+  'sourceSecrets',
 ] as const;
 
 export class ContextError extends Error {
@@ -98,6 +110,39 @@ function bool(key: string, raw: unknown, fallback: boolean): boolean {
   if (typeof raw === 'string' && /^(true|false)$/i.test(raw.trim()))
     return raw.trim().toLowerCase() === 'true';
   throw new ContextError(`context ${key}: expected true or false, found ${JSON.stringify(raw)}`);
+}
+
+/** A secret ARN (`arn:<partition>:secretsmanager:...:secret:...`), a name, or a name prefix `name*`. */
+const SECRET_ENTRY =
+  /^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]+\*?)$/;
+
+/**
+ * A comma-separated list (`-c sourceSecrets=a,b`) or a JSON array (cdk.json) of secret ARNs, names or
+ * prefixes, none of which may cover `forbidden` (the stack's PII key: only the Glue job reads it).
+ */
+function secretList(key: string, raw: unknown, forbidden: string): string[] | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const items =
+    typeof raw === 'string' ? raw.split(',').map((x) => x.trim()) : Array.isArray(raw) ? raw : undefined;
+  const bad = items?.find((x) => typeof x !== 'string' || !SECRET_ENTRY.test(x));
+  if (items === undefined || items.length === 0 || bad !== undefined) {
+    throw new ContextError(
+      `context ${key}: expected secret ARNs, names or name prefixes ending in *, separated by commas, found ${JSON.stringify(bad ?? raw)}`,
+    );
+  }
+  const covers = (e: string) =>
+    e.startsWith('arn:')
+      ? e.includes(`:secret:${forbidden}`)
+      : e.endsWith('*')
+        ? forbidden.startsWith(e.slice(0, -1))
+        : e === forbidden;
+  const leak = (items as string[]).find(covers);
+  if (leak !== undefined) {
+    throw new ContextError(
+      `context ${key}: ${leak} covers the stack's PII key ${forbidden}, which only the Glue job may read; name the sources' secrets or a narrower prefix`,
+    );
+  }
+  return [...new Set(items as string[])];
 }
 
 function str(key: string, raw: unknown, pattern: RegExp, what: string): string | undefined {
@@ -141,12 +186,14 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
   }
   const imageUri = str('imageUri', get('imageUri'), /^\S+[:@]\S+$/, 'an image URI with a tag or digest');
   const alarmEmail = str('alarmEmail', get('alarmEmail'), /^[^@\s]+@[^@\s]+$/, 'an e-mail address');
+  const envName =
+    str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName;
+  const sourceSecrets = secretList('sourceSecrets', get('sourceSecrets'), `ingest-${envName}/INGEST_PII_KEY`);
   const coordination = bool('coordination', get('coordination'), d.coordination);
   // Without leases every run task polls every source: keep the old cap of 4.
   const runMaxTasks = intIn('runMaxTasks', get('runMaxTasks'), d.runMaxTasks, 1, coordination ? 50 : 4);
   return {
-    envName:
-      str('env', get('env'), /^[a-z][a-z0-9-]{0,19}$/, '1-20 lower-case letters, digits or -') ?? d.envName,
+    envName,
     sink,
     streamMode,
     shardCount: intIn('shardCount', get('shardCount'), d.shardCount, 1, 500),
@@ -161,6 +208,9 @@ export function parseContext(get: (key: string) => unknown): IngestLakeContext {
       d.databaseName,
     ...(imageUri === undefined ? {} : { imageUri }),
     ...(alarmEmail === undefined ? {} : { alarmEmail }),
+    // Only when on, so the default context (and its snapshot) stays as it was.
+    ...(bool('budgetsCache', get('budgetsCache'), false) ? { budgetsCache: true } : {}),
+    ...(sourceSecrets === undefined ? {} : { sourceSecrets }),
   };
 }
 

@@ -149,5 +149,18 @@ export class IngestLakeStack extends Stack {
     out('GithubTokenSecretArn', githubToken.secretArn, 'Put the GitHub token here');
     out('PiiKeySecretArn', piiKey.secretArn, 'HMAC key of the PII columns');
     out('AlarmTopicArn', this.alarms.topic.topicArn, 'SNS topic of the alarms');
+    const cache = this.compute.budgetsCache;
+    if (cache) {
+      out(
+        'BudgetsCacheEndpoint',
+        cache.replicationGroup.attrPrimaryEndPointAddress,
+        'Primary endpoint of the rate-budget Valkey (TLS, port 6379)',
+      );
+      out(
+        'BudgetsCacheUrlSecretArn',
+        cache.url.secretArn,
+        'INGEST_REDIS_URL of the run tasks (with the AUTH token)',
+      );
+    }
   }
 }

@@ -29,6 +29,7 @@ describe('cfn-lint', () => {
     ['default context', {}],
     ['useFirehose=false, provisioned', { useFirehose: 'false', streamMode: 'provisioned', shardCount: '2' }],
     ['sink=firehose (DirectPut)', { sink: 'firehose' }],
+    ['budgetsCache, sourceSecrets', { budgetsCache: 'true', sourceSecrets: 'ingest/*,github/token' }],
   ])('passes on the template (%s)', (_name, context) => {
     const s = synth(context);
     const file = join(s.outdir, 'lint.template.json');

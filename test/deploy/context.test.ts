@@ -51,7 +51,40 @@ describe('parseContext', () => {
     expect(from({ sink: 'firehose' })).toEqual({ ...DEFAULT_CONTEXT, sink: 'firehose' });
   });
 
+  it('budgetsCache and sourceSecrets are absent by default, and parsed from -c or cdk.json', () => {
+    expect(from({})).not.toHaveProperty('budgetsCache');
+    expect(from({})).not.toHaveProperty('sourceSecrets');
+    expect(from({ budgetsCache: 'false' })).toEqual(DEFAULT_CONTEXT);
+    expect(from({ budgetsCache: 'true' }).budgetsCache).toBe(true);
+    expect(from({ budgetsCache: true }).budgetsCache).toBe(true);
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf';
+    expect(from({ sourceSecrets: ` ingest/*, ${arn},github/token,ingest/*` }).sourceSecrets).toEqual([
+      'ingest/*',
+      arn,
+      'github/token',
+    ]);
+    expect(from({ sourceSecrets: ['ingest/*'] }).sourceSecrets).toEqual(['ingest/*']);
+    // Another environment's prefix, or the stack's own GitHub token by name, is fine.
+    expect(from({ sourceSecrets: 'ingest-prod/*,ingest-dev/GITHUB_TOKEN' }).sourceSecrets).toHaveLength(2);
+  });
+
   it.each([
+    [{ budgetsCache: 'yes' }, /budgetsCache/],
+    [{ sourceSecrets: 'a,,b' }, /sourceSecrets/],
+    [{ sourceSecrets: '*' }, /sourceSecrets/],
+    [{ sourceSecrets: 'ingest/*/x' }, /sourceSecrets/],
+    [{ sourceSecrets: 'arn:aws:s3:::bucket' }, /sourceSecrets/],
+    [{ sourceSecrets: [] }, /sourceSecrets/],
+    [{ sourceSecrets: 'ingest-dev/*' }, /covers the stack's PII key ingest-dev\/INGEST_PII_KEY/],
+    [{ sourceSecrets: 'ingest*', env: 'prod' }, /PII key ingest-prod\/INGEST_PII_KEY/],
+    [{ sourceSecrets: 'ingest-dev/INGEST_PII_KEY' }, /PII key/],
+    [
+      {
+        sourceSecrets:
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ingest-dev/INGEST_PII_KEY-AbCdEf',
+      },
+      /PII key/,
+    ],
     [{ streamMode: 'ondemand' }, /streamMode/],
     [{ shardCount: '0' }, /shardCount/],
     [{ shardCount: '1.5' }, /shardCount/],

@@ -40,6 +40,13 @@ describe.each([
   ['default context', {}],
   ['useFirehose=false, provisioned', { useFirehose: 'false', streamMode: 'provisioned' }],
   ['sink=firehose (DirectPut)', { sink: 'firehose' }],
+  [
+    'budgetsCache, sourceSecrets',
+    {
+      budgetsCache: 'true',
+      sourceSecrets: 'ingest/*,github/token,arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
+    },
+  ],
 ])('cdk-nag AwsSolutions (%s)', (_name, context) => {
   const s = synth(context);
 
