@@ -58,7 +58,7 @@ export const EntitySchema = z
       .boolean()
       .default(false)
       .describe(
-        'Also keep every version in the Iceberg table `<entity>_history` (one row per envelope `id`).',
+        'Also keep every version in the Iceberg table `silver_<entity>_history` (one row per envelope `id`).',
       ),
   })
   .superRefine((e, ctx) => {

@@ -207,7 +207,7 @@ def test_table_files_gives_the_local_query_engine_gold_and_silver(spark, tmp_pat
     spec.loader.exec_module(table_files)
     tables = table_files.lake_tables(str(tmp_path))
     assert {name: t["layer"] for name, t in tables.items()} == {
-        "lake.carts": "silver",
+        "lake.silver_carts": "silver",
         "lake.fact_order_lines": "gold",
     }
     gold = tables["lake.fact_order_lines"]

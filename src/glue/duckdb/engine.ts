@@ -2,9 +2,9 @@
  * {@link QueryEngine} over a local `file://` lake with DuckDB (`@duckdb/node-api`, in-process, in
  * memory): the local stand-in for Athena. The Glue Data Catalog's tables become DuckDB views over the
  * Parquet files the local Glue jobs write:
- * - the Iceberg tables `<lake>/iceberg/<database>/<table>` (ADR 0015): a silver entity → view
- *   `silver_<entity>`, a gold table (table property `ingest.layer = gold`, e.g. `fact_order_lines`)
- *   → view `<table>`. DuckDB cannot load its Iceberg extension here, so
+ * - the Iceberg tables `<lake>/iceberg/<database>/<table>` (ADR 0015) → view `<table>`: the catalog
+ *   names are the query names, as on Athena (`silver_<entity>`, `silver_<entity>_history`, gold
+ *   `fact_order_lines`). DuckDB cannot load its Iceberg extension here, so
  *   `src/glue/iceberg/table_files.py` (pyiceberg, in the project venv) names the Parquet files of the
  *   table's current snapshot (materialising it once per snapshot when merge-on-read delete files
  *   exist), and the view reads those files;
@@ -156,15 +156,13 @@ export class DuckDbQueryEngine implements QueryEngine {
       );
     }
     if ((await subfolders(join(this.lakeDir, 'iceberg'))).length > 0) {
-      for (const [name, { layer, files }] of await icebergTableFiles(this.lakeDir, this.python)) {
+      for (const [name, { files }] of await icebergTableFiles(this.lakeDir, this.python)) {
         const table = name.slice(name.indexOf('.') + 1);
         if (!NAME.test(table) || files.length === 0) continue;
         // Iceberg data paths hold `col_bucket=N` folders that are not columns, and the data files
         // hold the identity partition columns themselves: no Hive partitioning.
-        wanted.set(
-          layer === 'gold' ? table : `silver_${table}`,
-          `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
-        );
+        // Catalog names are the view names (`silver_<entity>`, `silver_<entity>_history`, gold tables).
+        wanted.set(table, `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`);
       }
     }
     return this.serial(async () => {

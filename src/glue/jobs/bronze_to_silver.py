@@ -509,7 +509,7 @@ def run_bronze_to_silver(
     paths = bronze_hour_paths(lake_uri, source, hours)
     present = [p for p in paths if lakelib.path_exists(spark, p)]
     missing = [f"{dt}T{hr}" for (dt, hr), p in zip(hours, paths) if p not in present]
-    ident = lakelib.iceberg_table(catalog, database, entity.entity)
+    ident = lakelib.iceberg_table(catalog, database, lakelib.silver_table(entity.entity))
 
     parsed = parse_envelopes(read_bronze_lines(spark, present), source)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
@@ -527,7 +527,7 @@ def run_bronze_to_silver(
             lakelib.ensure_table(spark, ident, new, f"bucket({KEY_BUCKETS}, `{entity.key[0]}`)", SILVER_PROPERTIES)
             merged = merge_into(spark, ident, new, entity.key, newer_condition(entity))
             if entity.history:
-                hist = lakelib.iceberg_table(catalog, database, f"{entity.entity}_history")
+                hist = lakelib.iceberg_table(catalog, database, f"{lakelib.silver_table(entity.entity)}_history")
                 versions = dedup_input(flat, entity, by=["id"])
                 lakelib.ensure_table(spark, hist, versions, f"bucket({KEY_BUCKETS}, `id`)", SILVER_PROPERTIES)
                 history = merge_into(spark, hist, versions, ["id"], None)

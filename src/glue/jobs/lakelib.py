@@ -267,6 +267,13 @@ def use_iceberg(spark: Any, lake_uri: str) -> str:
     return name
 
 
+def silver_table(entity: str) -> str:
+    """The catalog name of an entity's current silver table, ``silver_<entity>``: the name the named
+    queries use on Athena (Glue Data Catalog) and on the local DuckDB engine alike. Its history table
+    is ``silver_<entity>_history``."""
+    return f"silver_{entity}"
+
+
 def iceberg_table(catalog: str, database: str, table: str) -> str:
     """``<catalog>.<database>.<table>``, the identifier the jobs read and write."""
     return f"{catalog}.{database}.{table}"

@@ -117,9 +117,9 @@ def gold_table(spark: Any, lake_uri: str, database: str = "lake") -> str:
 
 
 def read_silver(spark: Any, lake_uri: str, entity: str, ddl: str, database: str = "lake") -> Any:
-    """Reads the current silver Iceberg table ``<database>.<entity>`` with the given columns (an
-    empty DataFrame when absent)."""
-    return lakelib.read_table(spark, lake_uri, database, entity, ddl)
+    """Reads the current silver Iceberg table ``<database>.silver_<entity>`` with the given columns
+    (an empty DataFrame when absent)."""
+    return lakelib.read_table(spark, lake_uri, database, lakelib.silver_table(entity), ddl)
 
 
 def _latest(df: Any, key: str) -> Any:

@@ -141,7 +141,7 @@ export const QUALITY_CHECKS: readonly QualityCheck[] = [
   ),
   check(
     'dq_stale_silver_rows',
-    'Current silver rows (carts, products, users) with a newer version of their key in the <entity>_history table.',
+    'Current silver rows (carts, products, users) with a newer version of their key in the silver_<entity>_history table.',
     { op: 'eq', value: 0 },
   ),
 ];
