@@ -571,7 +571,7 @@ async function ensureJob(
           Name: job.name,
           Description:
             job.role === 'bronzeToSilver'
-              ? 'ingest: bronze gzip NDJSON of one source to typed, deduplicated silver Parquet'
+              ? 'ingest: bronze gzip NDJSON of one source merged by key into the silver Iceberg table'
               : 'ingest: silver to the gold facts',
           Role: role,
           Command: { Name: 'glueetl', ScriptLocation: job.scriptUri, PythonVersion: '3' },
@@ -579,7 +579,11 @@ async function ensureJob(
           WorkerType: 'G.1X',
           NumberOfWorkers: 2,
           ExecutionProperty: { MaxConcurrentRuns: job.maxConcurrentRuns },
-          DefaultArguments: { '--extra-py-files': job.extraPyFilesUri, '--job-language': 'python' },
+          DefaultArguments: {
+            ...job.icebergArguments,
+            '--extra-py-files': job.extraPyFilesUri,
+            '--job-language': 'python',
+          },
         }),
       );
     } catch (err) {

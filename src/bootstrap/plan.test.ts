@@ -4,6 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { jobScriptsDir } from './index.js';
+
+/** The Iceberg job arguments, as the CDK app sets them (catalog `iceberg` = Glue Data Catalog). */
+const ICEBERG_ARGS = {
+  '--datalake-formats': 'iceberg',
+  '--conf': [
+    'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+    'spark.sql.catalog.iceberg=org.apache.iceberg.spark.SparkCatalog',
+    'spark.sql.catalog.iceberg.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
+    'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+    'spark.sql.catalog.iceberg.warehouse=s3://lake/root/iceberg',
+  ].join(' --conf '),
+  '--database': 'lakedb',
+};
+
 import { planBootstrap, servicesOf } from './plan.js';
 
 const base = `
@@ -59,6 +73,7 @@ lake: { uri: s3://lake, database: lakedb }
             scriptUri: 's3://lake/root/glue-scripts/bronze_to_silver.py',
             extraPyFilesUri: 's3://lake/root/glue-scripts/lakelib.py',
             maxConcurrentRuns: 3,
+            icebergArguments: ICEBERG_ARGS,
           },
           {
             name: 's2g',
@@ -66,13 +81,14 @@ lake: { uri: s3://lake, database: lakedb }
             scriptUri: 's3://lake/root/glue-scripts/silver_to_gold.py',
             extraPyFilesUri: 's3://lake/root/glue-scripts/lakelib.py',
             maxConcurrentRuns: 1,
+            icebergArguments: ICEBERG_ARGS,
           },
         ],
         crawlers: [
           {
             name: 'lake-crawler',
             database: 'lakedb',
-            targets: ['s3://lake/root/silver/', 's3://lake/root/gold/'],
+            targets: ['s3://lake/root/bronze/'],
           },
         ],
       },

@@ -57,13 +57,36 @@ export interface JobPlan {
   extraPyFilesUri: string;
   /** `ExecutionProperty.MaxConcurrentRuns`: the hourly consumer's `maxConcurrentRuns` for bronze_to_silver, 1 for silver_to_gold. */
   maxConcurrentRuns: number;
+  /**
+   * `DefaultArguments` for Iceberg (ADR 0015), as the CDK app sets them: `--datalake-formats iceberg`,
+   * `--conf` with the Glue Data Catalog as Spark catalog `iceberg` (warehouse `<lake>/iceberg`) and
+   * `--database` (`lake.database`).
+   */
+  icebergArguments: Record<string, string>;
+}
+
+/**
+ * The Glue job arguments that make Spark's catalog `iceberg` the Glue Data Catalog with the
+ * warehouse `warehouseUri` (Glue 5.0 ships the Iceberg runtime with `--datalake-formats iceberg`;
+ * further settings follow ` --conf ` inside the one `--conf` value, as Glue passes it to spark-submit).
+ * See https://docs.aws.amazon.com/glue/latest/dg/aws-glue-programming-etl-format-iceberg.html
+ */
+export function glueIcebergArguments(warehouseUri: string, database: string): Record<string, string> {
+  const conf = [
+    'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
+    'spark.sql.catalog.iceberg=org.apache.iceberg.spark.SparkCatalog',
+    'spark.sql.catalog.iceberg.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
+    'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
+    `spark.sql.catalog.iceberg.warehouse=${warehouseUri}`,
+  ];
+  return { '--datalake-formats': 'iceberg', '--conf': conf.join(' --conf '), '--database': database };
 }
 
 /** A Glue crawler to create. */
 export interface CrawlerPlan {
   name: string;
   database: string;
-  /** S3 target paths: `<lake>/silver/` and `<lake>/gold/`. */
+  /** S3 target paths: `<lake>/bronze/` (raw JSON; silver and gold are Iceberg tables the jobs keep in the catalog). */
   targets: string[];
 }
 
@@ -127,7 +150,7 @@ export function s3Child(root: { bucket: string; prefix: string }, child: string)
  * - State table: `state.tableName` when `state.type` is `dynamodb`.
  * - Glue, for hourly consumers with `executor.type: aws`: the scripts under
  *   `<lakeUri>/glue-scripts/`, the two jobs named in `jobs` and the `crawlerName` crawler over
- *   `<lakeUri>/silver/` and `<lakeUri>/gold/`; the database `lake.database` also when only the Athena
+ *   `<lakeUri>/bronze/` (silver and gold are Iceberg tables the jobs register themselves); the database `lake.database` also when only the Athena
  *   query engine is used.
  * - Athena: the `queryEngine.workgroup` of hourly consumers with `queryEngine.type: athena`, with
  *   `outputLocation` or `<lakeUri>/athena-results/` as its result location.
@@ -213,13 +236,14 @@ export function planBootstrap(config: Config, options: PlanOptions = {}): Bootst
           scriptUri: scriptUri(JOB_SCRIPTS[role]),
           extraPyFilesUri: scriptUri(SHARED_SCRIPT),
           maxConcurrentRuns: role === 'bronzeToSilver' ? h.maxConcurrentRuns : 1,
+          icebergArguments: glueIcebergArguments(s3Child(own, 'iceberg'), config.lake.database),
         });
       }
       if (h.crawlerName !== undefined && !crawlers.has(h.crawlerName)) {
         crawlers.set(h.crawlerName, {
           name: h.crawlerName,
           database: config.lake.database,
-          targets: [s3Child(own, 'silver/'), s3Child(own, 'gold/')],
+          targets: [s3Child(own, 'bronze/')],
         });
       }
     }

@@ -58,7 +58,7 @@ export const EntitySchema = z
       .boolean()
       .default(false)
       .describe(
-        'Also keep every version in the Iceberg table `<entity>_history` (one row per envelope `id`).',
+        'Also keep every version in the Iceberg table `silver_<entity>_history` (one row per envelope `id`).',
       ),
   })
   .superRefine((e, ctx) => {
@@ -86,7 +86,7 @@ export const LakeSchema = z
     uri: z
       .string()
       .default('file://./data/lake')
-      .describe('Lake root holding `bronze/`, `silver/`, `gold/`.'),
+      .describe('Lake root holding `bronze/` and `iceberg/` (the silver and gold Iceberg tables, locally).'),
     database: z
       .string()
       .default('lake')

@@ -1,7 +1,7 @@
 /**
  * `ingest query --config FILE "SQL" [--format table|json]` (issue 11): runs SQL on the local lake's
- * tables with the query engine the local pipeline uses (DuckDB over gold Parquet and the silver
- * Iceberg tables read through pyiceberg), in the SQL subset of the named Athena queries. `--named
+ * tables with the query engine the local pipeline uses (DuckDB over the gold and silver Iceberg
+ * tables, whose current files pyiceberg names), in the SQL subset of the named Athena queries. `--named
  * NAME` runs one of them (`src/glue/queries/*.sql`). In AWS the same SQL runs on Athena against the
  * Glue Data Catalog database `lake.database`.
  */

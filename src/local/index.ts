@@ -134,7 +134,15 @@ export async function removeLocalData(config: Config, kinesisDir: string): Promi
   for (const uri of new Set([...config.consumers.map((c) => c.lakeUri), config.deadLetter.uri])) {
     if (!uri.startsWith('file://')) continue;
     const root = resolve(uri.slice('file://'.length));
-    for (const zone of ['bronze', 'bronze-errors', 'silver', 'gold', 'dead-letter', '_glue_runs']) {
+    for (const zone of [
+      'bronze',
+      'bronze-errors',
+      'silver',
+      'gold',
+      'iceberg',
+      'dead-letter',
+      '_glue_runs',
+    ]) {
       await rm(resolve(root, zone), { recursive: true, force: true });
     }
   }

@@ -83,10 +83,13 @@ describe('ingest local on the fixtures', () => {
     expect(summary.lake?.cycle.done).toHaveLength(1);
     expect(summary.lake?.silverRows).toEqual({
       silver_carts: 7,
+      silver_carts_history: 7,
       silver_earthquakes: 233,
       silver_github_issues: 13,
       silver_products: 20,
+      silver_products_history: 20,
       silver_users: 10,
+      silver_users_history: 10,
     });
     const trend = summary.lake!.analytics.find((a) => a.name === 'monthly_sales_trend')!.result;
     const col = (name: string) => trend.columns.indexOf(name);

@@ -311,6 +311,7 @@ describe('AthenaQueryEngine on moto', () => {
       { columns: ['value'], rows: [header, text('2')] },
       { columns: ['value'], rows: [header] },
       { columns: ['value'], rows: [header, text('0')] },
+      { columns: ['value'], rows: [header, text('1')] },
     ]);
     const before = (await recordedQueries()).length;
     const results = await runQualityChecks(engine());
@@ -319,6 +320,7 @@ describe('AthenaQueryEngine on moto', () => {
       ['dq_duplicate_ids', 2, false],
       ['dq_silver_vs_gold_lines', null, false],
       ['dq_duplicate_keys', 0, true],
+      ['dq_stale_silver_rows', 1, false],
     ]);
     expect(results[2]?.error).toMatch(/expected one row, got 0/);
     const sent = (await recordedQueries()).slice(before).map((q) => q.Query);

@@ -29,7 +29,7 @@ def run(spark, lake: Path, entity: str, hours, key: bytes | None = PII_KEY) -> d
 
 
 def silver_root(lake: Path, entity: str) -> Path:
-    return lake / "iceberg" / "lake" / entity
+    return lake / "iceberg" / "lake" / f"silver_{entity}"
 
 
 def silver_rows(spark, lake: Path, entity: str) -> list[dict[str, Any]]:

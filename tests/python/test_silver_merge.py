@@ -65,7 +65,7 @@ EXPECTED = {"a": (1.7, 300), "b": (2.0, 100), "c": (3.3, 250), "d": (4.0, 100)}
 
 
 def table(lake: Path, name: str) -> Path:
-    return lake / "iceberg" / "lake" / name
+    return lake / "iceberg" / "lake" / f"silver_{name}"
 
 
 def rows(spark, lake: Path, name: str = "earthquakes") -> list[dict[str, Any]]:

@@ -1,8 +1,10 @@
 """silver_to_gold on silver built from the recorded FakeStore fixtures: totals equal an independent
-plain-Python computation from the fixture JSON, months are recomputed incrementally and idempotently."""
+plain-Python computation from the fixture JSON, months are recomputed incrementally and idempotently,
+each run replacing its months of the gold Iceberg table in one commit."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal
@@ -12,6 +14,7 @@ from typing import Any
 from conftest import ENTITIES, PII_KEY, envelope, load_fixture, write_bronze
 
 import bronze_to_silver as b2s
+import lakelib
 import silver_to_gold as s2g
 
 A = ("2026-11-25", "06")
@@ -24,17 +27,31 @@ def silver(spark, lake: Path, entity: str, hours) -> None:
     b2s.run_bronze_to_silver(spark, f"file://{lake}", ent.source, list(hours), ent, PII_KEY)
 
 
+def gold_dir(lake: Path) -> Path:
+    return lake / "iceberg" / "lake" / "fact_order_lines"
+
+
 def gold_rows(spark, lake: Path) -> list[dict[str, Any]]:
-    ddl = ", ".join(f"{n} {t}" for n, t in s2g.GOLD_COLUMNS)
-    df = spark.read.schema(ddl).parquet(f"file://{lake}/gold/fact_order_lines")
+    df = spark.read.format("iceberg").load(str(gold_dir(lake)))
     return sorted(
         (r.asDict() for r in df.collect()), key=lambda r: (r["cart_id"], r["product_id"])
     )
 
 
 def gold_files(lake: Path) -> dict[str, int]:
-    root = lake / "gold" / "fact_order_lines"
+    root = gold_dir(lake) / "data"
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*.parquet")}
+
+
+def gold_snapshots(spark, lake: Path) -> list[tuple[int, str]]:
+    """(snapshot id, operation) of the gold table, oldest first."""
+    df = spark.read.format("iceberg").load(f"{gold_dir(lake)}#snapshots")
+    return [(int(r["snapshot_id"]), r["operation"]) for r in df.orderBy("committed_at").collect()]
+
+
+def gold_months(spark, lake: Path) -> list[tuple[str, str]]:
+    ident = s2g.gold_table(spark, f"file://{lake}")
+    return lakelib.table_partitions(spark, ident, s2g.PARTITION_COLUMNS)
 
 
 def expected(carts: dict[int, dict[str, Any]], products: list[dict[str, Any]]):
@@ -84,11 +101,13 @@ def test_fact_order_lines_incremental_idempotent_and_equal_to_python(spark, tmp_
     rows = gold_rows(spark, lake)
     assert len(rows) == sum(len(c["products"]) for c in carts) == 14
     assert_matches(rows, by_id, products)
-    assert sorted(p.name for p in (lake / "gold" / "fact_order_lines").iterdir() if p.is_dir()) == ["year=2020"]
-    assert sorted(p.name for p in (lake / "gold" / "fact_order_lines" / "year=2020").iterdir()) == [
-        "month=1",
-        "month=3",
+    assert gold_months(spark, lake) == [("2020", "1"), ("2020", "3")]
+    assert sorted({k.split("/")[0] + "/" + k.split("/")[1] for k in gold_files(lake)}) == [
+        "year=2020/month=1",
+        "year=2020/month=3",
     ]
+    assert [op for _, op in gold_snapshots(spark, lake)] == ["overwrite"]
+    assert s1["snapshot_id"] == gold_snapshots(spark, lake)[-1][0]
     r = next(x for x in rows if x["cart_id"] == 1 and x["product_id"] == 1)
     users_by_id = {u["id"]: u for u in users}
     assert r["username"] == users_by_id[1]["username"] and r["product_title"] == products[0]["title"]
@@ -104,6 +123,8 @@ def test_fact_order_lines_incremental_idempotent_and_equal_to_python(spark, tmp_
     silver(spark, lake, "carts", [B])
     s2 = s2g.run_silver_to_gold(spark, f"file://{lake}", [B])
     assert s2["months"] == ["2020-01", "2020-03"]
+    # Both months were replaced in one commit: one new snapshot, the previous one still readable.
+    assert len(gold_snapshots(spark, lake)) == 2
     by_id[2] = cart2
     rows = gold_rows(spark, lake)
     assert_matches(rows, by_id, products)
@@ -130,6 +151,25 @@ def test_fact_order_lines_incremental_idempotent_and_equal_to_python(spark, tmp_
     assert gold_rows(spark, lake) == rows
     assert len(rows) == 12  # 14 fixture lines; cart 2 now has one line instead of three
 
+    # 5. Hour 09: the last January cart moves to March: January disappears in the same single commit
+    #    that rewrites March.
+    jan = [c for c in by_id.values() if c["date"].startswith("2020-01")]
+    assert jan
+    moved = [dict(c, date="2020-03-20T00:00:00.000Z") for c in jan]
+    D = ("2026-11-25", "09")
+    write_bronze(
+        lake, "fakestore.carts", *D, "4", [envelope("fakestore.carts", c, "2026-11-25T09:00:01.000Z") for c in moved]
+    )
+    silver(spark, lake, "carts", [D])
+    snaps = len(gold_snapshots(spark, lake))
+    s5 = s2g.run_silver_to_gold(spark, f"file://{lake}", [D])
+    assert s5["months"] == ["2020-01", "2020-03"]
+    assert (s5["partitions_written"], s5["partitions_deleted"]) == ([["2020", "3"]], [["2020", "1"]])
+    assert len(gold_snapshots(spark, lake)) == snaps + 1
+    assert gold_months(spark, lake) == [("2020", "3")]
+    by_id.update({c["id"]: c for c in moved})
+    assert_matches(gold_rows(spark, lake), by_id, products)
+
 
 def test_gold_schema_is_the_contract(spark, tmp_path: Path) -> None:
     carts = load_fixture("carts")[:1]
@@ -138,10 +178,38 @@ def test_gold_schema_is_the_contract(spark, tmp_path: Path) -> None:
     silver(spark, tmp_path, "carts", [A])
     s = s2g.run_silver_to_gold(spark, f"file://{tmp_path}", None)
     assert s["rows_written"] == 3
-    # Read without a schema: the file's own columns and types (partition columns appended).
-    df = spark.read.parquet(f"file://{tmp_path}/gold/fact_order_lines")
-    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
-        (n, "string" if n in ("year", "month") else t) for n, t in s2g.GOLD_COLUMNS
-    ]
+    # The Iceberg table's own columns and types, its month partitions and its layer property.
+    df = spark.read.format("iceberg").load(str(gold_dir(tmp_path)))
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == list(s2g.GOLD_COLUMNS)
+    ident = s2g.gold_table(spark, f"file://{tmp_path}")
+    props = {r["key"]: r["value"] for r in spark.sql(f"SHOW TBLPROPERTIES {ident}").collect()}
+    assert props["ingest.layer"] == "gold"
+    assert gold_months(spark, tmp_path) == [("2020", "3")]
     # No products or users in silver: lines are kept with null product and user columns.
     assert {r["unit_price"] for r in df.collect()} == {None}
+
+
+def test_table_files_gives_the_local_query_engine_gold_and_silver(spark, tmp_path: Path) -> None:
+    """``src/glue/iceberg/table_files.py`` (the DuckDB engine's view source) names the layer of each
+    table and the current snapshot's files: gold ``fact_order_lines`` holds exactly the lines."""
+    import pyarrow.parquet as pq
+
+    carts = load_fixture("carts")
+    src = "fakestore.carts"
+    write_bronze(tmp_path, src, *A, "1", [envelope(src, c, "2026-11-25T06:00:01.000Z") for c in carts])
+    silver(spark, tmp_path, "carts", [A])
+    s2g.run_silver_to_gold(spark, f"file://{tmp_path}", [A])
+    spec = importlib.util.spec_from_file_location(
+        "table_files", Path(__file__).resolve().parents[2] / "src" / "glue" / "iceberg" / "table_files.py"
+    )
+    assert spec and spec.loader
+    table_files = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table_files)
+    tables = table_files.lake_tables(str(tmp_path))
+    assert {name: t["layer"] for name, t in tables.items()} == {
+        "lake.silver_carts": "silver",
+        "lake.fact_order_lines": "gold",
+    }
+    gold = tables["lake.fact_order_lines"]
+    assert gold["snapshot"] == gold_snapshots(spark, tmp_path)[-1][0]
+    assert sum(pq.read_metadata(f).num_rows for f in gold["files"]) == 14

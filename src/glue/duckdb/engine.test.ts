@@ -89,13 +89,30 @@ async function writeLake(lake: string): Promise<void> {
              '2024-03-06' AS dt, '10' AS hour
       FROM users
     ) TO '${lake}/silver/users' (FORMAT PARQUET, PARTITION_BY (dt, hour))`);
+    // The history tables (`history: true`): every version; here an older v1 of each cart, and the
+    // current products and users, so no silver row is stale.
+    await c.run(`COPY (
+      SELECT * FROM read_parquet('${lake}/silver/carts/**/*.parquet', hive_partitioning = true)
+      UNION ALL BY NAME
+      SELECT 'carts-' || cart_id || '-v1' AS id, 'fakestore.carts' AS source,
+             TIMESTAMP '2024-03-06 09:15:00' AS ingested_at, cart_id, '2024-03-06' AS dt, '09' AS hour
+      FROM (SELECT DISTINCT cart_id FROM lines)
+    ) TO '${lake}/silver/carts_history' (FORMAT PARQUET, PARTITION_BY (dt, hour))`);
+    for (const entity of ['products', 'users']) {
+      await c.run(`COPY (
+        SELECT * FROM read_parquet('${lake}/silver/${entity}/**/*.parquet', hive_partitioning = true)
+      ) TO '${lake}/silver/${entity}_history' (FORMAT PARQUET, PARTITION_BY (dt, hour))`);
+    }
   } finally {
     c.closeSync();
     db.closeSync();
   }
 }
 
-/** Adds to `lake`: a silver user row repeating id `users-2` (another hour) and a gold row with a null product_id. */
+/**
+ * Adds to `lake`: a silver user row repeating id `users-2` (another hour), a gold row with a null
+ * product_id, and a newer version of product 3 in the history table that silver does not hold.
+ */
 async function dirty(lake: string): Promise<void> {
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
@@ -106,6 +123,12 @@ async function dirty(lake: string): Promise<void> {
              NULL::TIMESTAMP AS event_time, CAST(2 AS BIGINT) AS user_id, 'mor' AS username, 'x' AS email,
              'x' AS phone, 'x' AS password, 'MOR' AS first_name, 'Doe' AS last_name, 'kilcoole' AS city
     ) TO '${lake}/silver/users/dt=2024-03-06/hour=11/dup.parquet' (FORMAT PARQUET)`);
+    await mkdir(join(lake, 'silver/products_history/dt=2024-03-06/hour=12'), { recursive: true });
+    await c.run(`COPY (
+      SELECT 'products-3-v2' AS id, 'fakestore.products' AS source, TIMESTAMP '2024-03-06 12:00:00' AS ingested_at,
+             NULL::TIMESTAMP AS event_time, CAST(3 AS BIGINT) AS product_id, 'Ring' AS title, 11.99 AS price,
+             'jewelery' AS category
+    ) TO '${lake}/silver/products_history/dt=2024-03-06/hour=12/newer.parquet' (FORMAT PARQUET)`);
     await mkdir(join(lake, 'gold/fact_order_lines/year=2024/month=4'), { recursive: true });
     await c.run(`COPY (
       SELECT CAST(8 AS BIGINT) AS cart_id, CAST(1 AS BIGINT) AS user_id, CAST(NULL AS BIGINT) AS product_id,
@@ -142,7 +165,15 @@ afterAll(async () => {
 describe('DuckDbQueryEngine', () => {
   it('creates a view per gold table and per silver entity, with Hive partitions as columns', async () => {
     expect(engine.kind).toBe('duckdb');
-    expect(engine.views).toEqual(['fact_order_lines', 'silver_carts', 'silver_products', 'silver_users']);
+    expect(engine.views).toEqual([
+      'fact_order_lines',
+      'silver_carts',
+      'silver_carts_history',
+      'silver_products',
+      'silver_products_history',
+      'silver_users',
+      'silver_users_history',
+    ]);
     const gold = await engine.query(
       'SELECT year, month, count(*) AS n FROM fact_order_lines GROUP BY year, month ORDER BY year, month',
     );
@@ -227,11 +258,12 @@ describe('DuckDbQueryEngine', () => {
       ['dq_duplicate_ids', 0, true, undefined],
       ['dq_silver_vs_gold_lines', 0, true, undefined],
       ['dq_duplicate_keys', 0, true, undefined],
+      ['dq_stale_silver_rows', 0, true, undefined],
     ]);
     expect(results).toHaveLength(QUALITY_CHECKS.length);
   });
 
-  it('fails the quality checks on a lake with a duplicate silver id and a gold row without product', async () => {
+  it('fails the quality checks on a lake with a duplicate silver id, a gold row without product and a stale silver row', async () => {
     const bad = await DuckDbQueryEngine.open({ lakeUri: pathToFileURL(dirtyLake).href });
     try {
       const results = await runQualityChecks(bad);
@@ -242,6 +274,8 @@ describe('DuckDbQueryEngine', () => {
         ['dq_silver_vs_gold_lines', -1, false],
         // users-2 twice: one surplus user_id.
         ['dq_duplicate_keys', 1, false],
+        // silver product 3 (10:15) is older than its version of 12:00 in products_history.
+        ['dq_stale_silver_rows', 1, false],
       ]);
     } finally {
       await bad.close();

@@ -2,11 +2,15 @@
  * {@link QueryEngine} over a local `file://` lake with DuckDB (`@duckdb/node-api`, in-process, in
  * memory): the local stand-in for Athena. The Glue Data Catalog's tables become DuckDB views over the
  * Parquet files the local Glue jobs write:
- * - `<lake>/gold/<table>/` → view `<table>` (e.g. `fact_order_lines`, partitioned `year=`/`month=`);
- * - the Iceberg table `<lake>/iceberg/<database>/<entity>` (silver, ADR 0015) → view `silver_<entity>`:
- *   DuckDB cannot load its Iceberg extension here, so `src/glue/iceberg/table_files.py` (pyiceberg, in
- *   the project venv) names the Parquet files of the table's current snapshot (materialising it once
- *   per snapshot when merge-on-read delete files exist), and the view reads those files.
+ * - the Iceberg tables `<lake>/iceberg/<database>/<table>` (ADR 0015) → view `<table>`: the catalog
+ *   names are the query names, as on Athena (`silver_<entity>`, `silver_<entity>_history`, gold
+ *   `fact_order_lines`). DuckDB cannot load its Iceberg extension here, so
+ *   `src/glue/iceberg/table_files.py` (pyiceberg, in the project venv) names the Parquet files of the
+ *   table's current snapshot (materialising it once per snapshot when merge-on-read delete files
+ *   exist), and the view reads those files;
+ * - Parquet folders of a lake written before gold and silver became Iceberg: `<lake>/gold/<table>/`
+ *   → view `<table>` (partitioned `year=`/`month=`), `<lake>/silver/<entity>/` → `silver_<entity>`;
+ *   an Iceberg table of the same view name replaces them.
  *
  * Each view is `read_parquet('<folder>/**\/*.parquet', hive_partitioning = true, union_by_name = true)`:
  * Hive partition folders become columns, typed by DuckDB's inference (`year=2024`/`month=3` → BIGINT,
@@ -33,8 +37,17 @@ export interface DuckDbQueryEngineOptions {
   python?: string;
 }
 
+/** One Iceberg table of the lake: its layer (table property `ingest.layer`) and current Parquet files. */
+export interface IcebergTableFiles {
+  layer: 'silver' | 'gold';
+  files: string[];
+}
+
 /** The current Parquet files of every Iceberg table of the lake, by `<database>.<table>`. */
-export async function icebergTableFiles(lakeDir: string, python?: string): Promise<Map<string, string[]>> {
+export async function icebergTableFiles(
+  lakeDir: string,
+  python?: string,
+): Promise<Map<string, IcebergTableFiles>> {
   const root = findProjectRoot();
   const script = join(root, 'src', 'glue', 'iceberg', 'table_files.py');
   const py = python ?? join(root, '.venv', 'bin', 'python');
@@ -55,8 +68,13 @@ export async function icebergTableFiles(lakeDir: string, python?: string): Promi
       },
     );
   });
-  const parsed = JSON.parse(out) as { tables: Record<string, { files: string[] }> };
-  return new Map(Object.entries(parsed.tables).map(([name, t]) => [name, t.files]));
+  const parsed = JSON.parse(out) as { tables: Record<string, { files: string[]; layer?: string }> };
+  return new Map(
+    Object.entries(parsed.tables).map(([name, t]) => [
+      name,
+      { layer: t.layer === 'gold' ? 'gold' : 'silver', files: t.files },
+    ]),
+  );
 }
 
 /** Folder names that may become view names (the lake config's `entity` pattern). */
@@ -74,7 +92,7 @@ export function lakeDirectory(uri: string): string {
   return rest.startsWith('/') ? fileURLToPath(`file://${rest}`) : resolve(rest);
 }
 
-/** Runs SQL over the local lake's gold and silver Parquet. Kind `duckdb`. */
+/** Runs SQL over the local lake's gold and silver tables. Kind `duckdb`. */
 export class DuckDbQueryEngine implements QueryEngine {
   readonly kind = 'duckdb' as const;
   private chain: Promise<unknown> = Promise.resolve();
@@ -91,7 +109,7 @@ export class DuckDbQueryEngine implements QueryEngine {
 
   /**
    * Opens an in-memory DuckDB and creates the views of every gold table and silver entity that has
-   * Parquet files (see the module comment).
+   * rows (see the module comment).
    * @throws ConfigError when the lake URI is not `file://`.
    */
   static async open(options: DuckDbQueryEngineOptions): Promise<DuckDbQueryEngine> {
@@ -116,9 +134,9 @@ export class DuckDbQueryEngine implements QueryEngine {
   }
 
   /**
-   * (Re)creates the views from the folders now under `<lake>/gold/` and `<lake>/silver/`, dropping
-   * the views of folders that are gone or hold no Parquet file. Folders whose names are not
-   * `[a-z_][a-z0-9_]*` are ignored.
+   * (Re)creates the views from the Iceberg tables now under `<lake>/iceberg/` and the folders under
+   * `<lake>/gold/` and `<lake>/silver/`, dropping the views of tables or folders that are gone or
+   * hold no Parquet file. Names that are not `[a-z_][a-z0-9_]*` are ignored.
    * @returns the view names, sorted.
    */
   async refreshViews(): Promise<string[]> {
@@ -138,14 +156,13 @@ export class DuckDbQueryEngine implements QueryEngine {
       );
     }
     if ((await subfolders(join(this.lakeDir, 'iceberg'))).length > 0) {
-      for (const [name, files] of await icebergTableFiles(this.lakeDir, this.python)) {
+      for (const [name, { files }] of await icebergTableFiles(this.lakeDir, this.python)) {
         const table = name.slice(name.indexOf('.') + 1);
         if (!NAME.test(table) || files.length === 0) continue;
-        // Iceberg data paths hold `col_bucket=N` folders that are not columns: no Hive partitioning.
-        wanted.set(
-          `silver_${table}`,
-          `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`,
-        );
+        // Iceberg data paths hold `col_bucket=N` folders that are not columns, and the data files
+        // hold the identity partition columns themselves: no Hive partitioning.
+        // Catalog names are the view names (`silver_<entity>`, `silver_<entity>_history`, gold tables).
+        wanted.set(table, `read_parquet([${files.map(literal).join(', ')}], union_by_name = true)`);
       }
     }
     return this.serial(async () => {

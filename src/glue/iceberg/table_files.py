@@ -2,7 +2,11 @@
 
 ``python table_files.py <lake_dir>`` prints one JSON object on stdout::
 
-    {"tables": {"<database>.<table>": {"snapshot": 123 | null, "files": ["/abs/x.parquet", ...]}}}
+    {"tables": {"<database>.<table>": {"snapshot": 123 | null, "layer": "silver" | "gold",
+                                       "files": ["/abs/x.parquet", ...]}}}
+
+``layer`` is the table property ``ingest.layer`` (``gold`` on ``fact_order_lines``, written by
+``silver_to_gold``), ``silver`` when the property is absent.
 
 DuckDB extensions cannot be downloaded on these machines (issue 11), so DuckDB cannot read Iceberg
 itself. This script reads each table of the Hadoop catalog at ``<lake_dir>/iceberg/<db>/<table>``
@@ -51,10 +55,11 @@ def table_files(lake_dir: str, database: str, table: str) -> dict[str, Any] | No
     tbl = StaticTable.from_metadata(f"file://{meta}")
     snap = tbl.current_snapshot()
     snapshot = None if snap is None else snap.snapshot_id
+    found = {"snapshot": snapshot, "layer": tbl.properties.get("ingest.layer", "silver")}
     if snap is not None:
         tasks = list(tbl.scan().plan_files())
         if tasks and not any(t.delete_files for t in tasks):
-            return {"snapshot": snapshot, "files": sorted(_local(t.file.file_path) for t in tasks)}
+            return {**found, "files": sorted(_local(t.file.file_path) for t in tasks)}
     import pyarrow.parquet as pq
 
     out_dir = os.path.join(lake_dir, "iceberg", ".query", f"{database}.{table}")
@@ -67,7 +72,7 @@ def table_files(lake_dir: str, database: str, table: str) -> dict[str, Any] | No
         for old in os.listdir(out_dir):
             if old.endswith(".parquet") and os.path.join(out_dir, old) != out:
                 os.remove(os.path.join(out_dir, old))
-    return {"snapshot": snapshot, "files": [out]}
+    return {**found, "files": [out]}
 
 
 def lake_tables(lake_dir: str) -> dict[str, dict[str, Any]]:

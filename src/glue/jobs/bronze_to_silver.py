@@ -455,27 +455,6 @@ SILVER_PROPERTIES = {
 }
 
 
-def ensure_table(spark: Any, ident: str, schema_df: Any, partition_sql: str) -> bool:
-    """Creates the Iceberg table ``ident`` with ``schema_df``'s columns when absent; returns whether
-    it was created. Existing tables keep their schema (new columns are not added here)."""
-    catalog, database, table = ident.split(".")
-    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
-    if spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count():
-        return False
-    cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema_df.schema.fields)
-    props = ", ".join(f"'{k}'='{v}'" for k, v in SILVER_PROPERTIES.items())
-    spark.sql(
-        f"CREATE TABLE IF NOT EXISTS {ident} ({cols}) USING iceberg "
-        f"PARTITIONED BY ({partition_sql}) TBLPROPERTIES ({props})"
-    )
-    return True
-
-
-def _snapshot_id(spark: Any, ident: str) -> int | None:
-    rows = spark.sql(f"SELECT snapshot_id FROM {ident}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
-    return int(rows[0]["snapshot_id"]) if rows else None
-
-
 def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched: str | None) -> dict[str, int]:
     """``MERGE INTO ident t USING new s ON <key equal>``: insert unknown keys and, when
     ``when_matched`` (SQL over ``s``/``t``) holds, replace the row. One atomic Iceberg commit.
@@ -487,10 +466,10 @@ def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched
     new.createOrReplaceTempView(view)
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
     matched = f"WHEN MATCHED AND ({when_matched}) THEN UPDATE SET * " if when_matched else ""
-    before = _snapshot_id(spark, ident)
+    before = lakelib.current_snapshot_id(spark, ident)
     spark.sql(f"MERGE INTO {ident} t USING {view} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *")
     spark.catalog.dropTempView(view)
-    after = _snapshot_id(spark, ident)
+    after = lakelib.current_snapshot_id(spark, ident)
     if after is None or after == before:
         return {"added": 0, "replaced": 0}
     summary = spark.sql(
@@ -530,7 +509,7 @@ def run_bronze_to_silver(
     paths = bronze_hour_paths(lake_uri, source, hours)
     present = [p for p in paths if lakelib.path_exists(spark, p)]
     missing = [f"{dt}T{hr}" for (dt, hr), p in zip(hours, paths) if p not in present]
-    ident = lakelib.iceberg_table(catalog, database, entity.entity)
+    ident = lakelib.iceberg_table(catalog, database, lakelib.silver_table(entity.entity))
 
     parsed = parse_envelopes(read_bronze_lines(spark, present), source)
     parsed = parsed.persist(StorageLevel.MEMORY_AND_DISK)
@@ -545,12 +524,12 @@ def run_bronze_to_silver(
         try:
             new = dedup_input(flat, entity)
             unique_in = new.count()
-            ensure_table(spark, ident, new, f"bucket({KEY_BUCKETS}, `{entity.key[0]}`)")
+            lakelib.ensure_table(spark, ident, new, f"bucket({KEY_BUCKETS}, `{entity.key[0]}`)", SILVER_PROPERTIES)
             merged = merge_into(spark, ident, new, entity.key, newer_condition(entity))
             if entity.history:
-                hist = lakelib.iceberg_table(catalog, database, f"{entity.entity}_history")
+                hist = lakelib.iceberg_table(catalog, database, f"{lakelib.silver_table(entity.entity)}_history")
                 versions = dedup_input(flat, entity, by=["id"])
-                ensure_table(spark, hist, versions, f"bucket({KEY_BUCKETS}, `id`)")
+                lakelib.ensure_table(spark, hist, versions, f"bucket({KEY_BUCKETS}, `id`)", SILVER_PROPERTIES)
                 history = merge_into(spark, hist, versions, ["id"], None)
         finally:
             flat.unpersist()

@@ -13,9 +13,10 @@ What lives here:
   ``job.init(JOB_NAME, args)`` in Glue; a local ``SparkSession`` otherwise), :meth:`JobContext.commit`
   calls ``job.commit()``;
 - lake paths: :func:`normalize_lake_uri`, :func:`lake_path` and Hadoop-FileSystem helpers that work on
-  ``file://`` and ``s3://`` alike (:func:`path_exists`, :func:`delete_path`);
-- the rules shared by both jobs: :func:`latest_per_key` (latest ``ingested_at`` wins) and
-  :func:`overwrite_partitions` (dynamic partition overwrite that also removes partitions left empty).
+  ``file://`` and ``s3://`` alike (:func:`path_exists`);
+- the lake's Iceberg tables (ADR 0015): :func:`use_iceberg`, :func:`ensure_table`, :func:`read_table`,
+  and :func:`replace_partitions` (one atomic commit replacing the affected partitions);
+- the rules shared by both jobs: :func:`latest_per_key` (latest ``ingested_at`` wins).
 """
 
 from __future__ import annotations
@@ -210,12 +211,6 @@ def path_exists(spark: Any, path: str) -> bool:
     return bool(fs.exists(p))
 
 
-def delete_path(spark: Any, path: str) -> bool:
-    """Deletes a file or folder recursively; returns whether something was deleted."""
-    fs, p = _hadoop_fs(spark, path)
-    return bool(fs.exists(p) and fs.delete(p, True))
-
-
 # ---------------------------------------------------------------------------------------------------
 # Session and job lifecycle
 # ---------------------------------------------------------------------------------------------------
@@ -272,6 +267,13 @@ def use_iceberg(spark: Any, lake_uri: str) -> str:
     return name
 
 
+def silver_table(entity: str) -> str:
+    """The catalog name of an entity's current silver table, ``silver_<entity>``: the name the named
+    queries use on Athena (Glue Data Catalog) and on the local DuckDB engine alike. Its history table
+    is ``silver_<entity>_history``."""
+    return f"silver_{entity}"
+
+
 def iceberg_table(catalog: str, database: str, table: str) -> str:
     """``<catalog>.<database>.<table>``, the identifier the jobs read and write."""
     return f"{catalog}.{database}.{table}"
@@ -283,6 +285,25 @@ def table_exists(spark: Any, ident: str) -> bool:
     if not spark.sql(f"SHOW NAMESPACES IN {catalog}").filter(f"namespace = '{database}'").count():
         return False
     return bool(spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count())
+
+
+def ensure_table(
+    spark: Any, ident: str, schema_df: Any, partition_sql: str, properties: Mapping[str, str]
+) -> bool:
+    """Creates the Iceberg table ``ident`` with ``schema_df``'s columns, ``PARTITIONED BY
+    (partition_sql)`` and the table ``properties``, when absent; returns whether it was created.
+    Existing tables keep their schema (new columns are not added here)."""
+    catalog, database, table = ident.split(".")
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
+    if spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count():
+        return False
+    cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema_df.schema.fields)
+    props = ", ".join(f"'{k}'='{v}'" for k, v in properties.items())
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {ident} ({cols}) USING iceberg "
+        f"PARTITIONED BY ({partition_sql}) TBLPROPERTIES ({props})"
+    )
+    return True
 
 
 def read_table(spark: Any, lake_uri: str, database: str, table: str, ddl: str) -> Any:
@@ -468,35 +489,45 @@ def latest_per_key(df: Any, keys: Sequence[str], order: Sequence[Any]) -> Any:
     return df.withColumn("__rn", F.row_number().over(w)).filter("__rn = 1").drop("__rn")
 
 
-def partition_path(root: str, cols: Sequence[str], values: Sequence[Any]) -> str:
-    """``root/c1=v1/c2=v2``: the Hive-style folder Spark's ``partitionBy`` writes."""
-    return lake_path(root, *(f"{c}={v}" for c, v in zip(cols, values)))
+def table_partitions(spark: Any, ident: str, partition_cols: Sequence[str]) -> list[tuple[str, ...]]:
+    """The identity-partition values of the Iceberg table ``ident``'s current snapshot that hold
+    rows, as text, sorted (from its ``partitions`` metadata table: no data file is read)."""
+    cols = ", ".join(f"partition.`{c}` AS `{c}`" for c in partition_cols)
+    rows = spark.sql(f"SELECT {cols} FROM {ident}.partitions WHERE record_count > 0").collect()
+    return sorted({tuple(str(r[c]) for c in partition_cols) for r in rows})
 
 
-def overwrite_partitions(
+def replace_partitions(
     spark: Any,
     df: Any,
-    root: str,
+    ident: str,
     partition_cols: Sequence[str],
     affected: Iterable[tuple[Any, ...]],
 ) -> dict[str, Any]:
-    """Replaces exactly the ``affected`` partitions of a Parquet dataset with the rows of ``df``.
+    """Replaces exactly the ``affected`` identity partitions of the Iceberg table ``ident`` with the
+    rows of ``df``, in **one atomic commit** (ADR 0015).
 
     ``df`` must hold the complete new content of every affected partition (and rows of no other
-    partition). The write uses dynamic partition overwrite, which replaces only partitions present in
-    ``df``; an affected partition with no row left in ``df`` would therefore keep its old files, so it
-    is deleted explicitly afterwards. Every other partition is untouched.
+    partition). The write is an Iceberg overwrite by filter (``DataFrameWriterV2.overwrite``) whose
+    filter is "one of the affected partitions": the commit deletes the affected partitions' files and
+    adds ``df``'s, so a partition left without rows disappears in the same commit, readers see the
+    old or the new table and never a mix, and other partitions are untouched. (A dynamic
+    ``overwritePartitions()`` would keep a partition absent from ``df``, needing a second commit.)
 
-    The content is persisted and counted before the write, so ``df`` may read the very partitions it
-    replaces (Spark deletes them only when the write job commits).
+    The content is persisted and counted before the write, so ``df`` may read the very table it
+    replaces (the overwrite reads the snapshot current when the write started).
 
     Returns:
-        ``{"rows_written": int, "partitions_written": [[v1, v2], ...], "partitions_deleted": [...]}``,
-        partitions sorted.
+        ``{"rows_written": int, "partitions_written": [[v1, v2], ...], "partitions_deleted": [...],
+        "snapshot_id": int | None}``, partitions as text, sorted.
     """
-    from pyspark import StorageLevel
+    from functools import reduce
 
-    affected_set = {tuple(str(v) for v in a) for a in affected}
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    affected_list = sorted({tuple(a) for a in affected})
+    affected_set = {tuple(str(v) for v in a) for a in affected_list}
     owned = not df.is_cached
     if owned:
         df = df.persist(StorageLevel.MEMORY_AND_DISK)
@@ -508,50 +539,32 @@ def overwrite_partitions(
         stray = set(counts) - affected_set
         if stray:
             raise ValueError(f"rows outside the affected partitions: {sorted(stray)[:5]}")
-        if counts:
-            (
-                # One shuffle by partition: one file per partition instead of one per task.
-                df.repartition(*partition_cols)
-                .write.mode("overwrite")
-                .option("partitionOverwriteMode", "dynamic")
-                .partitionBy(*partition_cols)
-                .parquet(root)
+        before = set(table_partitions(spark, ident, partition_cols)) & affected_set
+        if affected_list:
+            cond = reduce(
+                lambda a, b: a | b,
+                [
+                    reduce(lambda x, y: x & y, [F.col(c) == F.lit(v) for c, v in zip(partition_cols, part)])
+                    for part in affected_list
+                ],
             )
-        deleted = []
-        for part in sorted(affected_set - set(counts)):
-            if delete_path(spark, partition_path(root, partition_cols, part)):
-                deleted.append(list(part))
+            # One shuffle by partition: one file per partition instead of one per task.
+            df.repartition(*partition_cols).writeTo(ident).overwrite(cond)
         return {
             "rows_written": sum(counts.values()),
             "partitions_written": [list(p) for p in sorted(counts)],
-            "partitions_deleted": deleted,
+            "partitions_deleted": [list(p) for p in sorted(before - set(counts))],
+            "snapshot_id": current_snapshot_id(spark, ident),
         }
     finally:
         if owned:
             df.unpersist()
 
 
-def list_partitions(spark: Any, root: str, partition_cols: Sequence[str]) -> list[tuple[str, ...]]:
-    """Lists the Hive-style partition folders under ``root`` (``c1=v1/c2=v2``), sorted; ``[]`` when
-    ``root`` does not exist. Folders not named ``col=value`` (``_temporary``, ``.spark-staging``) are
-    skipped."""
-    if not path_exists(spark, root):
-        return []
-    fs, p = _hadoop_fs(spark, root)
-    found: list[tuple[str, ...]] = []
-
-    def walk(path: Any, depth: int, values: tuple[str, ...]) -> None:
-        if depth == len(partition_cols):
-            found.append(values)
-            return
-        prefix = partition_cols[depth] + "="
-        for st in fs.listStatus(path):
-            name = st.getPath().getName()
-            if st.isDirectory() and name.startswith(prefix):
-                walk(st.getPath(), depth + 1, values + (name[len(prefix) :],))
-
-    walk(p, 0, ())
-    return sorted(found)
+def current_snapshot_id(spark: Any, ident: str) -> int | None:
+    """The id of the Iceberg table ``ident``'s latest snapshot; ``None`` before its first commit."""
+    rows = spark.sql(f"SELECT snapshot_id FROM {ident}.snapshots ORDER BY committed_at DESC LIMIT 1").collect()
+    return int(rows[0]["snapshot_id"]) if rows else None
 
 
 def run_job(args, started, body, spark=None):

@@ -6,6 +6,7 @@ Arguments (Glue job parameters, ``--name value``)
 ``--lake_uri``   Lake root: ``s3://bucket/prefix`` or ``file:///abs/path``.
 ``--hours``      Optional comma list of UTC hours ``YYYY-MM-DDTHH``: the silver ``carts`` partitions
                  just written. Absent or empty: rebuild every month.
+``--database``   Catalog database of the silver and gold Iceberg tables. Default ``lake``.
 
 Input: silver (written by ``bronze_to_silver``)
 -----------------------------------------------
@@ -17,8 +18,11 @@ bigint, cart_date timestamp, products array<struct<productId:bigint,quantity:big
 
 Output: gold
 ------------
-``<lake>/gold/fact_order_lines/year=YYYY/month=M/part-*.parquet`` (``month`` without leading zero),
-one row per product line of the latest version of each cart:
+The Iceberg table ``<database>.fact_order_lines`` in the same catalog as silver (ADR 0015: locally the
+Hadoop catalog at ``<lake>/iceberg``, in AWS the Glue Data Catalog, so Athena reads it),
+``PARTITIONED BY (year, month)`` (identity partitions, one per month), table property
+``ingest.layer = gold`` (the local query engine names its view ``fact_order_lines``, not
+``silver_…``). One row per product line of the latest version of each cart:
 
 ====================  ========  =====================================================================
 column                type      from
@@ -33,7 +37,7 @@ column                type      from
 ``product_title``     string    latest product ``title``
 ``username``          string    latest user (never a PII column)
 ``order_date``        date      UTC date of the cart's ``cart_date``
-``year``, ``month``   int       partition columns, from ``order_date``
+``year``, ``month``   int       partition columns, from ``order_date`` (``month`` 1-12)
 ====================  ========  =====================================================================
 
 "Latest" means the row with the greatest ``ingested_at`` per key (``cart_id``, ``product_id``,
@@ -44,14 +48,15 @@ in a month and are only counted (``lines_without_date``).
 Which months are recomputed
 ---------------------------
 With ``--hours``: the carts present in those silver partitions are the changed carts; the affected
-months are the months of *every* silver version of those carts (so a cart whose date moved leaves its
-old month too). Each affected month is recomputed completely from all of silver and written with
-dynamic partition overwrite; an affected month left without lines is deleted; other months are not
-touched. Without ``--hours``: every month is recomputed and gold months no longer produced are
-deleted. Either way a re-run with the same silver gives the same gold (idempotent).
+months are the carts' current months in silver plus the months gold held for them (so a cart whose
+date moved leaves its old month too). Each affected month is recomputed completely from all of silver
+and the affected months are replaced in **one atomic Iceberg commit** (an overwrite by filter: an
+affected month left without lines disappears in that same commit); other months are not touched.
+Without ``--hours``: every month is recomputed and gold months no longer produced are deleted, again
+in one commit. Either way a re-run with the same silver gives the same gold (idempotent).
 
-Summary: one JSON line on stdout (``rows_written``, ``months``, ``partitions_written``,
-``partitions_deleted``, ``lines_without_date``, ``duration_secs``).
+Summary: one JSON line on stdout (``table``, ``rows_written``, ``months``, ``partitions_written``,
+``partitions_deleted``, ``snapshot_id``, ``lines_without_date``, ``duration_secs``).
 """
 
 from __future__ import annotations
@@ -67,6 +72,10 @@ import lakelib  # noqa: E402
 
 GOLD_TABLE = "fact_order_lines"
 PARTITION_COLUMNS = ("year", "month")
+
+#: Properties of the gold Iceberg table. ``ingest.layer`` tells the local query engine (and readers
+#: of the catalog) that the table is gold: its view is named after the table, without ``silver_``.
+GOLD_PROPERTIES = {"format-version": "2", "ingest.layer": "gold"}
 
 #: Gold column order and types (the contract above).
 GOLD_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -96,15 +105,21 @@ PRODUCTS_DDL = (
 USERS_DDL = "id string, ingested_at timestamp, user_id bigint, username string, dt string, hour string"
 
 
-def gold_root(lake_uri: str) -> str:
-    """``<lake>/gold/fact_order_lines``."""
-    return lakelib.lake_path(lake_uri, "gold", GOLD_TABLE)
+def gold_table(spark: Any, lake_uri: str, database: str = "lake") -> str:
+    """The gold table's identifier ``<catalog>.<database>.fact_order_lines``, creating the table
+    (empty, partitioned by ``year, month``) when absent."""
+    ident = lakelib.iceberg_table(lakelib.use_iceberg(spark, lake_uri), database, GOLD_TABLE)
+    ddl = ", ".join(f"{n} {t}" for n, t in GOLD_COLUMNS)
+    lakelib.ensure_table(
+        spark, ident, spark.createDataFrame([], ddl), ", ".join(PARTITION_COLUMNS), GOLD_PROPERTIES
+    )
+    return ident
 
 
 def read_silver(spark: Any, lake_uri: str, entity: str, ddl: str, database: str = "lake") -> Any:
-    """Reads the current silver Iceberg table ``<database>.<entity>`` with the given columns (an
-    empty DataFrame when absent)."""
-    return lakelib.read_table(spark, lake_uri, database, entity, ddl)
+    """Reads the current silver Iceberg table ``<database>.silver_<entity>`` with the given columns
+    (an empty DataFrame when absent)."""
+    return lakelib.read_table(spark, lake_uri, database, lakelib.silver_table(entity), ddl)
 
 
 def _latest(df: Any, key: str) -> Any:
@@ -198,7 +213,7 @@ def run_silver_to_gold(
     products = read_silver(spark, lake_uri, "products", PRODUCTS_DDL, database)
     users = read_silver(spark, lake_uri, "users", USERS_DDL, database)
     lines = build_order_lines(carts, products, users)
-    root = gold_root(lake_uri)
+    ident = gold_table(spark, lake_uri, database)
     full = not hours
 
     if full:
@@ -208,17 +223,11 @@ def run_silver_to_gold(
             (int(r["year"]), int(r["month"]))
             for r in dated.select("year", "month").distinct().collect()
         ]
-        existing = [
-            (int(y), int(m)) for y, m in lakelib.list_partitions(spark, root, PARTITION_COLUMNS)
-        ]
+        existing = [(int(y), int(m)) for y, m in lakelib.table_partitions(spark, ident, PARTITION_COLUMNS)]
         months = sorted(set(produced) | set(existing))
         content = dated
     else:
-        gold = (
-            spark.read.schema("cart_id bigint, year int, month int").parquet(root)
-            if lakelib.path_exists(spark, root)
-            else None
-        )
+        gold = spark.table(ident).select("cart_id", "year", "month")
         months = affected_months(carts, hours, gold)
         if months:
             cond = reduce(
@@ -238,12 +247,10 @@ def run_silver_to_gold(
             lines.filter(F.col("year").isNull()).join(changed, "cart_id", "left_semi").count()
         )
 
-    written = lakelib.overwrite_partitions(
-        spark, content, root, PARTITION_COLUMNS, [(y, m) for y, m in months]
-    )
+    written = lakelib.replace_partitions(spark, content, ident, PARTITION_COLUMNS, months)
     return {
         "job": "silver_to_gold",
-        "table": GOLD_TABLE,
+        "table": ident,
         "hours": None if full else [f"{dt}T{hr}" for dt, hr in hours],
         "months": [f"{y:04d}-{m:02d}" for y, m in months],
         "lines_without_date": without_date,

@@ -124,10 +124,10 @@ describe('LocalGlueExecutor', () => {
       });
 
       // The silver Iceberg table of the local catalog (ADR 0015).
-      const files = await listFiles(join(lake, 'iceberg/lake/users'));
+      const files = await listFiles(join(lake, 'iceberg/lake/silver_users'));
       const parquet = files.filter((f) => f.endsWith('.parquet'));
       expect(parquet.length).toBeGreaterThan(0);
-      for (const f of parquet) expect(f).toContain('/iceberg/lake/users/data/');
+      for (const f of parquet) expect(f).toContain('/iceberg/lake/silver_users/data/');
       const bytes = Buffer.concat(await Promise.all(parquet.map((f) => readFile(f))));
       expect(bytes.subarray(0, 4).toString()).toBe('PAR1');
       for (const u of users) expect(bytes.includes(Buffer.from(u.email))).toBe(false);

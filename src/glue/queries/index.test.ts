@@ -54,6 +54,7 @@ describe('glue queries loader', () => {
       { op: 'eq', value: 0 },
       { op: 'eq', value: 0 },
       { op: 'eq', value: 0 },
+      { op: 'eq', value: 0 },
     ]);
   });
 
@@ -72,6 +73,7 @@ describe('glue queries loader', () => {
         { columns: ['n'], rows: [['0']] },
         { columns: ['value'], rows: [[null]] },
         { columns: ['value'], rows: [['0']] },
+        { columns: ['value'], rows: [['2']] },
       ),
     );
     expect(results.map((r) => [r.name, r.value, r.passed, r.error])).toEqual([
@@ -79,6 +81,7 @@ describe('glue queries loader', () => {
       ['dq_duplicate_ids', null, false, 'Error: no column "value" (columns: n)'],
       ['dq_silver_vs_gold_lines', null, false, 'Error: value "null" is not a number'],
       ['dq_duplicate_keys', 0, true, undefined],
+      ['dq_stale_silver_rows', 2, false, undefined],
     ]);
   });
 });

@@ -3,8 +3,9 @@
  * (`src/glue/queries/*.sql`), written to run unchanged on Athena (Trino) and DuckDB.
  *
  * Analytics read the gold table `fact_order_lines`; the checks also read the silver tables
- * `silver_carts`, `silver_products`, `silver_users`. Each check returns one row with a numeric column
- * `value`, compared with the check's {@link Expectation} by {@link runQualityChecks}.
+ * `silver_carts`, `silver_products`, `silver_users` and their history tables
+ * `silver_<entity>_history`. Each check returns one row with a numeric column `value`, compared
+ * with the check's {@link Expectation} by {@link runQualityChecks}.
  *
  * The SQL text is read lazily (on first access to `sql`), so importing this module never touches the
  * disk. Files are looked up next to this module first (a build that copies `*.sql` beside the `.js`),
@@ -137,6 +138,11 @@ export const QUALITY_CHECKS: readonly QualityCheck[] = [
       op: 'eq',
       value: 0,
     },
+  ),
+  check(
+    'dq_stale_silver_rows',
+    'Current silver rows (carts, products, users) with a newer version of their key in the silver_<entity>_history table.',
+    { op: 'eq', value: 0 },
   ),
 ];
 

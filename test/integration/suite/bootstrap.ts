@@ -79,15 +79,19 @@ export function bootstrapScenario(ctx: SuiteContext): void {
         Command: { Name: 'glueetl', ScriptLocation: `${LAKE_URI}/glue-scripts/${script}` },
         GlueVersion: '5.0',
         ExecutionProperty: { MaxConcurrentRuns: 1 },
-        DefaultArguments: { '--extra-py-files': `${LAKE_URI}/glue-scripts/lakelib.py` },
+        DefaultArguments: {
+          '--extra-py-files': `${LAKE_URI}/glue-scripts/lakelib.py`,
+          '--datalake-formats': 'iceberg',
+          '--database': NAMES.database,
+        },
       });
+      expect(job?.DefaultArguments?.['--conf']).toContain(
+        `spark.sql.catalog.iceberg.warehouse=${LAKE_URI}/iceberg`,
+      );
     }
     const crawler = (await ctx.glue.send(new GetCrawlerCommand({ Name: NAMES.crawler }))).Crawler;
     expect(crawler?.DatabaseName).toBe(NAMES.database);
-    expect(crawler?.Targets?.S3Targets?.map((t) => t.Path)).toEqual([
-      `${LAKE_URI}/silver/`,
-      `${LAKE_URI}/gold/`,
-    ]);
+    expect(crawler?.Targets?.S3Targets?.map((t) => t.Path)).toEqual([`${LAKE_URI}/bronze/`]);
     expect(crawler?.State).toBe('READY');
     // The workgroup, with the config's result location.
     const wg = (await ctx.athena.send(new GetWorkGroupCommand({ WorkGroup: NAMES.workgroup }))).WorkGroup;
