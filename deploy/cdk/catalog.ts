@@ -5,13 +5,13 @@
  * `src/glue/queries/*.sql`.
  *
  * Table names: the SQL in `src/glue/queries` reads the gold table `fact_order_lines` and the silver
- * tables. Silver entities are Apache Iceberg tables (ADR 0015) declared here (`tables.ts`, one per
- * `lake.entities` entry of the deployed config) that the jobs MERGE into through the Glue Data Catalog
- * (`--datalake-formats iceberg`, catalog `iceberg`, warehouse `s3://<lake>/iceberg/`): no crawler
- * touches them. A crawler has one table prefix for all its
- * targets, so there are two: `gold` (no prefix: `fact_order_lines`; the hourly scheduler starts it
- * after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table per source for
- * ad-hoc queries on the raw envelopes).
+ * tables. Silver entities (`silver_<entity>`) and gold `fact_order_lines` are Apache Iceberg tables
+ * (ADR 0015) declared here (`tables.ts`, one per `lake.entities` entry of the deployed config) that
+ * the jobs MERGE into / replace months of through the Glue Data Catalog (`--datalake-formats
+ * iceberg`, catalog `iceberg`, warehouse `s3://<lake>/iceberg/`). A crawler has one table prefix for
+ * all its targets, so there are two: `gold` (no prefix, over the former Parquet `gold/`; the hourly
+ * scheduler starts it after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table
+ * per source for ad-hoc queries on the raw envelopes).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,7 @@ import { Construct } from 'constructs';
 import type { EntityConfig } from '../../src/glue/config.js';
 import { bucketObjects, suppress } from './nag.js';
 import { LAKE_PREFIXES } from './storage.js';
-import { DEPLOYED_CONFIG, readLakeEntities, SilverTables } from './tables.js';
+import { DEPLOYED_CONFIG, LakeTables, readLakeEntities } from './tables.js';
 
 /** Glue job settings shared by both jobs. */
 export const GLUE_JOB_DEFAULTS = {
@@ -92,7 +92,7 @@ export class Catalog extends Construct {
   readonly workgroupName: string;
   readonly athenaOutputLocation: string;
   readonly jobRole: iam.Role;
-  readonly silverTables: SilverTables;
+  readonly lakeTables: LakeTables;
   readonly crawlerRole: iam.Role;
   readonly namedQueries: athena.CfnNamedQuery[] = [];
 
@@ -210,7 +210,7 @@ export class Catalog extends Construct {
       'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
       `spark.sql.catalog.iceberg.warehouse=${warehouse}`,
     ];
-    this.silverTables = new SilverTables(this, 'SilverTables', {
+    this.lakeTables = new LakeTables(this, 'Tables', {
       databaseName: props.databaseName,
       database: this.database,
       warehouse,

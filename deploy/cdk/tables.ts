@@ -1,7 +1,8 @@
 /**
- * The silver Iceberg tables, declared in the Glue Data Catalog (issue 11, ADR 0015): one
- * `AWS::Glue::Table` per `lake.entities` entry of the deployed config (`deploy/config/aws.yaml`), plus
- * `<entity>_history` when the entity keeps its versions. Each is created by CloudFormation with
+ * The lake's Iceberg tables, declared in the Glue Data Catalog (issue 11, ADR 0015): one
+ * `AWS::Glue::Table` `silver_<entity>` per `lake.entities` entry of the deployed config
+ * (`deploy/config/aws.yaml`), plus `silver_<entity>_history` when the entity keeps its versions, and
+ * the gold `fact_order_lines`. Each silver table is created by CloudFormation with
  * `OpenTableFormatInput.IcebergInput` (`MetadataOperation: CREATE`, `Version: "2"`) and the
  * `IcebergTableInput` the `bronze_to_silver` job would otherwise create on its first run
  * (`ensure_table` in `src/glue/jobs/bronze_to_silver.py`):
@@ -11,8 +12,11 @@
  *   `dt string, hour string`; all optional (Spark's nullable columns);
  * - partition spec `bucket(16, <first key column>)` (`id` for the history table);
  * - properties `format-version=2`, merge-on-read for MERGE, UPDATE and DELETE;
- * - location `<lake>/iceberg/<database>.db/<entity>`, where the Iceberg `GlueCatalog` of the jobs
+ * - location `<lake>/iceberg/<database>.db/<table>`, where the Iceberg `GlueCatalog` of the jobs
  *   (warehouse `<lake>/iceberg`) would put it.
+ *
+ * The gold table is what `silver_to_gold` creates (`gold_table`): {@link GOLD_COLUMNS}, identity
+ * partitions `year, month`, {@link GOLD_PROPERTIES}.
  *
  * The job finds the table (Iceberg's `GlueCatalog` lists tables whose `table_type` is `ICEBERG`),
  * skips its create and MERGEs into it. Only `IcebergTableInput` is given (no `TableInput` columns):
@@ -42,6 +46,32 @@ export const SILVER_PROPERTIES: Readonly<Record<string, string>> = {
   'write.update.mode': 'merge-on-read',
   'write.delete.mode': 'merge-on-read',
 };
+
+/** Gold table of `silver_to_gold.py` (`GOLD_TABLE`, `GOLD_COLUMNS`, `PARTITION_COLUMNS`, `GOLD_PROPERTIES`). */
+export const GOLD_TABLE = 'fact_order_lines';
+export const GOLD_COLUMNS: [string, string][] = [
+  ['cart_id', 'bigint'],
+  ['user_id', 'bigint'],
+  ['product_id', 'bigint'],
+  ['quantity', 'bigint'],
+  ['unit_price', 'double'],
+  ['line_amount', 'double'],
+  ['category', 'string'],
+  ['product_title', 'string'],
+  ['username', 'string'],
+  ['order_date', 'date'],
+  ['year', 'int'],
+  ['month', 'int'],
+];
+export const GOLD_PROPERTIES: Readonly<Record<string, string>> = {
+  'format-version': '2',
+  'ingest.layer': 'gold',
+};
+
+/** Catalog name of an entity's current silver table (`lakelib.silver_table`). */
+export function silverTable(entity: string): string {
+  return `silver_${entity}`;
+}
 
 /** Envelope columns every silver table starts with, and the bronze-hour columns it ends with (Spark types). */
 const META_COLUMNS: [string, string][] = [
@@ -179,16 +209,28 @@ export function silverColumns(entity: EntityConfig): [string, string][] {
   ];
 }
 
+/** One partition field: `bucket[N]` or `identity` of a column. */
+export interface PartitionField {
+  readonly column: string;
+  readonly transform: string;
+}
+
+/** The silver partition spec: `bucket(16, column)`. */
+export const bucketBy = (column: string): PartitionField[] => [
+  { column, transform: `bucket[${KEY_BUCKETS}]` },
+];
+
 /**
- * The `IcebergTableInput` of a silver table: top-level fields numbered 1..N (as Spark's CREATE TABLE
- * does), nested fields after them; nested types as their Iceberg JSON text (the CloudFormation
- * property is a string).
- * @param bucketColumn - column of the `bucket(16, ...)` partition field.
+ * The `IcebergTableInput` of a table: top-level fields numbered 1..N (as Spark's CREATE TABLE does),
+ * nested fields after them; nested types as their Iceberg JSON text (the CloudFormation property is a
+ * string). Partition fields are named as Spark names them (`<column>_bucket`, `<column>`).
+ * @throws TableSchemaError when a partition column is not a column.
  */
 export function icebergTableInput(
   location: string,
   columns: [string, string][],
-  bucketColumn: string,
+  partitions: readonly PartitionField[],
+  properties: Readonly<Record<string, string>> = SILVER_PROPERTIES,
 ): glue.CfnTable.IcebergTableInputProperty {
   let next = columns.length;
   const nextId = () => ++next;
@@ -196,27 +238,21 @@ export function icebergTableInput(
     const t = icebergType(type, nextId);
     return { id: i + 1, name, required: false, type: typeof t === 'string' ? t : JSON.stringify(t) };
   });
-  const source = fields.find((f) => f.name === bucketColumn);
-  if (!source) throw new TableSchemaError(`partition column ${bucketColumn} is not a column`);
+  const specFields = partitions.map((p, i) => {
+    const source = fields.find((f) => f.name === p.column);
+    if (!source) throw new TableSchemaError(`partition column ${p.column} is not a column`);
+    const name = p.transform === 'identity' ? p.column : `${p.column}_${p.transform.replace(/\[.*$/, '')}`;
+    return { fieldId: 1000 + i, name, sourceId: source.id, transform: p.transform };
+  });
   return {
     location,
     schema: { type: 'struct', schemaId: 0, fields },
-    partitionSpec: {
-      specId: 0,
-      fields: [
-        {
-          fieldId: 1000,
-          name: `${bucketColumn}_bucket`,
-          sourceId: source.id,
-          transform: `bucket[${KEY_BUCKETS}]`,
-        },
-      ],
-    },
-    properties: { ...SILVER_PROPERTIES },
+    partitionSpec: { specId: 0, fields: specFields },
+    properties: { ...properties },
   };
 }
 
-export interface SilverTablesProps {
+export interface LakeTablesProps {
   readonly databaseName: string;
   /** The database resource (the tables depend on it). */
   readonly database: glue.CfnDatabase;
@@ -225,15 +261,20 @@ export interface SilverTablesProps {
   readonly entities: readonly EntityConfig[];
 }
 
-/** One Iceberg table per entity (and per entity history); see the module comment. */
-export class SilverTables extends Construct {
+/** One Iceberg table per entity (and per entity history), and the gold table; see the module comment. */
+export class LakeTables extends Construct {
   /** Table name to its resource, in config order. */
   readonly tables = new Map<string, glue.CfnTable>();
 
-  constructor(scope: Construct, id: string, props: SilverTablesProps) {
+  constructor(scope: Construct, id: string, props: LakeTablesProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const table = (name: string, columns: [string, string][], bucketColumn: string) => {
+    const table = (
+      name: string,
+      columns: [string, string][],
+      partitions: PartitionField[],
+      properties?: Readonly<Record<string, string>>,
+    ) => {
       const cfn = new glue.CfnTable(this, name, {
         catalogId: stack.account,
         databaseName: props.databaseName,
@@ -245,7 +286,8 @@ export class SilverTables extends Construct {
             icebergTableInput: icebergTableInput(
               `${props.warehouse}/${props.databaseName}.db/${name}`,
               columns,
-              bucketColumn,
+              partitions,
+              properties,
             ),
           },
         },
@@ -257,8 +299,15 @@ export class SilverTables extends Construct {
     };
     for (const entity of props.entities) {
       const columns = silverColumns(entity);
-      table(entity.entity, columns, entity.key[0] ?? 'id');
-      if (entity.history) table(`${entity.entity}_history`, columns, 'id');
+      const name = silverTable(entity.entity);
+      table(name, columns, bucketBy(entity.key[0] ?? 'id'));
+      if (entity.history) table(`${name}_history`, columns, bucketBy('id'));
     }
+    table(
+      GOLD_TABLE,
+      GOLD_COLUMNS,
+      ['year', 'month'].map((column) => ({ column, transform: 'identity' })),
+      GOLD_PROPERTIES,
+    );
   }
 }

@@ -11,10 +11,12 @@ import * as glue from 'aws-cdk-lib/aws-glue';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   DEPLOYED_CONFIG,
+  GOLD_COLUMNS,
+  GOLD_PROPERTIES,
   icebergType,
+  LakeTables,
   readLakeEntities,
   SILVER_PROPERTIES,
-  SilverTables,
   TableSchemaError,
 } from '../../deploy/cdk/tables.js';
 import { EntitySchema } from '../../src/glue/config.js';
@@ -34,15 +36,34 @@ describe('silver Iceberg tables in the stack (default context)', () => {
   const tables = resourcesOfType(s, 'AWS::Glue::Table').map(([, r]) => r.Properties);
   const byName = new Map(tables.map((t) => [t.Name as string, t]));
 
-  it('declares one table per lake.entities entry of aws.yaml, nothing else', () => {
+  it('declares silver_<entity> per lake.entities entry of aws.yaml (and its history when kept), and gold', () => {
     expect(entities.length).toBeGreaterThan(0);
-    expect([...byName.keys()].sort()).toEqual(entities.map((e) => e.entity).sort());
+    const silver = entities.flatMap((e) =>
+      e.history ? [`silver_${e.entity}`, `silver_${e.entity}_history`] : [`silver_${e.entity}`],
+    );
+    expect([...byName.keys()].sort()).toEqual([...silver, 'fact_order_lines'].sort());
   });
 
-  it('merges on the same key and version column in AWS as locally (config/local.yaml)', () => {
+  it('declares gold fact_order_lines as silver_to_gold creates it: its columns, identity year/month', () => {
+    const input = byName.get('fact_order_lines').OpenTableFormatInput.IcebergInput.IcebergTableInput;
+    expect(input.Properties).toEqual(GOLD_PROPERTIES);
+    expect(input.Schema.Fields.map((f: { Name: string }) => f.Name)).toEqual(GOLD_COLUMNS.map(([n]) => n));
+    expect(input.Schema.Fields.at(-3).Type).toBe('date');
+    expect(input.PartitionSpec).toEqual({
+      SpecId: 0,
+      Fields: [
+        { FieldId: 1000, Name: 'year', SourceId: 11, Transform: 'identity' },
+        { FieldId: 1001, Name: 'month', SourceId: 12, Transform: 'identity' },
+      ],
+    });
+  });
+
+  it('merges on the same key and version column, and keeps the same histories, in AWS as locally (config/local.yaml)', () => {
     const local = readLakeEntities(join(repoRoot, 'config', 'local.yaml'));
     const pick = (es: typeof entities) =>
-      Object.fromEntries(es.map((e) => [e.entity, { key: e.key, versionColumn: e.versionColumn }]));
+      Object.fromEntries(
+        es.map((e) => [e.entity, { key: e.key, versionColumn: e.versionColumn, history: e.history }]),
+      );
     expect(pick(entities)).toEqual(pick(local));
     expect(entities.every((e) => e.key[0] !== 'id')).toBe(true);
   });
@@ -51,13 +72,14 @@ describe('silver Iceberg tables in the stack (default context)', () => {
     for (const [id, r] of resourcesOfType(s, 'AWS::Glue::Table')) {
       const p = r.Properties;
       expect(p.DatabaseName).toBe('lake');
+      expect(p.OpenTableFormatInput.IcebergInput.IcebergTableInput.Properties['format-version']).toBe('2');
       expect(p.TableInput).toBeUndefined();
       expect(p.OpenTableFormatInput.IcebergInput).toMatchObject({
         MetadataOperation: 'CREATE',
         Version: '2',
       });
       const input = p.OpenTableFormatInput.IcebergInput.IcebergTableInput;
-      expect(input.Properties).toEqual(SILVER_PROPERTIES);
+      if (p.Name !== 'fact_order_lines') expect(input.Properties).toEqual(SILVER_PROPERTIES);
       expect(input.Location['Fn::Join'][1].at(-1)).toBe(`/iceberg/lake.db/${p.Name}`);
       const json = s.json.Resources[id] as unknown as { DeletionPolicy: string; DependsOn: string[] };
       expect(json.DeletionPolicy).toBe('Retain');
@@ -67,7 +89,7 @@ describe('silver Iceberg tables in the stack (default context)', () => {
 
   it('has the columns bronze_to_silver writes, in its order, and bucket(16, key) as partition spec', () => {
     for (const e of entities) {
-      const input = byName.get(e.entity).OpenTableFormatInput.IcebergInput.IcebergTableInput;
+      const input = byName.get(`silver_${e.entity}`).OpenTableFormatInput.IcebergInput.IcebergTableInput;
       const fields = input.Schema.Fields as { Id: number; Name: string; Type: string; Required: boolean }[];
       expect(fields.map((f) => f.Name)).toEqual([
         'id',
@@ -92,16 +114,18 @@ describe('silver Iceberg tables in the stack (default context)', () => {
         Fields: [{ FieldId: 1000, Name: `${e.key[0]}_bucket`, SourceId: key?.Id, Transform: 'bucket[16]' }],
       });
     }
-    const users = byName.get('users').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
+    const users =
+      byName.get('silver_users').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
     expect(users.find((f: { Name: string }) => f.Name === 'email').Type).toBe('string');
-    const products = byName.get('products').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
+    const products =
+      byName.get('silver_products').OpenTableFormatInput.IcebergInput.IcebergTableInput.Schema.Fields;
     expect(products.find((f: { Name: string }) => f.Name === 'price').Type).toBe('double');
     expect(products.find((f: { Name: string }) => f.Name === 'product_id').Type).toBe('long');
   });
 });
 
-describe('SilverTables', () => {
-  it('adds <entity>_history bucketed on id, and partitions the entity on its first key column', () => {
+describe('LakeTables', () => {
+  it('adds silver_<entity>_history bucketed on id, and partitions the entity on its first key column', () => {
     const stack = new Stack(new App(), 'T');
     const database = new glue.CfnDatabase(stack, 'Db', { catalogId: '1', databaseInput: { name: 'lake' } });
     const entity = EntitySchema.parse({
@@ -115,14 +139,14 @@ describe('SilverTables', () => {
       versionColumn: 'updated_at',
       history: true,
     });
-    new SilverTables(stack, 'T', {
+    new LakeTables(stack, 'T', {
       databaseName: 'lake',
       database,
       warehouse: 's3://b/iceberg',
       entities: [entity],
     });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::Glue::Table', 2);
+    t.resourceCountIs('AWS::Glue::Table', 3);
     const spec = (name: string, column: string, sourceId: number) =>
       t.hasResourceProperties('AWS::Glue::Table', {
         Name: name,
@@ -137,8 +161,8 @@ describe('SilverTables', () => {
           },
         },
       });
-    spec('things', 'thing_id', 5);
-    spec('things_history', 'id', 1);
+    spec('silver_things', 'thing_id', 5);
+    spec('silver_things_history', 'id', 1);
   });
 });
 

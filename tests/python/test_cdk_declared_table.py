@@ -34,10 +34,10 @@ ENTITY: dict[str, Any] = {
 
 #: Prints the stack's IcebergTableInput of an entity (JSON), from deploy/cdk/tables.ts itself.
 CDK_SCRIPT = """
-import { icebergTableInput, silverColumns } from './deploy/cdk/tables.ts';
+import { bucketBy, icebergTableInput, silverColumns } from './deploy/cdk/tables.ts';
 import { EntitySchema } from './src/glue/config.ts';
 const e = EntitySchema.parse(JSON.parse(process.argv[1]));
-console.log(JSON.stringify(icebergTableInput('unused', silverColumns(e), e.key[0])));
+console.log(JSON.stringify(icebergTableInput('unused', silverColumns(e), bucketBy(e.key[0]))));
 """
 
 
@@ -67,7 +67,7 @@ def iceberg_json(value: Any) -> Any:
 
 
 def create_declared_table(spark, lake: Path, table_input: dict[str, Any]) -> tuple[Any, Any, Any]:
-    """Creates ``lake.orders`` from the declared input with Iceberg's own parsers; returns the
+    """Creates ``lake.silver_orders`` from the declared input with Iceberg's own parsers; returns the
     table, the catalog and the identifier (JVM objects)."""
     jvm = spark._jvm
     catalog_name = lakelib.use_iceberg(spark, f"file://{lake}")
@@ -95,7 +95,7 @@ def create_declared_table(spark, lake: Path, table_input: dict[str, Any]) -> tup
     props = jvm.java.util.HashMap()
     for k, v in table_input["properties"].items():
         props.put(k, v)
-    ident = jvm.org.apache.iceberg.catalog.TableIdentifier.parse("lake.orders")
+    ident = jvm.org.apache.iceberg.catalog.TableIdentifier.parse("lake.silver_orders")
     return catalog.createTable(ident, iceberg_schema, iceberg_spec, props), catalog, ident
 
 
@@ -136,7 +136,7 @@ def test_the_job_merges_into_the_table_the_stack_declares(spark, tmp_path: Path)
     assert table.spec().toString() == declared_spec
     assert "bucket[16]" in declared_spec
     assert table.properties().get("write.merge.mode") == "merge-on-read"
-    df = spark.read.format("iceberg").load(str(tmp_path / "iceberg" / "lake" / "orders"))
+    df = spark.read.format("iceberg").load(str(tmp_path / "iceberg" / "lake" / "silver_orders"))
     got = {r["order_id"]: (r["total"], [x["quantity"] for x in r["lines"]]) for r in df.collect()}
     assert df.count() == 2
     assert got == {1: (11.0, [1]), 2: (20.0, [2])}
