@@ -8,10 +8,9 @@
  * tables. Silver entities (`silver_<entity>`) and gold `fact_order_lines` are Apache Iceberg tables
  * (ADR 0015) declared here (`tables.ts`, one per `lake.entities` entry of the deployed config) that
  * the jobs MERGE into / replace months of through the Glue Data Catalog (`--datalake-formats
- * iceberg`, catalog `iceberg`, warehouse `s3://<lake>/iceberg/`). A crawler has one table prefix for
- * all its targets, so there are two: `gold` (no prefix, over the former Parquet `gold/`; the hourly
- * scheduler starts it after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table
- * per source for ad-hoc queries on the raw envelopes).
+ * iceberg`, catalog `iceberg`, warehouse `s3://<lake>/iceberg/`). One crawler, `bronze` (prefix
+ * `bronze_`, daily schedule, one table per source for ad-hoc queries on the raw envelopes), catalogues
+ * bronze only: a crawler over the former Parquet `gold/` would replace the Iceberg `fact_order_lines`.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -87,7 +86,6 @@ export class Catalog extends Construct {
   readonly databaseName: string;
   readonly bronzeToSilverJobName: string;
   readonly silverToGoldJobName: string;
-  readonly goldCrawlerName: string;
   readonly bronzeCrawlerName: string;
   readonly workgroupName: string;
   readonly athenaOutputLocation: string;
@@ -271,7 +269,7 @@ export class Catalog extends Construct {
     // Crawlers.
     this.crawlerRole = new iam.Role(this, 'CrawlerRole', {
       assumedBy: new iam.ServicePrincipal('glue.amazonaws.com'),
-      description: 'Glue crawlers of the lake (bronze, gold) into the lake database',
+      description: 'Glue crawler of bronze/ (raw envelopes) into the lake database',
     });
     const crawlerPolicy = new iam.Policy(this, 'CrawlerPolicy', {
       statements: [
@@ -283,7 +281,7 @@ export class Catalog extends Construct {
         new iam.PolicyStatement({
           sid: 'ReadZones',
           actions: ['s3:GetObject'],
-          resources: [LAKE_PREFIXES.bronze, LAKE_PREFIXES.gold].map(lakeObjects),
+          resources: [lakeObjects(LAKE_PREFIXES.bronze)],
         }),
         new iam.PolicyStatement({ sid: 'Key', actions: ['kms:Decrypt'], resources: [key.keyArn] }),
         new iam.PolicyStatement({
@@ -325,20 +323,7 @@ export class Catalog extends Construct {
       cfn.node.addDependency(crawlerPolicy);
       return cfn;
     };
-    this.goldCrawlerName = `${props.prefix}-gold`;
     this.bronzeCrawlerName = `${props.prefix}-bronze`;
-    // Gold months are overwritten in place: crawl everything, update tables and partitions.
-    crawler(
-      'GoldCrawler',
-      this.goldCrawlerName,
-      LAKE_PREFIXES.gold,
-      {
-        description: 'gold/ -> fact_order_lines (started by the hourly scheduler after silver_to_gold)',
-        schemaChangePolicy: { updateBehavior: 'UPDATE_IN_DATABASE', deleteBehavior: 'LOG' },
-        recrawlPolicy: { recrawlBehavior: 'CRAWL_EVERYTHING' },
-      },
-      { CrawlerOutput: { Partitions: { AddOrUpdateBehavior: 'InheritFromTable' } } },
-    );
     // Bronze only gains partitions (dt/hour): crawl new folders only.
     crawler(
       'BronzeCrawler',
@@ -408,10 +393,9 @@ export class Catalog extends Construct {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'Crawlers read every object of the zones they catalogue (bronze/, gold/) and create tables they name from folders, so table ARNs are only known as <database>/*. Glue creates its log groups under /aws-glue/.',
+          'The crawler reads every object of the zone it catalogues (bronze/) and creates tables it names from folders, so table ARNs are only known as <database>/*. Glue creates its log groups under /aws-glue/.',
         appliesTo: [
           bucketObjects(lakeRef, `${LAKE_PREFIXES.bronze}*`),
-          bucketObjects(lakeRef, `${LAKE_PREFIXES.gold}*`),
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${props.databaseName}/*`,
           'Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws-glue/*',
         ],

@@ -148,7 +148,6 @@ export class Compute extends Construct {
       INGEST_DATABASE: catalog.databaseName,
       INGEST_BRONZE_TO_SILVER_JOB: catalog.bronzeToSilverJobName,
       INGEST_SILVER_TO_GOLD_JOB: catalog.silverToGoldJobName,
-      INGEST_CRAWLER: catalog.goldCrawlerName,
       INGEST_ATHENA_WORKGROUP: catalog.workgroupName,
       INGEST_ATHENA_OUTPUT: catalog.athenaOutputLocation,
       INGEST_GRACE_SECS: String(props.graceSecs),
@@ -221,12 +220,9 @@ export class Compute extends Construct {
       }),
       new iam.PolicyStatement({
         sid: 'AthenaReadsSilverGold',
-        // Athena reads the tables' objects with the caller's credentials.
+        // Athena reads the Iceberg tables' objects (silver and gold, ADR 0015) with the caller's credentials.
         actions: ['s3:GetObject'],
-        resources: [
-          props.lake.arnForObjects(`${LAKE_PREFIXES.silver}*`),
-          props.lake.arnForObjects(`${LAKE_PREFIXES.gold}*`),
-        ],
+        resources: [props.lake.arnForObjects(`${LAKE_PREFIXES.iceberg}*`)],
       }),
       new iam.PolicyStatement({
         sid: 'GlueJobs',
@@ -235,11 +231,6 @@ export class Compute extends Construct {
           glueArn(`job/${catalog.bronzeToSilverJobName}`),
           glueArn(`job/${catalog.silverToGoldJobName}`),
         ],
-      }),
-      new iam.PolicyStatement({
-        sid: 'GlueCrawler',
-        actions: ['glue:StartCrawler', 'glue:GetCrawler'],
-        resources: [glueArn(`crawler/${catalog.goldCrawlerName}`)],
       }),
       new iam.PolicyStatement({
         sid: 'Athena',
@@ -436,10 +427,9 @@ export class Compute extends Construct {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'Object keys are generated: Athena reads every object of the silver/ and gold/ tables and writes results under athena/; the bronze writer (Firehose off) writes bronze/ and dead-letter/. The scheduler reads the catalog tables the crawlers created, whose names are only known as <database>/*.',
+          'Object keys are generated: Athena reads every object of the Iceberg tables under iceberg/ (silver and gold) and writes results under athena/; the bronze writer (Firehose off) writes bronze/ and dead-letter/. The scheduler reads the catalog tables the crawlers created, whose names are only known as <database>/*.',
         appliesTo: [
-          bucketObjects(props.lake, `${LAKE_PREFIXES.silver}*`),
-          bucketObjects(props.lake, `${LAKE_PREFIXES.gold}*`),
+          bucketObjects(props.lake, `${LAKE_PREFIXES.iceberg}*`),
           bucketObjects(props.athenaResults, 'athena/*'),
           `Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:table/${catalog.databaseName}/*`,
           ...(context.useFirehose

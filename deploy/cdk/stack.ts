@@ -105,7 +105,7 @@ export class IngestLakeStack extends Stack {
         : {}),
       firehoseBufferSecs: context.firehoseBufferSecs,
       glueJobNames: [this.catalog.bronzeToSilverJobName, this.catalog.silverToGoldJobName],
-      crawlerNames: [this.catalog.goldCrawlerName, this.catalog.bronzeCrawlerName],
+      crawlerNames: [this.catalog.bronzeCrawlerName],
       ...(context.alarmEmail ? { alarmEmail: context.alarmEmail } : {}),
     });
 
@@ -134,7 +134,6 @@ export class IngestLakeStack extends Stack {
     out('GlueDatabaseName', this.catalog.databaseName, 'Glue database (lake.database)');
     out('BronzeToSilverJobName', this.catalog.bronzeToSilverJobName, 'Glue job bronze_to_silver');
     out('SilverToGoldJobName', this.catalog.silverToGoldJobName, 'Glue job silver_to_gold');
-    out('GoldCrawlerName', this.catalog.goldCrawlerName, 'Crawler started by the hourly scheduler');
     out(
       'BronzeCrawlerName',
       this.catalog.bronzeCrawlerName,

@@ -35,13 +35,11 @@ const CONSUME_ACTIONS_FIREHOSE = [
   'dynamodb:GetItem',
   'dynamodb:UpdateItem',
   'glue:BatchGetPartition',
-  'glue:GetCrawler',
   'glue:GetDatabase',
   'glue:GetJobRun',
   'glue:GetPartition',
   'glue:GetPartitions',
   'glue:GetTable',
-  'glue:StartCrawler',
   'glue:StartJobRun',
   'kms:Decrypt',
   'kms:GenerateDataKey',
@@ -250,20 +248,18 @@ describe('IngestLakeStack (default context: on-demand stream, Firehose)', () => 
     expect(readdirSync(join(s.outdir, lakelibDirs[0]!))).toEqual(['lakelib.py']);
   });
 
-  it('has the database lake and crawlers for gold (no prefix) and bronze (bronze_); silver is Iceberg, not crawled', () => {
+  it('has the database lake and one crawler, of bronze (bronze_); silver and gold are Iceberg, not crawled', () => {
     s.template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'lake' } });
-    s.template.resourceCountIs('AWS::Glue::Crawler', 2);
-    s.template.hasResourceProperties('AWS::Glue::Crawler', {
-      Name: 'ingest-dev-gold',
-      DatabaseName: 'lake',
-      TablePrefix: Match.absent(),
-      Targets: {
-        S3Targets: [{ Path: Match.objectLike({ 'Fn::Join': ['', ['s3://', Match.anyValue(), '/gold/']] }) }],
-      },
-    });
+    s.template.resourceCountIs('AWS::Glue::Crawler', 1);
     s.template.hasResourceProperties('AWS::Glue::Crawler', {
       Name: 'ingest-dev-bronze',
+      DatabaseName: 'lake',
       TablePrefix: 'bronze_',
+      Targets: {
+        S3Targets: [
+          { Path: Match.objectLike({ 'Fn::Join': ['', ['s3://', Match.anyValue(), '/bronze/']] }) },
+        ],
+      },
     });
   });
 

@@ -68,6 +68,18 @@ describe('silver Iceberg tables in the stack (default context)', () => {
     expect(entities.every((e) => e.key[0] !== 'id')).toBe(true);
   });
 
+  it('lets Athena (the consume task) read the tables under iceberg/, and crawls bronze only', () => {
+    const statements = resourcesOfType(s, 'AWS::IAM::Policy').flatMap(
+      ([, r]) => r.Properties.PolicyDocument.Statement,
+    );
+    const athena = statements.find((st: { Sid?: string }) => st.Sid === 'AthenaReadsSilverGold');
+    expect(JSON.stringify(athena.Resource)).toMatch(/"\/iceberg\/\*"/);
+    expect(JSON.stringify(athena.Resource)).not.toMatch(/silver|gold/);
+    expect(resourcesOfType(s, 'AWS::Glue::Crawler').map(([, r]) => r.Properties.Name)).toEqual([
+      'ingest-dev-bronze',
+    ]);
+  });
+
   it('creates each as Iceberg v2 in the lake database, under the jobs warehouse, retained on delete', () => {
     for (const [id, r] of resourcesOfType(s, 'AWS::Glue::Table')) {
       const p = r.Properties;
