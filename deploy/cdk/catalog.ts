@@ -5,12 +5,13 @@
  * `src/glue/queries/*.sql`.
  *
  * Table names: the SQL in `src/glue/queries` reads the gold table `fact_order_lines` and the silver
- * tables. Silver entities are Apache Iceberg tables (ADR 0015) that the jobs create and MERGE into
- * through the Glue Data Catalog (`--datalake-formats iceberg`, catalog `iceberg`, warehouse
- * `s3://<lake>/iceberg/`): no crawler touches them. A crawler has one table prefix for all its
- * targets, so there are two: `gold` (no prefix: `fact_order_lines`; the hourly scheduler starts it
- * after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table per source for
- * ad-hoc queries on the raw envelopes).
+ * tables. Silver entities (`silver_<entity>`) and gold `fact_order_lines` are Apache Iceberg tables
+ * (ADR 0015) declared here (`tables.ts`, one per `lake.entities` entry of the deployed config) that
+ * the jobs MERGE into / replace months of through the Glue Data Catalog (`--datalake-formats
+ * iceberg`, catalog `iceberg`, warehouse `s3://<lake>/iceberg/`). A crawler has one table prefix for
+ * all its targets, so there are two: `gold` (no prefix, over the former Parquet `gold/`; the hourly
+ * scheduler starts it after each gold run) and `bronze` (prefix `bronze_`, daily schedule, one table
+ * per source for ad-hoc queries on the raw envelopes).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,8 +24,10 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import type { EntityConfig } from '../../src/glue/config.js';
 import { bucketObjects, suppress } from './nag.js';
 import { LAKE_PREFIXES } from './storage.js';
+import { DEPLOYED_CONFIG, LakeTables, readLakeEntities } from './tables.js';
 
 /** Glue job settings shared by both jobs. */
 export const GLUE_JOB_DEFAULTS = {
@@ -52,6 +55,8 @@ export interface CatalogProps {
   readonly lake: s3.IBucket;
   readonly athenaResults: s3.IBucket;
   readonly piiKey: secretsmanager.ISecret;
+  /** Silver entities to declare as Iceberg tables; default `lake.entities` of {@link DEPLOYED_CONFIG}. */
+  readonly entities?: readonly EntityConfig[];
 }
 
 /** One SQL file of `src/glue/queries`: name (file name without `.sql`), description, statement. */
@@ -87,6 +92,7 @@ export class Catalog extends Construct {
   readonly workgroupName: string;
   readonly athenaOutputLocation: string;
   readonly jobRole: iam.Role;
+  readonly lakeTables: LakeTables;
   readonly crawlerRole: iam.Role;
   readonly namedQueries: athena.CfnNamedQuery[] = [];
 
@@ -204,6 +210,12 @@ export class Catalog extends Construct {
       'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
       `spark.sql.catalog.iceberg.warehouse=${warehouse}`,
     ];
+    this.lakeTables = new LakeTables(this, 'Tables', {
+      databaseName: props.databaseName,
+      database: this.database,
+      warehouse,
+      entities: props.entities ?? readLakeEntities(join(props.repoRoot, DEPLOYED_CONFIG)),
+    });
     const commonArgs = {
       // Glue 5.0 ships the Iceberg runtime; the catalog settings go through one `--conf` value
       // (Glue passes it to spark-submit, each further setting after ` --conf `).
@@ -379,7 +391,7 @@ export class Catalog extends Construct {
       {
         id: 'AwsSolutions-IAM5',
         reason:
-          'Spark reads and rewrites partitions with generated object names under the zones it owns; wildcards are key suffixes under bronze/ (read), iceberg/, silver/, gold/, glue-tmp/ (read-write). The jobs create and commit the silver Iceberg tables they name from lake.entities in the lake database (table/<database>/*). Glue creates its log groups under /aws-glue/. PutMetricData has no resource type; it is limited to the Glue namespace by condition.',
+          'Spark reads and rewrites partitions with generated object names under the zones it owns; wildcards are key suffixes under bronze/ (read), iceberg/, silver/, gold/, glue-tmp/ (read-write). The jobs commit to the silver Iceberg tables of lake.entities (declared by this stack; a job still creates one missing from it) in the lake database (table/<database>/*). Glue creates its log groups under /aws-glue/. PutMetricData has no resource type; it is limited to the Glue namespace by condition.',
         appliesTo: [
           bucketObjects(lakeRef, `${LAKE_PREFIXES.bronze}*`),
           bucketObjects(lakeRef, `${LAKE_PREFIXES.iceberg}*`),
