@@ -4,10 +4,15 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { pidAlive } from '../runtime/children.js';
-import { startKafkaLocal } from './kafka-local.js';
+import { clusterId, startKafkaLocal } from './kafka-local.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kafka-local-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+it('draws cluster ids kafka-storage accepts: 22 base64url characters, never a leading "-"', () => {
+  // One id in 64 would start with "-" without the redraw; 5,000 draws all but surely include some.
+  for (let i = 0; i < 5_000; i++) expect(clusterId()).toMatch(/^[A-Za-z0-9_][A-Za-z0-9_-]{21}$/);
+});
 
 describe('kafka-local (a real KRaft broker from the Maven jars)', () => {
   it('starts, keeps a pid file, keeps its data over a SIGKILL and restart, and stops', async () => {

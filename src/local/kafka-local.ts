@@ -100,9 +100,16 @@ const LOG4J = [
   '',
 ].join('\n');
 
-/** Kafka's cluster id format: 16 random bytes, base64url without padding. */
-function clusterId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * Kafka's cluster id format: 16 random bytes, base64url without padding. One that starts with `-`
+ * is drawn again, as Kafka's own `Uuid.randomUuid()` does: `kafka-storage format -t -abc…` reads it
+ * as an option and fails ("expected one argument"), once in 32 runs.
+ */
+export function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function java(libsDir: string, dataDir: string, args: string[]): string[] {
