@@ -23,6 +23,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { glueIcebergArguments } from '../../src/bootstrap/plan.js';
 import type { EntityConfig } from '../../src/glue/config.js';
 import { bucketObjects, suppress } from './nag.js';
 import { LAKE_PREFIXES } from './storage.js';
@@ -201,13 +202,6 @@ export class Catalog extends Construct {
     this.bronzeToSilverJobName = `${props.prefix}-bronze_to_silver`;
     this.silverToGoldJobName = `${props.prefix}-silver_to_gold`;
     const warehouse = lake.s3UrlForObject(LAKE_PREFIXES.iceberg.replace(/\/$/, ''));
-    const icebergConf = [
-      'spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions',
-      'spark.sql.catalog.iceberg=org.apache.iceberg.spark.SparkCatalog',
-      'spark.sql.catalog.iceberg.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog',
-      'spark.sql.catalog.iceberg.io-impl=org.apache.iceberg.aws.s3.S3FileIO',
-      `spark.sql.catalog.iceberg.warehouse=${warehouse}`,
-    ];
     this.lakeTables = new LakeTables(this, 'Tables', {
       databaseName: props.databaseName,
       database: this.database,
@@ -216,10 +210,8 @@ export class Catalog extends Construct {
     });
     const commonArgs = {
       // Glue 5.0 ships the Iceberg runtime; the catalog settings go through one `--conf` value
-      // (Glue passes it to spark-submit, each further setting after ` --conf `).
-      '--datalake-formats': 'iceberg',
-      '--conf': icebergConf.join(' --conf '),
-      '--database': props.databaseName,
+      // (Glue passes it to spark-submit, each further setting after ` --conf `). Same as bootstrap.
+      ...glueIcebergArguments(warehouse, props.databaseName),
       '--job-language': 'python',
       '--job-bookmark-option': 'job-bookmark-enable',
       '--extra-py-files': lakelib.s3ObjectUrl,
