@@ -96,10 +96,13 @@ export const FIXTURE_COUNTS: Record<string, number> = {
 /** Silver rows per table after the fixtures landed once. */
 export const FIXTURE_SILVER_ROWS: Record<string, number> = {
   silver_carts: 7,
+  silver_carts_history: 7,
   silver_earthquakes: 233,
   silver_github_issues: 13,
   silver_products: 20,
+  silver_products_history: 20,
   silver_users: 10,
+  silver_users_history: 10,
 };
 
 /** Gold revenue per `YYYY-MM` from a summary's `monthly_sales_trend` analytics. */
