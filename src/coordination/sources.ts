@@ -6,7 +6,7 @@
  * first) before the lease is released.
  */
 import type { Logger } from '../log.js';
-import type { PollResult, Source, SourceStats } from '../pollers/types.js';
+import { type PollResult, type Source, type SourceStats, zeroStats } from '../pollers/types.js';
 import type { StateStore } from '../state/index.js';
 import { sourceLeaseOwner } from '../telemetry/sources.js';
 import type { CoordinationConfig } from './config.js';
@@ -16,17 +16,7 @@ import { FencedStateStore } from './fenced.js';
 import type { HeldLease } from './lease.js';
 import type { OwnerIdentity } from './owner.js';
 
-const ZERO: SourceStats = {
-  polls: 0,
-  completedPolls: 0,
-  polled: 0,
-  emitted: 0,
-  unchanged: 0,
-  deadLettered: 0,
-  errors: 0,
-  failedPolls: 0,
-  notModifiedPages: 0,
-};
+const ZERO: SourceStats = zeroStats();
 
 function addStats(a: SourceStats, b: SourceStats): SourceStats {
   const out = { ...a };

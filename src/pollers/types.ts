@@ -51,6 +51,21 @@ export interface SourceStats {
   notModifiedPages: number;
 }
 
+/** A {@link SourceStats} with every count at zero. */
+export function zeroStats(): SourceStats {
+  return {
+    polls: 0,
+    completedPolls: 0,
+    polled: 0,
+    emitted: 0,
+    unchanged: 0,
+    deadLettered: 0,
+    errors: 0,
+    failedPolls: 0,
+    notModifiedPages: 0,
+  };
+}
+
 /** A running source. */
 export interface Source {
   /** Source name from config. */

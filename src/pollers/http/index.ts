@@ -29,7 +29,14 @@ import type { Logger } from '../../log.js';
 import { registerHeaderSecrets } from '../../secrets/index.js';
 import type { SecretResolver } from '../../secrets/resolve.js';
 import { seenStoreOf } from '../../state/index.js';
-import type { PollResult, Source, SourceDeps, SourceFactory, SourceStats } from '../types.js';
+import {
+  type PollResult,
+  type Source,
+  type SourceDeps,
+  type SourceFactory,
+  type SourceStats,
+  zeroStats,
+} from '../types.js';
 import { type Auth, createAuth, sendWithAuth } from './auth/index.js';
 import { ChangeDetector } from './changes.js';
 import { type HttpSourceConfig, HttpSourceSchema } from './config.js';
@@ -109,18 +116,6 @@ export function breakerWindowMs(
   );
   return Math.ceil(ms / 10) * 10;
 }
-
-const zeroStats = (): SourceStats => ({
-  polls: 0,
-  completedPolls: 0,
-  polled: 0,
-  emitted: 0,
-  unchanged: 0,
-  deadLettered: 0,
-  errors: 0,
-  failedPolls: 0,
-  notModifiedPages: 0,
-});
 
 class HttpSourceImpl implements HttpSource {
   readonly name: string;
