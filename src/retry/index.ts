@@ -106,8 +106,13 @@ export interface RetryOptions {
   random?: () => number;
   /** Aborts a pending backoff: the call then rejects with `abortError(cause)`. */
   signal?: AbortSignal;
-  /** The error thrown when `signal` aborts a backoff. @default the sleep's own rejection */
-  abortError?: (cause: unknown) => Error;
+  /**
+   * The error thrown when `signal` aborts a backoff, from the sleep's rejection and the last error of
+   * `fn`. @default the sleep's own rejection
+   */
+  abortError?: (cause: unknown, lastError: unknown) => Error;
+  /** Whether a failure of `fn` is retried. @default isRetriable (the error's own `retriable` field) */
+  retryIf?: (err: unknown) => boolean;
   /**
    * The delay the failure itself asks for (an HTTP `Retry-After`), in ms, or `undefined` for the
    * backoff. It is capped at `policy.maxDelayMs`.
@@ -118,9 +123,9 @@ export interface RetryOptions {
 }
 
 /**
- * Calls `fn` until it resolves, it throws a non-retriable error (`isRetriable` from `src/errors.ts`:
- * the error's own `retriable` field), or `policy.maxAttempts` attempts were made; then rethrows the
- * last error.
+ * Calls `fn` until it resolves, it throws a non-retriable error (`retryIf`, by default `isRetriable`
+ * from `src/errors.ts`: the error's own `retriable` field), or `policy.maxAttempts` attempts were
+ * made; then rethrows the last error.
  *
  * @param fn - one attempt; receives the 1-based attempt number.
  * @throws the last error of `fn`, or `abortError(cause)` when `signal` aborted a backoff.
@@ -128,12 +133,13 @@ export interface RetryOptions {
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const sleep = options.sleep ?? defaultSleep;
   const random = options.random ?? Math.random;
+  const retryIf = options.retryIf ?? isRetriable;
   const maxAttempts = Math.max(1, options.policy.maxAttempts);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (attempt >= maxAttempts || !isRetriable(err) || options.signal?.aborted) throw err;
+      if (attempt >= maxAttempts || !retryIf(err) || options.signal?.aborted) throw err;
       const requested = options.requestedDelayMs?.(err);
       const ms =
         requested === undefined
@@ -143,7 +149,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       try {
         await sleep(ms, options.signal);
       } catch (sleepErr) {
-        throw options.abortError ? options.abortError(sleepErr) : sleepErr;
+        throw options.abortError ? options.abortError(sleepErr, err) : sleepErr;
       }
     }
   }

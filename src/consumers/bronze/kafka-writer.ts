@@ -20,13 +20,12 @@
  */
 import type { EachBatchPayload, Kafka, Consumer as KafkaConsumer } from 'kafkajs';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
-import { ConfigError, describeError } from '../../errors.js';
+import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
 import { createKafkaClient } from '../../kafka/client.js';
 import { classifyKafkaError } from '../../kafka/errors.js';
 import { type Lake, openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
-import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
-import { readiness } from '../../telemetry/index.js';
+import { waitUntilReady } from '../../retry/ready.js';
 import type { Consumer, ConsumerStats, ShardStats } from '../types.js';
 import { ShardBuffer } from './buffer.js';
 import { ConsumerError, ShardOwnershipError, ShutdownTimeoutError, StreamNotFoundError } from './errors.js';
@@ -130,53 +129,37 @@ export class KafkaBronzeWriter implements Consumer {
   async start(): Promise<void> {
     if (this.started) throw new ConsumerError(`consumer ${this.name} was already started`, 'internal');
     this.started = true;
-    const key = `bronze:${this.name}/start`;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.join();
-          break;
-        } catch (err) {
-          if (err instanceof StreamNotFoundError) throw err;
-          const f = classifyKafkaError(err);
-          const failure = new ConsumerError(
-            `cannot join Kafka group ${this.groupId}: ${f.message}`,
-            f.failureClass,
-            {
-              retriable: f.retriable,
-              cause: err,
-            },
-          );
-          if (!f.retriable || f.failureClass === 'http_4xx' || this.stopController.signal.aborted)
-            throw failure;
-          readiness.set(key, `starting: ${failure.message}; retrying`);
-          if (attempt === 1 || attempt % 10 === 0) {
-            this.log.warn(
-              { event: 'waiting_for_brokers', attempt, class: f.failureClass },
-              `${failure.message}; waiting for the brokers (not ready meanwhile)`,
-            );
-          }
-          await sleep(
-            fullJitterDelayMs(
-              attempt,
-              Math.max(100, this.config.retryBaseDelayMs),
-              this.config.retryMaxDelayMs,
-            ),
-            this.stopController.signal,
-          ).catch(() => {
-            throw failure;
-          });
-        }
-      }
-    } finally {
-      readiness.clear(key);
-    }
+    await waitUntilReady(() => this.join(), {
+      readinessKey: `bronze:${this.name}/start`,
+      log: this.log,
+      event: 'waiting_for_brokers',
+      waitingFor: 'the brokers',
+      reason: (err) => (err as Error).message,
+      // A refusal (http_4xx: authorization, ...) fails at once, like a missing topic.
+      retryIf: (err) => isRetriable(err) && failureClassOf(err) !== 'http_4xx',
+      retry: { baseDelayMs: this.config.retryBaseDelayMs, maxDelayMs: this.config.retryMaxDelayMs },
+      signal: this.stopController.signal,
+    });
     this.ticker = setInterval(() => this.tick(), TICK_MS);
     this.ticker.unref();
     this.log.info({ event: 'bronze_started', groupId: this.groupId }, 'kafka bronze writer started');
   }
 
+  /** One attempt to join the group. @throws StreamNotFoundError; a ConsumerError classified by {@link classifyKafkaError} */
   private async join(): Promise<void> {
+    try {
+      await this.joinOnce();
+    } catch (err) {
+      if (err instanceof StreamNotFoundError) throw err;
+      const f = classifyKafkaError(err);
+      throw new ConsumerError(`cannot join Kafka group ${this.groupId}: ${f.message}`, f.failureClass, {
+        retriable: f.retriable,
+        cause: err,
+      });
+    }
+  }
+
+  private async joinOnce(): Promise<void> {
     const admin = this.kafka.admin();
     await admin.connect();
     try {

@@ -5,13 +5,13 @@
 import { DescribeStreamSummaryCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
 import type { CoordinationConfig, OwnerIdentity } from '../../coordination/index.js';
 import type { DeadLetterQueue } from '../../deadletter/index.js';
-import { ConfigError, describeError, failureClassOf, isRetriable } from '../../errors.js';
+import { ConfigError, describeError, isRetriable } from '../../errors.js';
 import type { Lake } from '../../lake/index.js';
 import { openLake } from '../../lake/index.js';
 import type { Logger } from '../../log.js';
 import { fullJitterDelayMs, sleepUntilAborted as sleep } from '../../retry/index.js';
+import { waitUntilReady } from '../../retry/ready.js';
 import type { StateStore } from '../../state/index.js';
-import { readiness } from '../../telemetry/index.js';
 import type { Consumer, ConsumerStats, ShardStats } from '../types.js';
 import { type BronzeWriterConfig, BronzeWriterSchema } from './config.js';
 import { type DiscoveryHost, ShardDiscovery } from './discovery.js';
@@ -131,40 +131,17 @@ export class BronzeWriter implements Consumer, LeasedShardHost, DiscoveryHost {
    * refused call still fails at once; `stop()` ends the wait.
    * @throws ConsumerError when the listing fails for good, or the writer stopped meanwhile.
    */
-  private async listShardsAtStart(): Promise<Shard[]> {
-    const key = `bronze:${this.name}/start`;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await this.listShards();
-        } catch (err) {
-          if (!isRetriable(err) || this.stopController.signal.aborted) throw err;
-          const message = describeError(err);
-          readiness.set(
-            key,
-            `starting: cannot list the shards of stream ${this.config.streamName}: ${message}; retrying`,
-          );
-          if (attempt === 1 || attempt % 10 === 0) {
-            this.log.warn(
-              { event: 'waiting_for_stream', attempt, class: failureClassOf(err) },
-              `cannot list the shards of stream ${this.config.streamName} yet (${message}); waiting for it (not ready meanwhile)`,
-            );
-          }
-          await sleep(
-            fullJitterDelayMs(
-              attempt,
-              Math.max(100, this.config.retryBaseDelayMs),
-              this.config.retryMaxDelayMs,
-            ),
-            this.stopController.signal,
-          ).catch(() => {
-            throw err;
-          });
-        }
-      }
-    } finally {
-      readiness.clear(key);
-    }
+  private listShardsAtStart(): Promise<Shard[]> {
+    const stream = this.config.streamName;
+    return waitUntilReady(() => this.listShards(), {
+      readinessKey: `bronze:${this.name}/start`,
+      log: this.log,
+      event: 'waiting_for_stream',
+      waitingFor: 'it',
+      reason: (err) => `cannot list the shards of stream ${stream}: ${describeError(err)}`,
+      retry: { baseDelayMs: this.config.retryBaseDelayMs, maxDelayMs: this.config.retryMaxDelayMs },
+      signal: this.stopController.signal,
+    });
   }
 
   /** Lists every shard of the stream. @throws ConsumerError */

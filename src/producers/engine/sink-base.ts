@@ -5,9 +5,9 @@
  * ({@link EngineSink.waitForDestination}). A sink subclasses it with its driver, its `start()` and
  * its `ready()`.
  */
+import { failureClassOf } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { fullJitterDelayMs, sleepUntilAborted } from '../../retry/index.js';
-import { readiness } from '../../telemetry/index.js';
+import { waitUntilReady } from '../../retry/ready.js';
 import { ProducerError } from '../errors.js';
 import type { Delivery, OutgoingRecord, Sink } from '../types.js';
 import {
@@ -147,47 +147,34 @@ export abstract class EngineSink<C extends { close?(): void }> implements Sink {
    * @throws the `missing` error when the destination does not exist; a {@link ProducerError} when
    *   the service refuses (access denied, a KMS key: a config mistake, fail fast) or `signal` aborted.
    */
-  protected async waitForDestination<T>(w: WaitForDestination<T>): Promise<T> {
-    const readinessKey = `sink:${this.name}`;
-    for (let attempt = 1; ; attempt++) {
+  protected waitForDestination<T>(w: WaitForDestination<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
       try {
-        const out = await w.describe();
-        readiness.clear(readinessKey);
-        return out;
+        return await w.describe();
       } catch (err) {
         const e = w.classify(err);
         const missing = w.missing(e, err);
         if (missing) {
-          readiness.clear(readinessKey);
           this.log.error({ event: 'destination_missing', endpoint: w.endpoint }, missing.message);
           throw missing;
         }
-        const failure = new ProducerError(
-          `cannot describe ${w.what} at ${w.endpoint}: ${e.message}`,
-          e.failureClass,
-          { retriable: e.retriable, cause: err, ...(e.code === undefined ? {} : { code: e.code }) },
-        );
-        if (!UNREACHABLE.has(e.failureClass) || w.signal?.aborted) {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
-        readiness.set(readinessKey, `starting: ${failure.message}; retrying`);
-        if (attempt === 1 || attempt % 10 === 0) {
-          this.log.warn(
-            { event: 'sink_waiting_for_destination', attempt, endpoint: w.endpoint, class: e.failureClass },
-            `${failure.message}; waiting for it (not ready meanwhile)`,
-          );
-        }
-        try {
-          await sleepUntilAborted(
-            fullJitterDelayMs(attempt, Math.max(100, w.retry.baseDelayMs), w.retry.maxDelayMs),
-            w.signal,
-          );
-        } catch {
-          readiness.clear(readinessKey);
-          throw failure;
-        }
+        throw new ProducerError(`cannot describe ${w.what} at ${w.endpoint}: ${e.message}`, e.failureClass, {
+          retriable: e.retriable,
+          cause: err,
+          ...(e.code === undefined ? {} : { code: e.code }),
+        });
       }
-    }
+    };
+    return waitUntilReady(attempt, {
+      readinessKey: `sink:${this.name}`,
+      log: this.log,
+      event: 'sink_waiting_for_destination',
+      fields: { endpoint: w.endpoint },
+      waitingFor: 'it',
+      reason: (err) => (err as Error).message,
+      retryIf: (err) => UNREACHABLE.has(failureClassOf(err)),
+      retry: w.retry,
+      signal: w.signal,
+    });
   }
 }
