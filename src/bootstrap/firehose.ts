@@ -13,7 +13,7 @@ import {
   DescribeDeliveryStreamCommand,
   type FirehoseClient,
 } from '@aws-sdk/client-firehose';
-import { BootstrapError, errorNameOf, isUnsupported } from './errors.js';
+import { ensureActive } from './ensure.js';
 
 /**
  * The bronze prefix under the lake root: Hive-style `source=`, `dt=`, `hour=` (UTC arrival time),
@@ -99,50 +99,19 @@ export async function ensureDeliveryStream(
   plan: DeliveryStreamPlan,
   options: DeliveryStreamOptions & { url: string; waitMs: number },
 ): Promise<{ status: 'created' | 'exists' | 'skipped'; detail: string }> {
-  const describe = async () =>
-    (await client.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: plan.name })))
-      .DeliveryStreamDescription;
-  let status: 'created' | 'exists' = 'exists';
-  try {
-    try {
-      await describe();
-    } catch (err) {
-      if (errorNameOf(err) !== 'ResourceNotFoundException') throw err;
-      try {
-        await client.send(new CreateDeliveryStreamCommand(deliveryStreamInput(plan, options)));
-        status = 'created';
-      } catch (createErr) {
-        if (errorNameOf(createErr) !== 'ResourceInUseException') throw createErr;
-      }
-    }
-    const deadline = Date.now() + options.waitMs;
-    for (;;) {
-      const d = await describe();
-      const state = d?.DeliveryStreamStatus ?? 'UNKNOWN';
-      if (state === 'ACTIVE') {
-        return {
-          status,
-          detail: `${d?.DeliveryStreamType ?? '?'} to s3://${plan.bucket}/${plan.prefix}, ACTIVE`,
-        };
-      }
-      if (Date.now() > deadline) {
-        throw new BootstrapError(
-          `firehose delivery stream ${plan.name} at ${options.url} is still ${state} after ${options.waitMs / 1000} s`,
-          'timeout',
-          { retriable: true },
-        );
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } catch (err) {
-    if (err instanceof BootstrapError) throw err;
-    if (isUnsupported(err)) {
-      const message = (err as { message?: string } | null)?.message ?? String(err);
-      return {
-        status: 'skipped',
-        detail: `unsupported by endpoint: ${errorNameOf(err)}: ${message.split('\n')[0]}`,
-      };
-    }
-    throw BootstrapError.from(err, `firehose delivery stream ${plan.name}`, options.url);
-  }
+  const done = await ensureActive({
+    what: `firehose delivery stream ${plan.name}`,
+    url: options.url,
+    describe: async () =>
+      (await client.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: plan.name })))
+        .DeliveryStreamDescription,
+    create: () => client.send(new CreateDeliveryStreamCommand(deliveryStreamInput(plan, options))),
+    stateOf: (d) => d?.DeliveryStreamStatus,
+    waitMs: options.waitMs,
+  });
+  if (done.status === 'skipped') return done;
+  return {
+    status: done.status,
+    detail: `${done.description?.DeliveryStreamType ?? '?'} to s3://${plan.bucket}/${plan.prefix}, ACTIVE`,
+  };
 }

@@ -68,6 +68,7 @@ import {
   refusal,
   resolveEndpoints,
 } from './endpoints.js';
+import { ensureActive, unsupportedDetail } from './ensure.js';
 import { BootstrapError, errorNameOf, httpStatusOf, isUnsupported } from './errors.js';
 import { ensureDeliveryStream } from './firehose.js';
 import {
@@ -183,8 +184,6 @@ function credentialsFor(env: NodeJS.ProcessEnv) {
   }
   return env.AWS_PROFILE ? undefined : { accessKeyId: 'test', secretAccessKey: 'test' };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Creates every resource `config` needs on a local endpoint (see the module comment).
@@ -363,13 +362,7 @@ async function ensureKafkaTopics(
 
 /** `skipped` with the endpoint's own words. */
 function skipped(kind: ResourceKind, name: string, err: unknown): ResourceResult {
-  const message = (err as { message?: string } | null)?.message ?? String(err);
-  return {
-    kind,
-    name,
-    status: 'skipped',
-    detail: `unsupported by endpoint: ${errorNameOf(err)}: ${message.split('\n')[0]}`,
-  };
+  return { kind, name, status: 'skipped', detail: unsupportedDetail(err) };
 }
 
 async function ensureStream(
@@ -378,47 +371,23 @@ async function ensureStream(
   url: string,
   waitMs: number,
 ): Promise<ResourceResult> {
-  const describe = async () =>
-    (await client.send(new DescribeStreamSummaryCommand({ StreamName: s.name }))).StreamDescriptionSummary;
-  let status: ResourceStatus = 'exists';
-  try {
-    try {
-      await describe();
-    } catch (err) {
-      if (errorNameOf(err) !== 'ResourceNotFoundException') throw err;
-      try {
-        await client.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shards }));
-        status = 'created';
-      } catch (createErr) {
-        if (errorNameOf(createErr) !== 'ResourceInUseException') throw createErr;
-      }
-    }
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const summary = await describe();
-      const state = summary?.StreamStatus ?? 'UNKNOWN';
-      if (state === 'ACTIVE' || state === 'UPDATING') {
-        return {
-          kind: 'kinesis stream',
-          name: s.name,
-          status,
-          detail: `${summary?.OpenShardCount ?? '?'} shards, ${state}`,
-        };
-      }
-      if (Date.now() > deadline) {
-        throw new BootstrapError(
-          `kinesis stream ${s.name} at ${url} is still ${state} after ${waitMs / 1000} s`,
-          'timeout',
-          { retriable: true },
-        );
-      }
-      await sleep(200);
-    }
-  } catch (err) {
-    if (err instanceof BootstrapError) throw err;
-    if (isUnsupported(err)) return skipped('kinesis stream', s.name, err);
-    throw BootstrapError.from(err, `kinesis stream ${s.name}`, url);
-  }
+  const done = await ensureActive({
+    what: `kinesis stream ${s.name}`,
+    url,
+    describe: async () =>
+      (await client.send(new DescribeStreamSummaryCommand({ StreamName: s.name }))).StreamDescriptionSummary,
+    create: () => client.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shards })),
+    stateOf: (summary) => summary?.StreamStatus,
+    readyStates: ['ACTIVE', 'UPDATING'],
+    waitMs,
+  });
+  if (done.status === 'skipped') return { kind: 'kinesis stream', name: s.name, ...done };
+  return {
+    kind: 'kinesis stream',
+    name: s.name,
+    status: done.status,
+    detail: `${done.description?.OpenShardCount ?? '?'} shards, ${done.state}`,
+  };
 }
 
 async function ensureBucket(
