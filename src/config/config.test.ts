@@ -60,6 +60,43 @@ describe('config', () => {
     expect(() => parseConfig(wrongSink)).toThrow(/sources\[0\]\.sink: no sink named "nope"/);
   });
 
+  it("gives a lake entity its source's timezone, and refuses an entity timezone that disagrees with it", () => {
+    const lake = (entityTimezone: string) => `
+lake:
+  entities:
+    - source: shop.products
+      entity: products
+      columns: [{ name: product_id, path: id }]
+${entityTimezone}`;
+    const withSource = (tz: string) =>
+      minimal.replace('    idField: id\n', `    idField: id\n    timezone: ${tz}\n`);
+    // Absent on the entity: the source's (explicit or its default, UTC).
+    expect(parseConfig(withSource('Europe/Paris') + lake('')).lake.entities[0]!.timezone).toBe(
+      'Europe/Paris',
+    );
+    expect(parseConfig(minimal + lake('')).lake.entities[0]!.timezone).toBe('UTC');
+    // The same value on both is fine.
+    const same = withSource('Asia/Tokyo') + lake('      timezone: Asia/Tokyo');
+    expect(parseConfig(same).lake.entities[0]!.timezone).toBe('Asia/Tokyo');
+    // An entity whose source is not in this file keeps its own (none: the job reads UTC).
+    const other =
+      minimal + lake('      timezone: Asia/Tokyo').replace('source: shop.products', 'source: elsewhere');
+    expect(parseConfig(other).lake.entities[0]!.timezone).toBe('Asia/Tokyo');
+    expect(
+      parseConfig(`${minimal}${lake('')}`.replace('source: shop.products', 'source: elsewhere')).lake
+        .entities[0]!.timezone,
+    ).toBeUndefined();
+
+    // Both set and different: one error naming both values and both paths.
+    expect(() => parseConfig(withSource('Europe/Paris') + lake('      timezone: America/New_York'))).toThrow(
+      'lake.entities[0].timezone: "America/New_York" disagrees with "Europe/Paris", the timezone of source shop.products (sources[0].timezone)',
+    );
+    // The source's default counts: an entity zone on a UTC source disagrees too.
+    expect(() => parseConfig(minimal + lake('      timezone: Europe/Paris'))).toThrow(
+      /lake\.entities\[0\]\.timezone: "Europe\/Paris" disagrees with "UTC", the timezone of source shop\.products \(sources\[0\]\.timezone\)/,
+    );
+  });
+
   it('reports invalid YAML as a ConfigError', () => {
     expect(() => parseConfig('sources: [\n')).toThrow(ConfigError);
   });

@@ -122,6 +122,25 @@ export const ConfigSchema = z
         });
       }
     });
+    cfg.lake.entities.forEach((e, i) => {
+      const j = cfg.sources.findIndex((s) => s.name === e.source);
+      const source = cfg.sources[j];
+      if (source === undefined || e.timezone === undefined || e.timezone === source.timezone) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lake', 'entities', i, 'timezone'],
+        message: `"${e.timezone}" disagrees with "${source.timezone}", the timezone of source ${source.name} (sources[${j}].timezone): one source's zoneless times are read in one zone, in the envelope and in Spark; set it on the source only (the entity takes it) or make both equal`,
+      });
+    });
+  })
+  // An entity without its own timezone takes its source's, so Spark reads its zoneless times as the
+  // envelope did (issue 11); the job defaults a missing one to UTC.
+  .overwrite((cfg) => {
+    for (const e of cfg.lake.entities) {
+      const timezone = e.timezone ?? cfg.sources.find((s) => s.name === e.source)?.timezone;
+      if (timezone !== undefined) e.timezone = timezone;
+    }
+    return cfg;
   });
 
 export type Config = z.infer<typeof ConfigSchema>;

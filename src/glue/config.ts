@@ -50,9 +50,9 @@ export const EntitySchema = z
       ),
     timezone: z
       .string()
-      .default('UTC')
+      .optional()
       .describe(
-        "IANA time zone of zoneless timestamp texts in `timestamp` columns (no `Z`, no offset); the same rule as the source's `timezone` for `event_time` (issue 11).",
+        "IANA time zone of zoneless timestamp texts in `timestamp` columns (no `Z`, no offset). One source's zoneless times are read in one zone, in the envelope's `event_time` and in Spark alike (issue 11): absent, the entity takes its source's `timezone` (UTC when the source is not in this file); a value that disagrees with the source's fails config loading. @default the source's `timezone`",
       ),
     history: z
       .boolean()

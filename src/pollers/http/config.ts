@@ -251,7 +251,7 @@ export const HttpSourceSchema = z
         }
       }, 'unknown IANA time zone')
       .describe(
-        'IANA time zone (e.g. `Europe/Paris`) of zoneless upstream times (`2024-03-01T10:15:00`, no `Z` or offset) in `eventTimeField`; set the same `timezone` on the lake entity so Spark reads its timestamp columns alike (issue 11).',
+        'IANA time zone (e.g. `Europe/Paris`) of zoneless upstream times (`2024-03-01T10:15:00`, no `Z` or offset) in `eventTimeField`; the lake entity of this source takes it, so Spark reads its `timestamp` columns alike (issue 11).',
       ),
     partitionKeyField: z
       .string()
