@@ -1,15 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LocalSummary } from '../../src/local/index.js';
-import {
-  FIXTURE_COUNTS,
-  FIXTURE_SILVER_ROWS,
-  readBronze,
-  requireBuiltCli,
-  spawnCli,
-  tempDir,
-} from '../support/cli.js';
+import { readBronze, requireBuiltCli, spawnCli } from '../support/cli.js';
+import { expectFixtureLake, expectFixturesLandedOnce, runLocalOnFixtures } from '../support/local-run.js';
 
 /**
  * End to end: `ingest local` on the real fixtures, through the real Kinesis emulator, into a file
@@ -39,27 +32,9 @@ describe('ingest local on the fixtures', () => {
   beforeAll(() => requireBuiltCli());
 
   it('lands all 283 fixture records in bronze exactly once, carries them to gold, then a second run puts nothing new', async () => {
-    const dir = tempDir('e2e-local');
-    const env = {
-      INGEST_STATE_DIR: join(dir, 'state'),
-      INGEST_LAKE_URI: `file://${join(dir, 'lake')}`,
-      INGEST_RUN_PORT: '0',
-      INGEST_CONSUME_PORT: '0',
-    };
-    const summaryFile = join(dir, 'summary.json');
-    const run = spawnCli(['local', '--fixture-port', '0', '--summary-json', summaryFile], env);
-    const { code } = await run.exited;
-    expect(code, run.stderr()).toBe(0);
+    const { dir, env, run, summary, objects } = await runLocalOnFixtures('e2e-local');
     expect(run.stdout()).toMatch(/TOTAL\s+5\s+0\s+283\s+0\s+283\s+0\s+283/);
-
-    const objects = await readBronze(join(dir, 'lake'));
-    const all = objects.flatMap((o) => o.lines);
-    expect(all).toHaveLength(283);
-    const ids = new Set(all.map((e) => `${e.source}/${e.id}`));
-    expect(ids.size).toBe(283);
-    const perSource: Record<string, number> = {};
-    for (const e of all) perSource[e.source as string] = (perSource[e.source as string] ?? 0) + 1;
-    expect(perSource).toEqual(FIXTURE_COUNTS);
+    const all = expectFixturesLandedOnce(objects);
 
     for (const o of objects) {
       const m =
@@ -85,20 +60,9 @@ describe('ingest local on the fixtures', () => {
     // Silver and gold: the hourly scheduler ran the PySpark jobs on the landed hour. Gold's monthly
     // revenue equals an independent computation from the fixture JSON (price × quantity per line,
     // rounded to cents, summed per month of the cart date).
-    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as LocalSummary;
     expect(summary.lake?.cycle.failed).toEqual([]);
     expect(summary.lake?.cycle.done).toHaveLength(1);
-    expect(summary.lake?.silverRows).toEqual(FIXTURE_SILVER_ROWS);
-    const trend = summary.lake!.analytics.find((a) => a.name === 'monthly_sales_trend')!.result;
-    const col = (name: string) => trend.columns.indexOf(name);
-    const gold = Object.fromEntries(
-      trend.rows.map((r) => [
-        `${r[col('year')]}-${String(r[col('month')]).padStart(2, '0')}`,
-        Number(r[col('revenue')]),
-      ]),
-    );
-    expect(gold).toEqual(expectedMonthlyRevenue());
-    expect(summary.lake!.quality.every((q) => q.passed)).toBe(true);
+    expectFixtureLake(summary, expectedMonthlyRevenue());
     expect(run.stdout()).toContain('gold: monthly_sales_trend');
 
     // Second run on the same state: every record is unchanged, nothing is put, bronze is unchanged.
