@@ -11,7 +11,6 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
-import { putRecordsBody } from './put-body.js';
 import type { ShardRange } from './shards.js';
 
 /** One entry of a PutRecords request. `Data` plus the UTF-8 `PartitionKey` count towards the limits. */
@@ -88,30 +87,6 @@ export function resolveKinesisEndpoint(env: NodeJS.ProcessEnv = process.env): st
   return value ? value : undefined;
 }
 
-/** Where the body middleware of {@link fastPutRecordsCommand} sits: after the serialiser, before signing. */
-const PUT_BODY_MIDDLEWARE = { step: 'build', priority: 'high', name: 'ingestPutRecordsBody' } as const;
-
-/**
- * A PutRecords command whose body is {@link putRecordsBody} (native base64) instead of the SDK's
- * serialisation: the SDK serialises a stub without records (cheap) and a middleware of this
- * command swaps in the real body before the content length is set and the request is signed.
- * Everything else (endpoint, SigV4, retries off, response parsing, errors) is the SDK's.
- */
-function fastPutRecordsCommand(input: PutRecordsInput): PutRecordsCommand {
-  const command = new PutRecordsCommand({ StreamName: input.StreamName, Records: [] });
-  const body = putRecordsBody(input);
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { body?: unknown; headers?: Record<string, string> };
-      request.body = body;
-      if (request.headers) request.headers['content-length'] = String(body.byteLength);
-      return next(args);
-    },
-    PUT_BODY_MIDDLEWARE,
-  );
-  return command;
-}
-
 /**
  * Wraps an existing SDK {@link KinesisClient} (e.g. `emulatorKinesisClient(endpoint)` in tests). The
  * client should have `maxAttempts: 1`: the sink owns retries.
@@ -126,7 +101,7 @@ export function wrapKinesisClient(
   return {
     endpoint: options.endpoint ?? 'the AWS regional endpoint',
     async putRecords(input) {
-      const out = await client.send(fastPutRecordsCommand(input), {
+      const out = await client.send(new PutRecordsCommand(input), {
         abortSignal: AbortSignal.timeout(timeoutMs),
       });
       return { FailedRecordCount: out.FailedRecordCount, Records: out.Records };
