@@ -7,7 +7,10 @@
  * records, start-up CPU-s (until the first page request) reported apart, records/s (first request to
  * last acknowledged record), peak RSS (VmHWM), PutRecords calls and Kinesis records (from the
  * process's /metrics), and PUT payload units per million user records against the floor (a record
- * is billed in 25 KB units, rounded up; the floor is the user bytes / 25 KB, 1 MiB ≈ 41 units).
+ * is billed in 25 KB units, rounded up; the floor is the user bytes / 25 KB, 1 MiB ≈ 41 units),
+ * and the CPU-s per million by thread (main thread, V8's GC/compiler helpers, libuv's pool).
+ * Env: BENCH_CLI (another build), BENCH_NODE_ARGS (node flags for the ingest process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), BENCH_KEEP_DIR=1 (keep its log and state).
  *
  * Run: `make bench-e2e` (builds first), or after `tsc -p tsconfig.build.json`:
  *   node --import ./deploy/cdk/register.mjs bench/pipeline-e2e.ts [--sizes 100000,1000000] [--cases default,all,aggregation]
