@@ -7,14 +7,17 @@
  * records, start-up CPU-s (until the first page request) reported apart, records/s (first request to
  * last acknowledged record), peak RSS (VmHWM), PutRecords calls and Kinesis records (from the
  * process's /metrics), and PUT payload units per million user records against the floor (a record
- * is billed in 25 KB units, rounded up; the floor is the user bytes / 25 KB, 1 MiB ≈ 41 units).
+ * is billed in 25 KB units, rounded up; the floor is the user bytes / 25 KB, 1 MiB ≈ 41 units),
+ * and the CPU-s per million by thread (main thread, V8's GC/compiler helpers, libuv's pool).
+ * Env: BENCH_CLI (another build), BENCH_NODE_ARGS (node flags for the ingest process, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` or `--trace-gc`), BENCH_KEEP_DIR=1 (keep its log and state).
  *
  * Run: `make bench-e2e` (builds first), or after `tsc -p tsconfig.build.json`:
  *   node --import ./deploy/cdk/register.mjs bench/pipeline-e2e.ts [--sizes 100000,1000000] [--cases default,all,aggregation]
  * The CPU is shared: CPU-s figures are comparable between runs, wall-time figures (records/s) less so.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -70,6 +73,28 @@ function cpuSecs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields after the command: state is [0], utime is [11], stime is [12] (proc(5): 14 and 15).
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
+}
+
+/** CPU-s (user + system) of each thread of a process, summed by thread name (`/proc/<pid>/task`). */
+function threadCpuSecs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat
+        .slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+        .replace(/\d+$/, '')
+        .trim();
+      // V8's helper threads (GC, compiler) share the process name: the main thread is the one whose id is the pid.
+      const name = tid === String(pid) ? 'main thread' : comm === 'node' ? 'V8 helpers' : comm;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const secs = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
+      out.set(name, (out.get(name) ?? 0) + secs);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }
 
 function statusKb(pid: number, field: string): number {
@@ -196,6 +221,9 @@ interface Result {
   floorUnitsPerMillion: number;
   userPerKinesisRecord: number;
   readBack: ReadBack;
+  /** CPU-s per million records by thread name, start-up included (`main thread`, `V8 helpers`: V8's
+   * GC and compiler threads, `libuv-worker`: libuv's pool). */
+  threadCpuSecsPerMillion: Map<string, number>;
 }
 
 async function runCase(
@@ -281,6 +309,7 @@ async function runCase(
   }
   const doneAt = performance.now();
   const totalCpu = cpuSecs(ingestPid);
+  const threads = threadCpuSecs(ingestPid);
   const peakRssKb = statusKb(ingestPid, 'VmHWM');
   const m = await metrics(metricsPort);
   ingest.kill('SIGTERM');
@@ -288,7 +317,10 @@ async function runCase(
   server.disconnect();
   const back = await readBack(kinesis.client, stream, n);
   closeSync(logFd);
-  rmSync(dir, { recursive: true, force: true });
+  // BENCH_KEEP_DIR=1 keeps the config, ingest.log (with `--trace-gc` in BENCH_NODE_ARGS: the GC
+  // trace) and state for a look afterwards.
+  if (process.env.BENCH_KEEP_DIR) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
   const perMillion = 1_000_000 / n;
   return {
     case: c.name,
@@ -303,6 +335,7 @@ async function runCase(
     floorUnitsPerMillion: (back.userBytes / UNIT_BYTES) * (1_000_000 / back.userRecords),
     userPerKinesisRecord: back.userRecords / back.kinesisRecords,
     readBack: back,
+    threadCpuSecsPerMillion: new Map([...threads].map(([k, v]) => [k, v * perMillion])),
   };
 }
 
@@ -340,6 +373,12 @@ async function main(): Promise<void> {
             `${fmt(r.unitsPerMillion, 0)} PUT units/M vs floor ${fmt(r.floorUnitsPerMillion, 0)} ` +
             `(${fmt(r.unitsPerMillion / r.floorUnitsPerMillion, 2)}x); read back ${r.readBack.userRecords} user records, ` +
             `${r.readBack.unique} unique ids: ${ok ? 'OK' : 'MISMATCH'}`,
+        );
+        console.log(
+          `  CPU-s/M by thread (start-up included): ${[...r.threadCpuSecsPerMillion]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${fmt(v)}`)
+            .join(', ')}`,
         );
       }
     }

@@ -12,7 +12,8 @@
  *   commits may be lost, which at worst re-emits their records (at-least-once, never a loss);
  * - `busy_timeout=5000`: a second process on the same directory waits for the lock, up to 5 s.
  *
- * `putMany` is one transaction of upserts; `getMany` one indexed lookup per key. Both run
+ * `putMany` is one transaction of upserts, {@link PUT_CHUNK} rows per statement (one native call per
+ * chunk instead of per row: about a quarter less CPU per row); `getMany` one indexed lookup per key. Both run
  * synchronously on the event loop (`DatabaseSync`), about a microsecond or two per key (see
  * bench/seen-state.bench.ts), so a page of 1,000 keys holds the loop for a few milliseconds.
  *
@@ -54,15 +55,29 @@ export function loadSqlite(): typeof import('node:sqlite') {
   return sqlite;
 }
 
-/** {@link SeenStore} in one SQLite file (see the module comment). */
 /** Entities read per statement by `getMany` (SQLite allows 32,766 parameters). */
 const GET_CHUNK = 50;
+/** Entries written per statement by `putMany` (3 parameters each). */
+const PUT_CHUNK = 50;
+const UPSERT = 'INSERT INTO seen (source, entity, id) VALUES';
+const ON_CONFLICT = 'ON CONFLICT (source, entity) DO UPDATE SET id = excluded.id';
+
+/** {@link SeenStore} in one SQLite file (see the module comment). */
 
 export class SqliteSeenStore implements SeenStore {
   private db: DatabaseSync | undefined;
   private select: StatementSync | undefined;
   private upsert: StatementSync | undefined;
   private chunkSelect: StatementSync | undefined;
+  private chunkUpsert: StatementSync | undefined;
+
+  /** Upsert of {@link PUT_CHUNK} entries at once. */
+  private upsertChunk(): StatementSync {
+    this.chunkUpsert ??= this.open().db.prepare(
+      `${UPSERT} ${new Array(PUT_CHUNK).fill('(?, ?, ?)').join(', ')} ${ON_CONFLICT}`,
+    );
+    return this.chunkUpsert;
+  }
 
   /** `SELECT` of {@link GET_CHUNK} entities at once. */
   private selectChunk(): StatementSync {
@@ -97,9 +112,7 @@ export class SqliteSeenStore implements SeenStore {
          ) WITHOUT ROWID`,
       );
       this.select = db.prepare('SELECT id FROM seen WHERE source = ? AND entity = ?');
-      this.upsert = db.prepare(
-        'INSERT INTO seen (source, entity, id) VALUES (?, ?, ?) ON CONFLICT (source, entity) DO UPDATE SET id = excluded.id',
-      );
+      this.upsert = db.prepare(`${UPSERT} (?, ?, ?) ${ON_CONFLICT}`);
       this.db = db;
       return { db, select: this.select, upsert: this.upsert };
     } catch (err) {
@@ -140,7 +153,24 @@ export class SqliteSeenStore implements SeenStore {
     try {
       db.exec('BEGIN IMMEDIATE');
       try {
-        for (const e of entries) upsert.run(source, e.entity, e.id);
+        // Whole chunks in one statement; the rest one row at a time. Entities are unique per page
+        // (change detection emits one entry per tracking key), and a repeated entity within one
+        // statement is still an upsert: the later row wins, as row by row.
+        let i = 0;
+        if (entries.length >= PUT_CHUNK) {
+          const chunk = this.upsertChunk();
+          const params: string[] = new Array(PUT_CHUNK * 3);
+          for (; i + PUT_CHUNK <= entries.length; i += PUT_CHUNK) {
+            for (let j = 0; j < PUT_CHUNK; j++) {
+              const e = entries[i + j]!;
+              params[3 * j] = source;
+              params[3 * j + 1] = e.entity;
+              params[3 * j + 2] = e.id;
+            }
+            chunk.run(...params);
+          }
+        }
+        for (; i < entries.length; i++) upsert.run(source, entries[i]!.entity, entries[i]!.id);
         db.exec('COMMIT');
       } catch (err) {
         db.exec('ROLLBACK');
@@ -165,6 +195,7 @@ export class SqliteSeenStore implements SeenStore {
     this.select = undefined;
     this.upsert = undefined;
     this.chunkSelect = undefined;
+    this.chunkUpsert = undefined;
     db?.close();
   }
 }
