@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/silver_merge.py [--sizes 1000000,10000000] [--new 5000] [--updates 5000]
 
-For each size: builds ``<tmp>/iceberg/lake/earthquakes`` with N current rows (keys ``e0..e{N-1}``,
+For each size: builds ``<tmp>/iceberg/lake/silver_earthquakes`` with N current rows (keys ``e0..e{N-1}``,
 16 key buckets, merge-on-read, as ``bronze_to_silver`` creates it), lands one bronze hour holding
 ``--new`` unseen keys and ``--updates`` newer versions of existing keys, then times
 ``run_bronze_to_silver`` for that hour, and a re-run of the same hour (which must change nothing).
@@ -46,7 +46,7 @@ def build_table(spark, lake: str, rows: int) -> None:
     from pyspark.sql import functions as F
 
     catalog = lakelib.use_iceberg(spark, lake)
-    ident = lakelib.iceberg_table(catalog, "lake", "earthquakes")
+    ident = lakelib.iceberg_table(catalog, "lake", lakelib.silver_table("earthquakes"))
     df = spark.range(rows).select(
         F.concat(F.lit("e"), F.col("id").cast("string"), F.lit("@100")).alias("id"),
         F.lit("usgs.earthquakes").alias("source"),
@@ -59,7 +59,7 @@ def build_table(spark, lake: str, rows: int) -> None:
         F.lit("2026-11-24").alias("dt"),
         F.lit("00").alias("hour"),
     )
-    b2s.ensure_table(spark, ident, df, f"bucket({b2s.KEY_BUCKETS}, `event_id`)")
+    lakelib.ensure_table(spark, ident, df, f"bucket({b2s.KEY_BUCKETS}, `event_id`)", b2s.SILVER_PROPERTIES)
     df.writeTo(ident).append()
 
 
