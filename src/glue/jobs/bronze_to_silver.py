@@ -462,13 +462,16 @@ SILVER_PROPERTIES = {
 #: bucket, without shuffling the target (before: every target row, with its ``_file`` path, went through
 #: a shuffle; 10M rows cost minutes). ``pushPartValues`` lets a bucket present on one side only still
 #: match; ``requireAllClusterKeysForCoPartition=false`` accepts the grouping by a transform of the join
-#: key. Spark 3.5 SQL conf ``spark.sql.sources.v2.bucketing.*``; Iceberg "Spark configuration",
+#: key. ``preferSortMergeJoin=false`` lets Spark hash the (small) source bucket instead of sorting the
+#: target bucket; it keeps the sort-merge join when the source is not small. Spark 3.5 SQL conf
+#: ``spark.sql.sources.v2.bucketing.*``; Iceberg "Spark configuration",
 #: ``spark.sql.iceberg.planning.preserve-data-grouping``.
 MERGE_CONF: dict[str, str] = {
     "spark.sql.sources.v2.bucketing.enabled": "true",
     "spark.sql.sources.v2.bucketing.pushPartValues.enabled": "true",
     "spark.sql.requireAllClusterKeysForCoPartition": "false",
     "spark.sql.iceberg.planning.preserve-data-grouping": "true",
+    "spark.sql.join.preferSortMergeJoin": "false",
 }
 
 
