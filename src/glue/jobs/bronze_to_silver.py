@@ -480,35 +480,48 @@ def stage_table(ident: str) -> str:
     return f"{ident}__merge_source"
 
 
-def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched: str | None) -> dict[str, int]:
-    """``MERGE INTO ident t USING new s ON <key equal>``: insert unknown keys and, when
-    ``when_matched`` (SQL over ``s``/``t``) holds, replace the row. One atomic Iceberg commit.
-
-    ``new`` is first written (CTAS) to :func:`stage_table` partitioned by ``bucket(KEY_BUCKETS, on[0])``, like
-    the target, and the MERGE runs under :data:`MERGE_CONF`, so the join is storage-partitioned (no
-    shuffle of the target). The stage table is dropped (purged) afterwards. A target partitioned
-    otherwise still merges correctly, with a shuffle.
-
-    Returns the new snapshot's ``added-records`` and ``deleted-records`` / ``added-position-deletes``
-    (zeros when nothing changed).
-    """
+def stage_source(spark: Any, ident: str, new: Any, on: Sequence[str]) -> str:
+    """Writes ``new`` (one CTAS) to :func:`stage_table` of ``ident``, partitioned by
+    ``bucket(KEY_BUCKETS, on[0])`` like silver, and returns its identifier. A stage table left by a run
+    that died mid-way is dropped first."""
     stage = stage_table(ident)
     props = ", ".join(f"'{k}'='{v}'" for k, v in SILVER_PROPERTIES.items())
     view = f"__merge_{abs(hash(ident))}"
     new.createOrReplaceTempView(view)
-    if lakelib.table_exists(spark, stage):  # left by a run that died mid-way
+    if lakelib.table_exists(spark, stage):
         spark.sql(f"DROP TABLE {stage} PURGE")
     spark.sql(
         f"CREATE TABLE {stage} USING iceberg PARTITIONED BY (bucket({KEY_BUCKETS}, `{on[0]}`)) "
         f"TBLPROPERTIES ({props}) AS SELECT * FROM {view}"
     )
     spark.catalog.dropTempView(view)
+    return stage
+
+
+def merge_statement(ident: str, source: str, on: Sequence[str], when_matched: str | None) -> str:
+    """The ``MERGE INTO ident t USING source s`` statement of :func:`merge_into`."""
     cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
     matched = f"WHEN MATCHED AND ({when_matched}) THEN UPDATE SET * " if when_matched else ""
+    return f"MERGE INTO {ident} t USING {source} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *"
+
+
+def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched: str | None) -> dict[str, int]:
+    """``MERGE INTO ident t USING new s ON <key equal>``: insert unknown keys and, when
+    ``when_matched`` (SQL over ``s``/``t``) holds, replace the row. One atomic Iceberg commit.
+
+    ``new`` is first staged (:func:`stage_source`) bucketed like the target, and the MERGE runs under
+    :data:`MERGE_CONF`, so the join is storage-partitioned (no shuffle of the target). The stage table
+    is dropped (purged) afterwards. A target partitioned otherwise still merges correctly, with a
+    shuffle.
+
+    Returns the new snapshot's ``added-records`` and ``deleted-records`` / ``added-position-deletes``
+    (zeros when nothing changed).
+    """
+    stage = stage_source(spark, ident, new, on)
     before = lakelib.current_snapshot_id(spark, ident)
     try:
         with lakelib.session_conf(spark, MERGE_CONF):
-            spark.sql(f"MERGE INTO {ident} t USING {stage} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *")
+            spark.sql(merge_statement(ident, stage, on, when_matched))
     finally:
         spark.sql(f"DROP TABLE IF EXISTS {stage} PURGE")
     after = lakelib.current_snapshot_id(spark, ident)
