@@ -3,11 +3,11 @@
 
     .venv/bin/python bench/silver_merge.py [--sizes 1000000,10000000] [--new 5000] [--updates 5000]
 
-For each size: builds ``<tmp>/iceberg/lake/earthquakes`` with N current rows (keys ``e0..e{N-1}``,
+For each size: builds ``<tmp>/iceberg/lake/silver_earthquakes`` with N current rows (keys ``e0..e{N-1}``,
 16 key buckets, merge-on-read, as ``bronze_to_silver`` creates it), lands one bronze hour holding
 ``--new`` unseen keys and ``--updates`` newer versions of existing keys, then times
 ``run_bronze_to_silver`` for that hour, and a re-run of the same hour (which must change nothing).
-Prints one JSON line per size.
+Prints one JSON line per size (``*_cpu_secs``: CPU time, user+sys, of the Spark JVM in that step).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def build_table(spark, lake: str, rows: int) -> None:
     from pyspark.sql import functions as F
 
     catalog = lakelib.use_iceberg(spark, lake)
-    ident = lakelib.iceberg_table(catalog, "lake", "earthquakes")
+    ident = lakelib.iceberg_table(catalog, "lake", lakelib.silver_table("earthquakes"))
     df = spark.range(rows).select(
         F.concat(F.lit("e"), F.col("id").cast("string"), F.lit("@100")).alias("id"),
         F.lit("usgs.earthquakes").alias("source"),
@@ -59,7 +59,7 @@ def build_table(spark, lake: str, rows: int) -> None:
         F.lit("2026-11-24").alias("dt"),
         F.lit("00").alias("hour"),
     )
-    b2s.ensure_table(spark, ident, df, f"bucket({b2s.KEY_BUCKETS}, `event_id`)")
+    lakelib.ensure_table(spark, ident, df, f"bucket({b2s.KEY_BUCKETS}, `event_id`)", b2s.SILVER_PROPERTIES)
     df.writeTo(ident).append()
 
 
@@ -77,6 +77,13 @@ def land_hour(lake_dir: Path, rows: int, new: int, updates: int) -> None:
     d = lake_dir / "bronze" / "source=usgs.earthquakes" / "dt=2026-11-25" / "hour=06"
     d.mkdir(parents=True, exist_ok=True)
     (d / "bench-1.json.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+
+
+def jvm_cpu_secs(spark) -> float:
+    """CPU time (user+sys) of the Spark JVM so far, in seconds (local mode: driver and executors)."""
+    pid = spark._jvm.java.lang.ProcessHandle.current().pid()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -102,12 +109,12 @@ def main() -> None:
             build_table(spark, lake, size)
             built = time.monotonic() - t0
             land_hour(Path(tmp), size, args.new, args.updates)
-            t1 = time.monotonic()
+            t1, c1 = time.monotonic(), jvm_cpu_secs(spark)
             s = b2s.run_bronze_to_silver(spark, lake, entity.source, [("2026-11-25", "06")], entity, None)
-            merge = time.monotonic() - t1
-            t2 = time.monotonic()
+            merge, merge_cpu = time.monotonic() - t1, jvm_cpu_secs(spark) - c1
+            t2, c2 = time.monotonic(), jvm_cpu_secs(spark)
             again = b2s.run_bronze_to_silver(spark, lake, entity.source, [("2026-11-25", "06")], entity, None)
-            rerun = time.monotonic() - t2
+            rerun, rerun_cpu = time.monotonic() - t2, jvm_cpu_secs(spark) - c2
             print(
                 json.dumps(
                     {
@@ -116,9 +123,11 @@ def main() -> None:
                         "hour_updates": args.updates,
                         "build_secs": round(built, 1),
                         "merge_secs": round(merge, 1),
+                        "merge_cpu_secs": round(merge_cpu, 1),
                         "rows_inserted": s["rows_inserted"],
                         "rows_updated": s["rows_updated"],
                         "rerun_secs": round(rerun, 1),
+                        "rerun_cpu_secs": round(rerun_cpu, 1),
                         "rerun_changes": again["rows_inserted"] + again["rows_updated"],
                     }
                 ),

@@ -175,7 +175,8 @@ export class Catalog extends Construct {
         }),
         new iam.PolicyStatement({
           sid: 'IcebergCatalog',
-          actions: TABLE_ACTIONS,
+          // DeleteTable: a silver MERGE stages its source rows in `<table>__merge_source` and drops it (ADR 0018).
+          actions: [...TABLE_ACTIONS, 'glue:DeleteTable'],
           resources: catalogArns,
         }),
         new iam.PolicyStatement({

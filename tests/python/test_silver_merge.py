@@ -11,6 +11,7 @@ from typing import Any
 from conftest import write_bronze
 
 import bronze_to_silver as b2s
+import lakelib
 
 SOURCE = "usgs.earthquakes"
 ENTITY = {
@@ -116,6 +117,31 @@ def test_order_of_hours_does_not_matter_and_a_late_older_version_never_wins(spar
     run(spark, tmp_path, [("2026-11-25", "08")])
     run(spark, tmp_path, [("2026-11-25", "07"), ("2026-11-25", "06")])
     assert current(spark, tmp_path) == EXPECTED
+
+
+def test_merge_joins_bucket_with_bucket_without_shuffling_silver(spark, tmp_path: Path) -> None:
+    """ADR 0018: the hour's rows are staged bucketed like silver, and the MERGE's join reads both
+    tables grouped by bucket, so the plan has no shuffle of silver; no stage table is left."""
+    land(tmp_path)
+    run(spark, tmp_path, [("2026-11-25", "06")])
+    catalog = lakelib.use_iceberg(spark, f"file://{tmp_path}")
+    ident = lakelib.iceberg_table(catalog, "lake", "silver_earthquakes")
+    tables = {r["tableName"] for r in spark.sql(f"SHOW TABLES IN {catalog}.lake").collect()}
+    assert tables == {"silver_earthquakes", "silver_earthquakes_history"}
+
+    new = spark.table(ident).limit(2)
+    stage = b2s.stage_source(spark, ident, new, ["event_id"])
+    try:
+        with lakelib.session_conf(spark, b2s.MERGE_CONF):
+            stmt = b2s.merge_statement(ident, stage, ["event_id"], "s.updated_ms > t.updated_ms")
+            plan = spark.sql(f"EXPLAIN {stmt}").collect()[0][0]
+    finally:
+        spark.sql(f"DROP TABLE {stage} PURGE")
+    join = plan[plan.index("Join") :]
+    assert "Exchange" not in join, plan
+    assert join.count("groupedBy=event_id_bucket") == 2, plan
+    # The settings are the MERGE's only: the session has its own again.
+    assert spark.conf.get("spark.sql.iceberg.planning.preserve-data-grouping", None) is None
 
 
 def test_zoneless_timestamps_read_as_utc_or_the_entity_timezone(spark) -> None:

@@ -455,20 +455,75 @@ SILVER_PROPERTIES = {
 }
 
 
+#: Session settings of a silver MERGE (ADR 0018), set around the statement on the job's own session, so
+#: they hold in Glue and locally alike: a *storage-partitioned join*. The hour's rows are staged in an
+#: Iceberg table bucketed like the target (:func:`merge_into`); with these settings both scans report
+#: their ``bucket(KEY_BUCKETS, key)`` grouping (``preserve-data-grouping``) and Spark joins bucket with
+#: bucket, without shuffling the target (before: every target row, with its ``_file`` path, went through
+#: a shuffle; 10M rows cost minutes). ``pushPartValues`` lets a bucket present on one side only still
+#: match; ``requireAllClusterKeysForCoPartition=false`` accepts the grouping by a transform of the join
+#: key. ``preferSortMergeJoin=false`` lets Spark hash the (small) source bucket instead of sorting the
+#: target bucket; it keeps the sort-merge join when the source is not small. Spark 3.5 SQL conf
+#: ``spark.sql.sources.v2.bucketing.*``; Iceberg "Spark configuration",
+#: ``spark.sql.iceberg.planning.preserve-data-grouping``.
+MERGE_CONF: dict[str, str] = {
+    "spark.sql.sources.v2.bucketing.enabled": "true",
+    "spark.sql.sources.v2.bucketing.pushPartValues.enabled": "true",
+    "spark.sql.requireAllClusterKeysForCoPartition": "false",
+    "spark.sql.iceberg.planning.preserve-data-grouping": "true",
+    "spark.sql.join.preferSortMergeJoin": "false",
+}
+
+
+def stage_table(ident: str) -> str:
+    """The Iceberg table holding a MERGE's source rows while it runs: ``<ident>__merge_source``."""
+    return f"{ident}__merge_source"
+
+
+def stage_source(spark: Any, ident: str, new: Any, on: Sequence[str]) -> str:
+    """Writes ``new`` (one CTAS) to :func:`stage_table` of ``ident``, partitioned by
+    ``bucket(KEY_BUCKETS, on[0])`` like silver, and returns its identifier. A stage table left by a run
+    that died mid-way is dropped first."""
+    stage = stage_table(ident)
+    props = ", ".join(f"'{k}'='{v}'" for k, v in SILVER_PROPERTIES.items())
+    view = f"__merge_{abs(hash(ident))}"
+    new.createOrReplaceTempView(view)
+    if lakelib.table_exists(spark, stage):
+        spark.sql(f"DROP TABLE {stage} PURGE")
+    spark.sql(
+        f"CREATE TABLE {stage} USING iceberg PARTITIONED BY (bucket({KEY_BUCKETS}, `{on[0]}`)) "
+        f"TBLPROPERTIES ({props}) AS SELECT * FROM {view}"
+    )
+    spark.catalog.dropTempView(view)
+    return stage
+
+
+def merge_statement(ident: str, source: str, on: Sequence[str], when_matched: str | None) -> str:
+    """The ``MERGE INTO ident t USING source s`` statement of :func:`merge_into`."""
+    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
+    matched = f"WHEN MATCHED AND ({when_matched}) THEN UPDATE SET * " if when_matched else ""
+    return f"MERGE INTO {ident} t USING {source} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *"
+
+
 def merge_into(spark: Any, ident: str, new: Any, on: Sequence[str], when_matched: str | None) -> dict[str, int]:
     """``MERGE INTO ident t USING new s ON <key equal>``: insert unknown keys and, when
     ``when_matched`` (SQL over ``s``/``t``) holds, replace the row. One atomic Iceberg commit.
 
+    ``new`` is first staged (:func:`stage_source`) bucketed like the target, and the MERGE runs under
+    :data:`MERGE_CONF`, so the join is storage-partitioned (no shuffle of the target). The stage table
+    is dropped (purged) afterwards. A target partitioned otherwise still merges correctly, with a
+    shuffle.
+
     Returns the new snapshot's ``added-records`` and ``deleted-records`` / ``added-position-deletes``
     (zeros when nothing changed).
     """
-    view = f"__merge_{abs(hash(ident))}"
-    new.createOrReplaceTempView(view)
-    cond = " AND ".join(f"t.`{k}` = s.`{k}`" for k in on)
-    matched = f"WHEN MATCHED AND ({when_matched}) THEN UPDATE SET * " if when_matched else ""
+    stage = stage_source(spark, ident, new, on)
     before = lakelib.current_snapshot_id(spark, ident)
-    spark.sql(f"MERGE INTO {ident} t USING {view} s ON {cond} {matched}WHEN NOT MATCHED THEN INSERT *")
-    spark.catalog.dropTempView(view)
+    try:
+        with lakelib.session_conf(spark, MERGE_CONF):
+            spark.sql(merge_statement(ident, stage, on, when_matched))
+    finally:
+        spark.sql(f"DROP TABLE IF EXISTS {stage} PURGE")
     after = lakelib.current_snapshot_id(spark, ident)
     if after is None or after == before:
         return {"added": 0, "replaced": 0}

@@ -26,8 +26,9 @@ import time
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 #: Session settings both jobs rely on, applied in Glue and locally (all are runtime SQL confs).
 #:
@@ -221,6 +222,23 @@ def configure_session(spark: Any) -> Any:
     for k, v in SESSION_CONF.items():
         spark.conf.set(k, v)
     return spark
+
+
+@contextmanager
+def session_conf(spark: Any, conf: Mapping[str, str]) -> Iterator[Any]:
+    """Sets runtime SQL ``conf`` on ``spark`` for the ``with`` block, then restores the previous values
+    (unsetting those that had none)."""
+    previous = {k: spark.conf.get(k, None) for k in conf}
+    for k, v in conf.items():
+        spark.conf.set(k, v)
+    try:
+        yield spark
+    finally:
+        for k, v in previous.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
 
 
 def iceberg_catalog_conf(lake_uri: str, glue: bool) -> dict[str, str]:
