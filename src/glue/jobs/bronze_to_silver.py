@@ -1,5 +1,5 @@
 """Glue job ``bronze_to_silver``: bronze gzip NDJSON envelopes of one source → typed, deduplicated,
-PII-hashed silver Parquet.
+PII-hashed current state in the entity's Iceberg table ``silver_<entity>`` (ADRs 15, 16, 18).
 
 Arguments (Glue job parameters, ``--name value``)
 -------------------------------------------------
@@ -12,8 +12,10 @@ Arguments (Glue job parameters, ``--name value``)
 ``--lake_uri``            Lake root: ``s3://bucket/prefix`` or ``file:///abs/path`` (see
                           :func:`lakelib.normalize_lake_uri`).
 ``--entity_json``         The ``EntitySchema`` of the source as JSON (``src/glue/config.ts``):
-                          ``{"source", "entity", "columns": [{"name", "path", "type"?, "pii"?}]}``;
-                          ``type`` defaults to ``string``, ``pii`` to ``false``.
+                          ``{"source", "entity", "columns": [{"name", "path", "type"?, "pii"?}],
+                          "key"?, "versionColumn"?, "history"?, "timezone"?}``; ``type`` defaults
+                          to ``string``, ``pii`` to ``false``, ``key`` to ``["id"]``, ``history``
+                          to ``false``, ``timezone`` to ``UTC``.
 ``--pii_key_env``         Optional, default ``INGEST_PII_KEY``: name of the environment variable
                           holding the HMAC key (UTF-8 text).
 ``--pii_key_secret_id``   Optional: a Secrets Manager secret id/ARN whose ``SecretString`` is the key
@@ -32,12 +34,17 @@ already dead-letters such records, so none are expected).
 
 Output: silver
 --------------
-``<lake>/silver/<entity>/dt=YYYY-MM-DD/hour=HH/part-*.parquet`` with columns, in order:
+The Iceberg table ``silver_<entity>`` (database ``lake``; locally a Hadoop catalog at
+``<lake>/iceberg/``, in AWS the Glue Data Catalog), format v2, merge-on-read, partitioned by
+``bucket(16, <first key column>)``, with columns, in order:
 
 - ``id string`` (envelope id), ``source string``,
 - ``ingested_at timestamp``, ``event_time timestamp`` (null when the envelope has none),
 - one column per mapping entry, of its Spark SQL ``type`` (PII columns: ``string``, 64 hex chars),
-- partition columns ``dt string`` and ``hour string`` (two digits).
+- ``dt string`` and ``hour string`` (two digits): the bronze hour the row was read from.
+
+With ``history: true`` the table ``silver_<entity>_history`` (same columns, bucketed by ``id``) also
+keeps every version, one row per envelope ``id``.
 
 Typing: each column is read from the payload by its dot path (``rating.rate``; an all-digit segment
 indexes an array) and cast to its type with ``try_cast`` (primitive types; an integer given for a
@@ -49,34 +56,30 @@ PII: the column's raw JSON value as text (a string without quotes; a number as w
 array as JSON) is replaced by ``hex(HMAC-SHA256(key, utf8(text)))``, computed in Spark SQL (no Python
 UDF); null stays null. The clear value is never written.
 
-Deduplication (exactly once per ``id``)
----------------------------------------
-Silver holds, for every ``id``, exactly one row: the copy with the latest ``ingested_at`` among all
-bronze hours ever processed (design.md: "deduplicated on ``id`` (latest ``ingested_at`` wins)"),
-stored in the ``dt``/``hour`` partition of the bronze hour that copy was read from. A run:
+Current state (one row per key, latest version wins)
+----------------------------------------------------
+A run:
 
-1. reads the requested hours and keeps the latest copy per ``id`` (ties: the later partition, then
-   the object name);
-2. compares with what silver holds for those ids (a scan of silver's ``id``/``ingested_at`` columns):
-   a copy wins only if silver has no row for the id or an older one (strictly earlier
-   ``ingested_at``); otherwise it is dropped (``duplicates_in_silver``);
-3. rewrites exactly the affected partitions: those receiving a winning copy and those losing the
-   older row of that id. Each affected partition is rewritten with its surviving rows plus the new
-   ones (dynamic partition overwrite); a partition left empty is deleted.
+1. reads the requested hours and keeps, per key, the newest copy (``versionColumn`` first, nulls
+   last, then ``ingested_at``, then the later partition and object name), counting the rest as
+   ``duplicates_in_input``;
+2. stages those rows in a temporary Iceberg table bucketed like silver and ``MERGE INTO``s silver on
+   the key as a storage-partitioned hash join (silver is not shuffled; ADR 18): an unknown key is
+   inserted; a known key is replaced only when the new row is strictly newer
+   (:func:`newer_condition`), so a late older version never overwrites a newer one;
+3. commits atomically (one Iceberg snapshot) and drops the staging table.
 
-So the result depends only on the set of bronze hours processed, not on their order or grouping:
-re-running an hour changes nothing (no partition is rewritten), overlapping hour sets converge, and a
-new version of a record (a new ``id``) gets its own row. A crash between the Parquet commit and the
-deletion of an emptied partition can leave a stale row in that partition; the next run touching that
-id removes it. Silver must not be written by two runs of one entity at once: Glue's
-``MaxConcurrentRuns`` (default 1) guarantees it per job.
+So re-running an hour or replaying bronze changes nothing, overlapping hour sets converge, and the
+result does not depend on the order hours are processed in. Silver must not be written by two runs
+of one entity at once: Glue's ``MaxConcurrentRuns`` (default 1) guarantees it per job; Iceberg's
+optimistic commit fails the second writer rather than losing a row.
 
 Job bookmarks are not used: the scheduler names the hours, and bookmarks would make a re-run of an
-hour skip its objects. They remain harmless if enabled, because step 2 keeps silver's rows.
+hour skip its objects. They remain harmless if enabled, because the MERGE keeps silver's rows.
 
 Summary: one JSON line on stdout, e.g.
-``{"job": "bronze_to_silver", "rows_read": 37, "rows_written": 37, "rows_inserted": 37,
-"duplicates_dropped": 0, ...}``.
+``{"job": "bronze_to_silver", "rows_read": 37, "rows_invalid": 0, "duplicates_in_input": 0,
+"rows_merged": 37, "rows_inserted": 37, "rows_updated": 0, "history_rows_inserted": 0, ...}``.
 """
 
 from __future__ import annotations
