@@ -484,20 +484,13 @@ def stage_table(ident: str) -> str:
 
 
 def stage_source(spark: Any, ident: str, new: Any, on: Sequence[str]) -> str:
-    """Writes ``new`` (one CTAS) to :func:`stage_table` of ``ident``, partitioned by
-    ``bucket(KEY_BUCKETS, on[0])`` like silver, and returns its identifier. A stage table left by a run
+    """Writes ``new`` to :func:`stage_table` of ``ident``, partitioned by ``bucket(KEY_BUCKETS, on[0])``
+    like silver (:func:`lakelib.ensure_table`), and returns its identifier. A stage table left by a run
     that died mid-way is dropped first."""
     stage = stage_table(ident)
-    props = ", ".join(f"'{k}'='{v}'" for k, v in SILVER_PROPERTIES.items())
-    view = f"__merge_{abs(hash(ident))}"
-    new.createOrReplaceTempView(view)
-    if lakelib.table_exists(spark, stage):
-        spark.sql(f"DROP TABLE {stage} PURGE")
-    spark.sql(
-        f"CREATE TABLE {stage} USING iceberg PARTITIONED BY (bucket({KEY_BUCKETS}, `{on[0]}`)) "
-        f"TBLPROPERTIES ({props}) AS SELECT * FROM {view}"
-    )
-    spark.catalog.dropTempView(view)
+    spark.sql(f"DROP TABLE IF EXISTS {stage} PURGE")
+    lakelib.ensure_table(spark, stage, new, f"bucket({KEY_BUCKETS}, `{on[0]}`)", SILVER_PROPERTIES)
+    new.writeTo(stage).append()
     return stage
 
 

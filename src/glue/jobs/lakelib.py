@@ -311,9 +311,9 @@ def ensure_table(
     """Creates the Iceberg table ``ident`` with ``schema_df``'s columns, ``PARTITIONED BY
     (partition_sql)`` and the table ``properties``, when absent; returns whether it was created.
     Existing tables keep their schema (new columns are not added here)."""
-    catalog, database, table = ident.split(".")
+    catalog, database, _ = ident.split(".")
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {catalog}.{database}")
-    if spark.sql(f"SHOW TABLES IN {catalog}.{database}").filter(f"tableName = '{table}'").count():
+    if table_exists(spark, ident):
         return False
     cols = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema_df.schema.fields)
     props = ", ".join(f"'{k}'='{v}'" for k, v in properties.items())

@@ -63,7 +63,6 @@ const UPSERT = 'INSERT INTO seen (source, entity, id) VALUES';
 const ON_CONFLICT = 'ON CONFLICT (source, entity) DO UPDATE SET id = excluded.id';
 
 /** {@link SeenStore} in one SQLite file (see the module comment). */
-
 export class SqliteSeenStore implements SeenStore {
   private db: DatabaseSync | undefined;
   private select: StatementSync | undefined;
